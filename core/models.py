@@ -1,0 +1,352 @@
+"""Database tables.
+
+Every table that holds data about a person has a ``user_id`` foreign key to
+``user.id``: privacy export and erasure find those tables by that reference,
+so a new table that forgets it is caught by the completeness tests.
+Times are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes; SQLite gives them back naive, so they are re-tagged as UTC."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        if value is not None and dialect.name == "sqlite":
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+def ts(*, nullable: bool = True, default: bool = False, index: bool = False) -> Any:
+    """A timestamp column."""
+    if default:
+        return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=index)
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def json_field(default: Any = None) -> Any:
+    factory = (lambda: dict(default)) if isinstance(default, dict) else (lambda: list(default or []))
+    return Field(default_factory=factory, sa_type=sa.JSON, nullable=False)
+
+
+def user_fk(*, nullable: bool = False) -> Any:
+    return Field(default=None, foreign_key="user.id", index=True, nullable=nullable)
+
+
+class Role(enum.StrEnum):
+    USER = "user"  #: A customer
+    ADMIN = "admin"  #: An operator: sees the metrics page
+
+
+class Plan(enum.StrEnum):
+    FREE = "free"  #: The default plan, with the free tier's limits
+    PREMIUM = "premium"  #: A paid plan, billed through Stripe
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"  #: Waiting for a worker
+    RUNNING = "running"  #: Claimed by a worker that holds its lease
+    SUCCEEDED = "succeeded"  #: Done; the model is stored
+    FAILED = "failed"  #: Given up on; error_code and error_message say why
+    CANCELLED = "cancelled"  #: Withdrawn by the user or an operator
+
+
+# --- people -------------------------------------------------------------
+
+
+class UserBase(SQLModel):
+    # What a person tells us about themselves.
+    email: str = Field(max_length=254, sa_column_kwargs={"unique": True}, index=True)
+    name: str = Field(default="", max_length=120)
+    locale: str = Field(default="en", max_length=8)
+
+
+class User(UserBase, table=True):
+    # The account row.
+    id: int | None = Field(default=None, primary_key=True)
+    password_hash: str
+    role: str = Field(default=Role.USER, max_length=16)
+    plan: str = Field(default=Plan.FREE, max_length=16)
+    stripe_customer_id: str | None = Field(default=None, max_length=64, index=True)
+    failed_logins: int = 0
+    locked_until: datetime | None = ts()
+    last_login_at: datetime | None = ts()
+    policy_acknowledged_version: str | None = Field(default=None, max_length=32)
+    created_at: datetime = ts(default=True)
+    updated_at: datetime = ts(default=True)
+
+
+class AuthSession(SQLModel, table=True):
+    # A server-side login session; the cookie only carries its id, so revoking the row ends it.
+    __tablename__ = "auth_session"
+    id: str = Field(primary_key=True, max_length=64)
+    user_id: int = user_fk()
+    created_at: datetime = ts(default=True)
+    expires_at: datetime = ts(nullable=False)
+    last_seen_at: datetime | None = ts()
+    revoked_at: datetime | None = ts()
+    ip: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=512)
+
+
+class AccessEvent(SQLModel, table=True):
+    # IP and browser at login and upload (policy clause 1), for fraud prevention (clause 2).
+    __tablename__ = "access_event"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int | None = user_fk(nullable=True)
+    kind: str = Field(max_length=32)  # login, login_failed, logout, upload, ...
+    reason: str | None = Field(default=None, max_length=64)
+    ip: str | None = Field(default=None, max_length=64)
+    ip_truncated: bool = False
+    user_agent: str | None = Field(default=None, max_length=512)
+    created_at: datetime = ts(default=True, index=True)
+
+
+class OneTimeToken(SQLModel, table=True):
+    # Password-reset and email-change links; only the hash is stored.
+    __tablename__ = "one_time_token"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = user_fk()
+    purpose: str = Field(max_length=32)
+    token_hash: str = Field(max_length=128, index=True)
+    new_email: str | None = Field(default=None, max_length=254)
+    created_at: datetime = ts(default=True)
+    expires_at: datetime = ts(nullable=False)
+    used_at: datetime | None = ts()
+
+
+# --- content ------------------------------------------------------------
+
+
+class Upload(SQLModel, table=True):
+    # One stored input image, metadata stripped.
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = user_fk()
+    storage_key: str = Field(max_length=512)
+    filename: str = Field(default="", max_length=255)
+    content_type: str = Field(default="image/png", max_length=64)
+    size_bytes: int = 0
+    width: int = 0
+    height: int = 0
+    sha256: str = Field(default="", max_length=64)
+    created_at: datetime = ts(default=True, index=True)
+
+
+class GenerationJob(SQLModel, table=True):
+    # A queued, running or finished generation.
+    __tablename__ = "generation_job"
+    __table_args__ = (sa.Index("ix_job_claim", "status", "priority", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = user_fk()
+    status: str = Field(default=JobStatus.QUEUED, max_length=16, index=True)
+    mode: str = Field(default="auto", max_length=16)
+    name: str = Field(default="", max_length=255)
+    options: dict[str, Any] = json_field({})
+    upload_ids: list[int] = json_field([])
+    priority: int = 0
+    progress_stage: str | None = Field(default=None, max_length=32)
+    progress_pct: int = 0
+    attempts: int = 0
+    max_attempts: int = 3
+    run_after: datetime | None = ts()
+    lease_expires_at: datetime | None = ts()
+    worker_id: str | None = Field(default=None, max_length=128)
+    error_code: str | None = Field(default=None, max_length=64)
+    error_message: str | None = Field(default=None, max_length=1000)
+    stats: dict[str, Any] = json_field({})
+    model_id: int | None = None
+    created_at: datetime = ts(default=True, index=True)
+    started_at: datetime | None = ts()
+    finished_at: datetime | None = ts()
+
+
+class Model3D(SQLModel, table=True):
+    # A generated model and where its files live.
+    __tablename__ = "model3d"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = user_fk()
+    job_id: int | None = Field(default=None, index=True)
+    name: str = Field(default="", max_length=255)
+    mode: str = Field(default="inflate", max_length=16)
+    storage_prefix: str = Field(max_length=512)
+    glb_key: str = Field(max_length=512)
+    preview_key: str | None = Field(default=None, max_length=512)
+    thumbnail_keys: dict[str, str] = json_field({})
+    faces: int = 0
+    watertight: bool = False
+    extents: list[float] = json_field([])
+    stats: dict[str, Any] = json_field({})
+    created_at: datetime = ts(default=True, index=True)
+
+
+# --- billing ------------------------------------------------------------
+
+
+class Subscription(SQLModel, table=True):
+    # Stripe references only; card data never reaches us.
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = user_fk()
+    stripe_customer_id: str = Field(max_length=64, index=True)
+    stripe_subscription_id: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    status: str = Field(default="active", max_length=32)
+    current_period_end: datetime | None = ts()
+    ended_at: datetime | None = ts()
+    created_at: datetime = ts(default=True)
+    updated_at: datetime = ts(default=True)
+
+
+class InvoiceRecord(SQLModel, table=True):
+    # Kept after erasure because bookkeeping law requires it; the user link is cut then.
+    __tablename__ = "invoice_record"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int | None = user_fk(nullable=True)
+    stripe_invoice_id: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    amount_cents: int = 0
+    currency: str = Field(default="eur", max_length=8)
+    created_at: datetime = ts(default=True)
+
+
+class WebhookEvent(SQLModel, table=True):
+    # Stripe event ids already handled, so a replayed webhook does nothing twice.
+    __tablename__ = "webhook_event"
+    id: str = Field(primary_key=True, max_length=255)
+    type: str = Field(max_length=64)
+    received_at: datetime = ts(default=True)
+
+
+# --- privacy ------------------------------------------------------------
+
+
+class PolicyVersion(SQLModel, table=True):
+    # A published version of the privacy policy; the texts live in the repo.
+    __tablename__ = "policy_version"
+    id: int | None = Field(default=None, primary_key=True)
+    version: str = Field(max_length=32, sa_column_kwargs={"unique": True})
+    last_updated: str = Field(max_length=10)  # ISO date as printed in the text
+    material: bool = False
+    published_at: datetime = ts(default=True)
+
+
+class PolicyAcceptance(SQLModel, table=True):
+    # Who accepted or acknowledged which policy version, and when.
+    __tablename__ = "policy_acceptance"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = user_fk()
+    version: str = Field(max_length=32)
+    accepted_at: datetime = ts(default=True)
+
+
+class PrivacyRequest(SQLModel, table=True):
+    # A data-subject request, tracked against the one-month legal deadline.
+    __tablename__ = "privacy_request"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = user_fk()
+    kind: str = Field(max_length=16)  # access, correction, deletion, objection, other
+    status: str = Field(default="open", max_length=16)
+    details: str = Field(default="", max_length=4000)
+    export_key: str | None = Field(default=None, max_length=512)
+    export_expires_at: datetime | None = ts()
+    created_at: datetime = ts(default=True)
+    due_at: datetime = ts(nullable=False)
+    resolved_at: datetime | None = ts()
+
+
+class SupportTicket(SQLModel, table=True):
+    # A message to support from the contact form.
+    __tablename__ = "support_ticket"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int | None = user_fk(nullable=True)
+    email: str = Field(max_length=254)
+    subject: str = Field(max_length=200)
+    body: str = Field(max_length=10000)
+    status: str = Field(default="open", max_length=16)
+    privacy_request_id: int | None = None
+    created_at: datetime = ts(default=True)
+    updated_at: datetime = ts(default=True)
+
+
+class OutboxMessage(SQLModel, table=True):
+    # A transactional email waiting for, or past, SMTP delivery.
+    __tablename__ = "outbox"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int | None = user_fk(nullable=True)
+    to_address: str = Field(max_length=254)
+    subject: str = Field(max_length=255)
+    body: str
+    kind: str = Field(max_length=32)
+    status: str = Field(default="pending", max_length=16, index=True)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=1000)
+    next_attempt_at: datetime | None = ts()
+    created_at: datetime = ts(default=True)
+    sent_at: datetime | None = ts()
+
+
+class AuditLog(SQLModel, table=True):
+    # What happened, for accountability. Erasure cuts the user link; details carry no personal data.
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int | None = user_fk(nullable=True)
+    actor: str = Field(default="system", max_length=64)
+    action: str = Field(max_length=64, index=True)
+    details: dict[str, Any] = json_field({})
+    created_at: datetime = ts(default=True, index=True)
+
+
+# --- operations ---------------------------------------------------------
+
+
+class WorkerHeartbeat(SQLModel, table=True):
+    # A live worker process; stalled workers are found by heartbeats that stopped.
+    __tablename__ = "worker_heartbeat"
+    worker_id: str = Field(primary_key=True, max_length=128)
+    hostname: str = Field(default="", max_length=255)
+    pid: int = 0
+    device: str = Field(default="cpu", max_length=64)
+    started_at: datetime = ts(default=True)
+    last_seen_at: datetime = ts(default=True)
+
+
+class MaintenanceRun(SQLModel, table=True):
+    # One run of a scheduled maintenance job per slot; the unique slot makes it run once per fleet.
+    __tablename__ = "maintenance_run"
+    __table_args__ = (sa.UniqueConstraint("name", "slot"),)
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64)
+    slot: str = Field(max_length=32)
+    worker_id: str = Field(default="", max_length=128)
+    started_at: datetime = ts(default=True)
+    finished_at: datetime | None = ts()
+    result: dict[str, Any] = json_field({})
+
+
+def user_tables() -> list[sa.Table]:
+    """Every table with a foreign key to ``user.id`` (export and erasure walk these)."""
+    found = []
+    for table in SQLModel.metadata.sorted_tables:
+        if any(fk.column.table.name == "user" for fk in table.foreign_keys):
+            found.append(table)
+    return found

@@ -1,0 +1,270 @@
+"""Object storage: a local folder (the default) or S3 through boto3.
+
+Objects are private. Readers get short-lived signed URLs: S3 presigns them;
+the local backend signs a token that the web process serves at ``/files/<token>``.
+Keys are laid out per user (``users/<id>/...``) so that erasure is a prefix delete.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import mimetypes
+import os
+import tempfile
+import urllib.parse
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from core.config import Settings, get_settings
+from core.errors import NotFound, TransientError
+
+log = logging.getLogger(__name__)
+
+S3_DELETE_BATCH = 1000  # the most keys one DeleteObjects request takes
+
+
+class Storage(Protocol):
+    def put(self, key: str, data: bytes, content_type: str | None = None) -> None: ...
+    def get(self, key: str) -> bytes: ...
+    def exists(self, key: str) -> bool: ...
+    def list(self, prefix: str) -> Iterator[str]: ...
+    def delete_many(self, keys: Iterable[str]) -> int: ...
+    def url(self, key: str, *, expires_seconds: int | None = None, filename: str | None = None) -> str: ...
+
+
+def user_prefix(user_id: int) -> str:
+    return f"users/{int(user_id)}/"
+
+
+def delete_prefix(storage: Storage, prefix: str) -> int:
+    return storage.delete_many(storage.list(prefix))
+
+
+def _check_key(key: str) -> str:
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in key:
+        raise ValueError(f"invalid storage key: {key!r}")
+    return key
+
+
+def _content_type(key: str, given: str | None) -> str:
+    return given or mimetypes.guess_type(key)[0] or "application/octet-stream"
+
+
+class LocalStorage:
+    """Files under one folder. Writes are atomic (temp file, then rename)."""
+
+    def __init__(self, root: Path, *, public_url: str = "", presign_seconds: int = 300) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.public_url = public_url.rstrip("/")
+        self.presign_seconds = presign_seconds
+
+    def _path(self, key: str) -> Path:
+        return self.root / _check_key(key)
+
+    def put(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise NotFound("The file does not exist (any more).") from None
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list(self, prefix: str) -> Iterator[str]:
+        base = self.root / prefix if prefix else self.root
+        start = base if base.is_dir() else base.parent
+        if not start.exists():
+            return
+        for dirpath, _dirs, files in os.walk(start):
+            for name in sorted(files):
+                if name.startswith(".tmp-"):
+                    continue
+                key = Path(dirpath, name).relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    yield key
+
+    def delete_many(self, keys: Iterable[str]) -> int:
+        count = 0
+        parents: set[Path] = set()
+        for key in keys:
+            path = self._path(key)
+            try:
+                path.unlink()
+                count += 1
+                parents.add(path.parent)
+            except FileNotFoundError:
+                pass
+        for parent in sorted(parents, key=lambda p: len(p.parts), reverse=True):
+            # Empty folders are removed so that a user's erased prefix leaves nothing behind.
+            while parent != self.root and parent.is_dir():
+                try:
+                    parent.rmdir()
+                except OSError:
+                    break
+                parent = parent.parent
+        return count
+
+    def url(self, key: str, *, expires_seconds: int | None = None, filename: str | None = None) -> str:
+        from core.signing import sign
+
+        payload: dict[str, Any] = {"k": _check_key(key)}
+        if filename:
+            payload["f"] = filename
+        token = sign(payload, purpose="file", ttl_seconds=expires_seconds or self.presign_seconds)
+        return f"{self.public_url}/files/{token}"
+
+
+class S3Storage:
+    """Private objects in one bucket; works with AWS and S3-compatible stores via endpoint_url."""
+
+    def __init__(self, settings: Settings, client: Any | None = None) -> None:
+        self.bucket = settings.s3_bucket
+        self.sse = settings.s3_sse
+        self.kms_key_id = settings.s3_kms_key_id
+        self.presign_seconds = settings.presign_seconds
+        self.client = client or self._make_client(settings)
+
+    @staticmethod
+    def _make_client(settings: Settings) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        config = Config(
+            signature_version="s3v4",
+            retries={"max_attempts": 5, "mode": "standard"},
+            # boto3 >= 1.36 adds CRC checksums by default, which many S3-compatible stores reject.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            s3={"addressing_style": "path" if settings.s3_endpoint_url else "auto"},
+        )
+        return boto3.client(
+            "s3",
+            region_name=settings.s3_region,
+            endpoint_url=settings.s3_endpoint_url or None,
+            aws_access_key_id=settings.s3_access_key_id,
+            aws_secret_access_key=settings.s3_secret_access_key,
+            config=config,
+        )
+
+    def _wrap(self, exc: Exception) -> Exception:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if isinstance(exc, ClientError):
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404", "NotFound"):
+                return NotFound("The file does not exist (any more).")
+            if code.startswith("5") or code in ("SlowDown", "RequestTimeout", "InternalError"):
+                return TransientError(f"Storage is temporarily unavailable ({code}).")
+            return exc
+        if isinstance(exc, BotoCoreError):
+            return TransientError(f"Storage is not reachable ({type(exc).__name__}).")
+        return exc
+
+    def put(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        extra: dict[str, Any] = {"ContentType": _content_type(key, content_type)}
+        if self.sse:
+            extra["ServerSideEncryption"] = self.sse
+            if self.sse == "aws:kms" and self.kms_key_id:
+                extra["SSEKMSKeyId"] = self.kms_key_id
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=_check_key(key), Body=data, **extra)
+        except Exception as exc:
+            raise self._wrap(exc) from exc
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=_check_key(key))["Body"].read()
+        except Exception as exc:
+            raise self._wrap(exc) from exc
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=_check_key(key))
+            return True
+        except Exception as exc:
+            wrapped = self._wrap(exc)
+            if isinstance(wrapped, NotFound):
+                return False
+            raise wrapped from exc
+
+    def list(self, prefix: str) -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    yield obj["Key"]
+        except Exception as exc:
+            raise self._wrap(exc) from exc
+
+    def delete_many(self, keys: Iterable[str]) -> int:
+        count = 0
+        batch: list[str] = []
+        for key in keys:
+            batch.append(key)
+            if len(batch) == S3_DELETE_BATCH:
+                count += self._delete_batch(batch)
+                batch = []
+        if batch:
+            count += self._delete_batch(batch)
+        return count
+
+    def _delete_batch(self, keys: list[str]) -> int:
+        try:
+            resp = self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
+            )
+        except Exception as exc:
+            raise self._wrap(exc) from exc
+        errors = resp.get("Errors", [])
+        if errors:
+            raise TransientError(f"Storage refused to delete {len(errors)} objects ({errors[0].get('Code')}).")
+        return len(keys)
+
+    def url(self, key: str, *, expires_seconds: int | None = None, filename: str | None = None) -> str:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": _check_key(key)}
+        if filename:
+            quoted = urllib.parse.quote(filename)
+            params["ResponseContentDisposition"] = f"attachment; filename*=UTF-8''{quoted}"
+        return self.client.generate_presigned_url(
+            "get_object", Params=params, ExpiresIn=expires_seconds or self.presign_seconds
+        )
+
+
+def make_storage(settings: Settings | None = None) -> Storage:
+    settings = settings or get_settings()
+    if settings.storage_backend == "s3":
+        return S3Storage(settings)
+    return LocalStorage(
+        settings.local_storage_dir, public_url=settings.public_url, presign_seconds=settings.presign_seconds
+    )
+
+
+@functools.cache
+def _storage_for(_key: tuple[Any, ...]) -> Storage:
+    return make_storage()
+
+
+def get_storage() -> Storage:
+    """The process-wide storage client, built once per configuration."""
+    s = get_settings()
+    return _storage_for((s.storage_backend, str(s.local_storage_dir), s.s3_bucket, s.s3_endpoint_url))
+
+
+def reset_storage() -> None:
+    _storage_for.cache_clear()
