@@ -1,0 +1,63 @@
+"""The options a generation takes and the result it gives back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import trimesh
+
+from core.generation.errors import InvalidOption, UnsupportedMode
+
+MODES = ("auto", "inflate", "relief", "carve")
+DEVICES = ("auto", "cpu", "cuda")
+DEFAULT_MAX_PIXELS = 40_000_000  # pixels; larger images are refused before decoding
+MAX_FACES = 2_000_000
+MIN_FACES = 200
+
+
+@dataclass
+class GenerationOptions:
+    """What to make and how. Defaults suit the free tier."""
+
+    mode: str = "auto"  #: auto | inflate | relief | carve; auto is inflate for one image, carve for more
+    faces: int = 50_000  #: target triangle count after decimation
+    resolution: int = 512  #: longest image side processed, in pixels (the tier decides)
+    device: str = "auto"  #: auto | cpu | cuda
+    size_mm: float | None = None  #: print size of the largest extent in mm; None normalises to 1
+    fov_deg: float | None = None  #: carve camera field of view; None is orthographic
+    lithophane: bool = False  #: relief only: dark is thick, for back-lit prints
+    relief_base_mm: float = 2.0  #: relief only: plate thickness under the lowest point
+    relief_height_mm: float = 5.0  #: relief only: extra thickness at the highest point
+    engine: str = "classic"  #: name in core.generation.ENGINES
+    max_views: int = 64  #: carve: most images accepted
+    max_pixels: int = DEFAULT_MAX_PIXELS  #: per image, checked from the header before decoding
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidOption` or :class:`UnsupportedMode` for values that cannot work."""
+        if self.mode not in MODES:
+            raise UnsupportedMode(f"Unknown mode {self.mode!r}: use one of {', '.join(MODES)}.")
+        if self.device not in DEVICES:
+            raise InvalidOption(f"Unknown device {self.device!r}: use one of {', '.join(DEVICES)}.")
+        if not MIN_FACES <= int(self.faces) <= MAX_FACES:
+            raise InvalidOption(f"faces must be between {MIN_FACES} and {MAX_FACES:,}.")
+        if not 32 <= int(self.resolution) <= 8192:
+            raise InvalidOption("resolution must be between 32 and 8192 pixels.")
+        if self.size_mm is not None and not 0 < self.size_mm <= 10_000:
+            raise InvalidOption("size_mm must be positive and at most 10 m.")
+        if self.fov_deg is not None and not 1 <= self.fov_deg <= 120:
+            raise InvalidOption("fov_deg must be between 1 and 120 degrees.")
+        if self.relief_base_mm <= 0 or self.relief_height_mm < 0:
+            raise InvalidOption("The relief base must be thicker than 0 mm and its height at least 0 mm.")
+        if self.max_views < 2 or self.max_pixels < 1:
+            raise InvalidOption("max_views must be at least 2 and max_pixels positive.")
+
+
+@dataclass
+class GenerationResult:
+    """A finished model: the mesh, its GLB, thumbnails and figures about the run."""
+
+    mesh: trimesh.Trimesh  #: normalised, watertight, textured or vertex-coloured
+    glb: bytes  #: the main artefact, with texture or colours and a PBR material
+    thumbnails: dict[str, bytes] = field(default_factory=dict)  #: view name -> PNG bytes
+    stats: dict[str, Any] = field(default_factory=dict)  #: JSON-serialisable figures
