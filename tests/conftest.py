@@ -156,16 +156,66 @@ def session(db: str) -> Iterator[sa.orm.Session]:
         yield s
 
 
+class _ExpiringPresignMotoServer:
+    """moto's ThreadedMotoServer, plus S3's rule that a presigned URL dies after X-Amz-Expires.
+
+    moto (5.2) serves presigned URLs but never checks their age; real S3 answers
+    403 "Request has expired". The check is S3's own rule applied to the query
+    our code signed, so the test proves the URLs we hand out really expire.
+    """
+
+    def __init__(self, port: int) -> None:
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        original_entry = self.server._server_entry
+
+        def entry() -> None:
+            import werkzeug.serving
+
+            real_make_server = werkzeug.serving.make_server
+
+            def make_server(host, port_, app, *args, **kwargs):  # type: ignore[no-untyped-def]
+                return real_make_server(host, port_, _expiry_guard(app), *args, **kwargs)
+
+            import moto.moto_server.threaded_moto_server as tms
+
+            tms.make_server = make_server
+            try:
+                original_entry()
+            finally:
+                tms.make_server = real_make_server
+
+        self.server._server_entry = entry  # type: ignore[method-assign]
+
+
+def _expiry_guard(app):  # type: ignore[no-untyped-def]
+    import datetime as dt
+    import urllib.parse
+
+    def guarded(environ, start_response):  # type: ignore[no-untyped-def]
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        if "X-Amz-Expires" in query and "X-Amz-Date" in query:
+            signed = dt.datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+            if dt.datetime.now(dt.UTC) > signed + dt.timedelta(seconds=int(query["X-Amz-Expires"][0])):
+                body = (b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code>"
+                        b"<Message>Request has expired</Message></Error>")
+                start_response("403 Forbidden", [("Content-Type", "application/xml"),
+                                                  ("Content-Length", str(len(body)))])
+                return [body]
+        return app(environ, start_response)
+
+    return guarded
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """moto's S3 in server mode over real HTTP; yields its endpoint URL."""
-    from moto.server import ThreadedMotoServer
-
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    wrapper = _ExpiringPresignMotoServer(port)
+    wrapper.server.start()
     yield f"http://127.0.0.1:{port}"
-    server.stop()
+    wrapper.server.stop()
 
 
 @pytest.fixture

@@ -1,0 +1,57 @@
+"""The operator CLI through its entry point, as an operator would run it."""
+
+import json
+import os
+import subprocess
+import sys
+
+from core.config import ROOT
+from core.manage import main
+
+
+def test_create_user_set_plan_and_stats(db, capsys):
+    assert main(["create-user", "--email", "Op@Example.org", "--password", "operator-pass-1", "--admin"]) == 0
+    assert main(["create-user", "--email", "u@example.org", "--password", "user-pass-123", "--plan", "premium"]) == 0
+    assert main(["set-plan", "u@example.org", "free"]) == 0
+    capsys.readouterr()
+    assert main(["stats", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["users"] == {"free": 2}
+
+
+def test_bad_input_gets_one_clear_line_and_nonzero_exit(db, capsys):
+    main(["create-user", "--email", "a@example.org", "--password", "good-pass-123"])
+    capsys.readouterr()
+    cases = [
+        (["create-user", "--email", "a@example.org", "--password", "good-pass-123"], "already exists"),
+        (["create-user", "--email", "not-an-email", "--password", "good-pass-123"], "email address"),
+        (["create-user", "--email", "b@example.org", "--password", "weak"], "too weak"),
+        (["set-plan", "ghost@example.org", "premium"], "No account"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_bootstrap_admin_prints_password_once(db, capsys):
+    assert main(["bootstrap-admin"]) == 0
+    first = capsys.readouterr().out
+    assert "password:" in first
+    password = first.split("password:")[1].split()[0]
+    assert main(["bootstrap-admin"]) == 0
+    assert "exists already" in capsys.readouterr().out
+    from core import auth
+    from core.db import get_session
+
+    with get_session() as s:
+        assert auth.authenticate(s, email="admin@vorm.local", password=password).role == "admin"
+
+
+def test_unreachable_database_is_a_clear_message_not_a_traceback(tmp_path):
+    env = {**os.environ, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere",
+           "VORM_SECRETS_FILE": "/nonexistent"}
+    proc = subprocess.run([sys.executable, "-m", "core.manage", "migrate"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3
+    assert "database is not reachable" in proc.stderr and "Traceback" not in proc.stderr
