@@ -35,7 +35,7 @@ from core.errors import (
     WrongCredentials,
 )
 from core.mail import enqueue_mail
-from core.models import AccessEvent, AuthSession, OneTimeToken, PolicyAcceptance, Role, User, utcnow
+from core.models import AccessEvent, AuthSession, OneTimeToken, PolicyAcceptance, Role, User, pk, utcnow
 from core.signing import sign, unsign
 
 BCRYPT_ROUNDS = 12
@@ -135,7 +135,7 @@ def create_user(
         session.rollback()
         raise DuplicateEmail() from None
     if accepted_policy:
-        session.add(PolicyAcceptance(user_id=user.id, version=accepted_policy))
+        session.add(PolicyAcceptance(user_id=pk(user), version=accepted_policy))
         user.policy_acknowledged_version = accepted_policy
     audit(session, "user.created", user_id=user.id, role=role, plan=plan)
     return user
@@ -194,7 +194,7 @@ def create_session(session: Session, *, user: User, client: Client = NO_CLIENT) 
     """Open a server-side session and return the cookie value that names it."""
     days = get_settings().session_days
     sid = secrets.token_urlsafe(32)
-    session.add(AuthSession(id=sid, user_id=user.id, expires_at=utcnow() + timedelta(days=days),
+    session.add(AuthSession(id=sid, user_id=pk(user), expires_at=utcnow() + timedelta(days=days),
                             ip=client.ip, user_agent=(client.user_agent or "")[:512] or None))
     session.commit()
     return sign({"sid": sid, "uid": user.id}, purpose="session", ttl_seconds=days * 86400)
@@ -264,7 +264,7 @@ def change_password(session: Session, *, user_id: int, old_password: str, new_pa
     session.add(user)
     audit(session, "user.password_changed", user_id=user.id)
     session.commit()
-    revoke_all_sessions(session, user_id=user.id)
+    revoke_all_sessions(session, user_id=pk(user))
 
 
 # --- one-time links -----------------------------------------------------
@@ -302,7 +302,7 @@ def request_password_reset(session: Session, *, email: str, client: Client = NO_
         record_access(session, kind="reset_requested", client=client, reason="unknown_email")
         session.commit()
         return
-    token = issue_one_time_token(session, user_id=user.id, purpose="password_reset",
+    token = issue_one_time_token(session, user_id=pk(user), purpose="password_reset",
                                  minutes=settings.reset_token_minutes)
     link = f"{settings.public_url.rstrip('/')}/?reset={token}"
     from core.i18n import t
@@ -331,7 +331,7 @@ def reset_password(session: Session, *, token: str, new_password: str) -> User:
     session.add(user)
     audit(session, "user.password_reset", user_id=user.id)
     session.commit()
-    revoke_all_sessions(session, user_id=user.id)
+    revoke_all_sessions(session, user_id=pk(user))
     return user
 
 

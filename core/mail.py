@@ -12,7 +12,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, or_, select
 
 from core.config import get_settings
 from core.models import OutboxMessage, utcnow
@@ -40,8 +40,8 @@ def deliver_pending(session: Session, *, limit: int = 100) -> dict[str, int]:
     rows = session.exec(
         select(OutboxMessage)
         .where(OutboxMessage.status == "pending")
-        .where((OutboxMessage.next_attempt_at == None) | (OutboxMessage.next_attempt_at <= now))  # noqa: E711
-        .order_by(OutboxMessage.id)  # type: ignore[arg-type]
+        .where(or_(col(OutboxMessage.next_attempt_at).is_(None), col(OutboxMessage.next_attempt_at) <= now))
+        .order_by(col(OutboxMessage.id))
         .limit(limit)
     ).all()
     sent = failed = 0
@@ -72,7 +72,7 @@ def deliver_pending(session: Session, *, limit: int = 100) -> dict[str, int]:
             except smtplib.SMTPException as exc:
                 row.last_error = str(exc)[:1000]
                 failed += 1
-                if row.attempts >= MAX_MAIL_ATTEMPTS:
+                if (row.attempts or 0) >= MAX_MAIL_ATTEMPTS:
                     row.status = "failed"
                 else:
                     row.next_attempt_at = utcnow() + timedelta(seconds=RETRY_BASE_SECONDS * 2 ** row.attempts)

@@ -343,6 +343,13 @@ class MaintenanceRun(SQLModel, table=True):
     result: dict[str, Any] = json_field({})
 
 
+def pk(row: Any) -> int:
+    """The primary key of a flushed row, typed as int (SQLModel types it Optional until insert)."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id yet (flush first)")
+    return int(row.id)
+
+
 def user_tables() -> list[sa.Table]:
     """Every table with a foreign key to ``user.id`` (export and erasure walk these)."""
     found = []

@@ -13,7 +13,7 @@ import mimetypes
 import os
 import tempfile
 import urllib.parse
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -224,7 +224,7 @@ class S3Storage:
             count += self._delete_batch(batch)
         return count
 
-    def _delete_batch(self, keys: list[str]) -> int:
+    def _delete_batch(self, keys: Sequence[str]) -> int:
         try:
             resp = self.client.delete_objects(
                 Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
