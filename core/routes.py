@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from core.billing import stripe_webhook
 from core.errors import NotFound, TokenInvalid, TransientError
 from core.signing import unsign
 
@@ -54,4 +55,5 @@ async def signed_file(request: Request) -> Response:
 ROUTES = [
     Route("/healthz", healthz, methods=["GET"]),
     Route("/files/{token}", signed_file, methods=["GET"]),
+    Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
 ]

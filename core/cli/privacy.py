@@ -1,0 +1,116 @@
+"""Privacy operations: export-user, delete-user, purge, publish-policy, privacy-requests, maintenance."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from core import privacy, retention, support
+from core.auth import get_user_by_email
+from core.db import get_session
+from core.errors import NotFound, ValidationError
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("export-user", help="write a user's data export ZIP to a file")
+    p.add_argument("email")
+    p.add_argument("-o", "--output", required=True, help="the ZIP file to write")
+    p.set_defaults(func=cmd_export_user)
+
+    p = sub.add_parser("delete-user", help="erase a user: rows, storage objects, sessions, Stripe customer")
+    p.add_argument("email")
+    p.set_defaults(func=cmd_delete_user)
+
+    p = sub.add_parser("purge", help="delete uploads and models past their retention (see --dry-run)")
+    p.add_argument("--dry-run", action="store_true", help="only print what would be deleted")
+    p.add_argument("--now", help="pretend it is this moment (ISO date or datetime, UTC)")
+    p.set_defaults(func=cmd_purge)
+
+    p = sub.add_parser("publish-policy", help="publish new versions from core/policies/versions.toml")
+    p.set_defaults(func=cmd_publish_policy)
+
+    p = sub.add_parser("privacy-requests", help="open privacy requests, soonest deadline first")
+    p.set_defaults(func=cmd_privacy_requests)
+
+    p = sub.add_parser("maintenance", help="run the daily maintenance now (purge, IPs, exports, tokens)")
+    p.add_argument("--now", help="pretend it is this moment (ISO date or datetime, UTC)")
+    p.set_defaults(func=cmd_maintenance)
+
+
+def parse_now(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"--now must be an ISO date or datetime, not {text!r}.") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _user_id(email: str) -> int:
+    with get_session() as session:
+        user = get_user_by_email(session, email)
+        if user is None or user.id is None:
+            raise NotFound(f"No account with the email address {email!r}.")
+        return user.id
+
+
+def cmd_export_user(args: argparse.Namespace) -> int:
+    user_id = _user_id(args.email)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    with get_session() as session, tmp.open("wb") as fh:
+        counts = privacy.write_export(session, user_id=user_id, out=fh)
+    tmp.replace(out)
+    print(f"Wrote {out}: {counts['rows']} rows, {counts['files']} files"
+          + (f", {counts['missing']} missing from storage" if counts["missing"] else "") + ".")
+    return 0
+
+
+def cmd_delete_user(args: argparse.Namespace) -> int:
+    result = privacy.erase_user(_user_id(args.email), actor="operator")
+    rows = sum(result.rows.values())
+    print(f"Erased {args.email}: {rows} rows, {result.objects} storage objects, "
+          f"Stripe: {', '.join(result.stripe) or 'no customer'}.")
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    now = parse_now(args.now)
+    with get_session() as session:
+        result = retention.purge_expired(session, now=now, dry_run=args.dry_run)
+    verb = "Would delete" if args.dry_run else "Deleted"
+    print(f"{verb} {result.models} models and {result.uploads} uploads ({result.objects} storage objects) "
+          f"of {len(result.per_user)} users; retention cutoff {result.cutoff:%Y-%m-%d %H:%M} UTC.")
+    for user_id, count in sorted(result.per_user.items()):
+        print(f"  user {user_id}: {count} items")
+    return 0
+
+
+def cmd_publish_policy(args: argparse.Namespace) -> int:
+    with get_session() as session:
+        published = privacy.publish_policies(session)
+    if not published:
+        print("Every policy version is published already; nothing to do.")
+    for item in published:
+        kind = "material" if item["material"] else "minor"
+        print(f"Published policy {item['version']} ({kind}); {item['notices']} notice emails queued.")
+    return 0
+
+
+def cmd_privacy_requests(args: argparse.Namespace) -> int:
+    with get_session() as session:
+        rows = support.open_privacy_requests(session)
+    if not rows:
+        print("No open privacy requests.")
+    for r in rows:
+        print(f"#{r.id} user {r.user_id} {r.kind} {r.status} due {r.due_at:%Y-%m-%d}")
+    return 0
+
+
+def cmd_maintenance(args: argparse.Namespace) -> int:
+    print(json.dumps(privacy.daily_maintenance(parse_now(args.now)), indent=2, default=str))
+    return 0
