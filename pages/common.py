@@ -125,6 +125,7 @@ def log_in(token: str, user: User) -> None:
     st.session_state.pop(_LOGGED_OUT, None)
     st.session_state.pop(_ENDED, None)
     st.session_state["_vorm_cookie_action"] = "set"
+    st.session_state["_vorm_go_home"] = True
     if LANG_KEY not in st.session_state and user.locale in i18n.LANGS:
         st.session_state[LANG_KEY] = user.locale
 
@@ -141,6 +142,7 @@ def log_out() -> None:
     st.session_state[_USER] = None
     st.session_state[_LOGGED_OUT] = True
     st.session_state["_vorm_cookie_action"] = "delete"
+    st.session_state["_vorm_go_home"] = True
 
 
 def session_ended_notice() -> bool:
@@ -154,6 +156,36 @@ def fmt_date(value: datetime | None) -> str:
     return value.strftime("%d-%m-%Y %H:%M") if lang() == "nl" else value.strftime("%Y-%m-%d %H:%M")
 
 
+def error_text(exc: Exception) -> str:
+    """A VormError's message in the current language.
+
+    English uses the error's own message (it is written for people and may carry exact
+    figures); Dutch uses the ``error.<code>`` text when there is one and its fields are known.
+    """
+    code = getattr(exc, "code", None)
+    if lang() != "en" and code:
+        key = f"error.{code}"
+        if key in i18n.TEXTS:
+            try:
+                return i18n.t(key, lang(), **getattr(exc, "context", {}))
+            except (KeyError, IndexError, ValueError):
+                pass
+    return str(exc)
+
+
 def show_error(exc: Exception) -> None:
-    """A VormError's own message (it is written for people)."""
-    st.error(str(exc))
+    st.error(error_text(exc), icon=":material/error:")
+
+
+def flash(kind: str, *, key: str | None = None, message: str | None = None) -> None:
+    """A message shown once at the top of the next run (after st.rerun or a page switch)."""
+    st.session_state["_vorm_flash"] = (kind, key, message)
+
+
+def show_flash() -> None:
+    item = st.session_state.pop("_vorm_flash", None)
+    if not item:
+        return
+    kind, key, message = item
+    text = t(key) if key else (message or "")
+    {"success": st.success, "error": st.error, "warning": st.warning}.get(kind, st.info)(text)

@@ -1,0 +1,307 @@
+"""Vorm's web process: the frame around the pages.
+
+``streamlit run app.py`` finds ``app`` (an ``st.App``) by reading this file, imports it
+as a module and serves it through uvicorn, with the HTTP routes of ``core.routes``
+(``/healthz``, ``/files/<signed token>``) beside Streamlit. Every page run then executes
+this same file as ``__main__``: that run builds the frame (page config, login, navigation
+by role, sidebar, notices) and runs the chosen page. The ``st.App`` object is made only on
+import, never on a page run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from core.routes import ROUTES
+
+ROOT = Path(__file__).resolve().parent
+log = logging.getLogger("vorm.web")
+
+
+@contextlib.asynccontextmanager
+async def lifespan(_app: Any) -> AsyncIterator[None]:
+    """Apply migrations once per process, before the first page is served."""
+    from starlette.concurrency import run_in_threadpool
+
+    from core.db import migrate
+    from core.errors import VormError
+
+    try:
+        await run_in_threadpool(migrate)
+    except VormError as exc:
+        # Keep serving: /healthz answers 503 and every page shows this message until the database is back.
+        log.error("Could not apply database migrations: %s", exc)
+    yield
+
+
+if __name__ != "__main__":
+    app = st.App("app.py", routes=ROUTES, lifespan=lifespan)
+
+
+# --- the page run -------------------------------------------------------------
+
+
+def _page_file(name: str) -> str:
+    return str(ROOT / "pages" / f"{name}.py")
+
+
+def _exists(name: str) -> bool:
+    return (ROOT / "pages" / f"{name}.py").is_file()
+
+
+@st.cache_resource(show_spinner=False)
+def _schema_ready(db_url: str) -> bool:
+    """Migrations for this process and database (the lifespan does it too; AppTest has no lifespan)."""
+    from core.db import migrate
+
+    migrate(db_url)
+    return True
+
+
+def _ensure_database() -> None:
+    from core.config import get_settings
+    from core.errors import VormError
+    from pages.common import t
+
+    try:
+        _schema_ready(get_settings().db_url)
+    except VormError as exc:
+        st.error(t("app.db_down", message=str(exc)))
+        st.stop()
+
+
+def _sync_cookie() -> None:
+    """Write or delete the login cookie with streamlit-authenticator's cookie manager.
+
+    The cookie's value is the opaque session token from core.auth; the library's own
+    JWT is not used, because a cookie alone must never be a session.
+    """
+    from pages import common
+
+    action = st.session_state.get("_vorm_cookie_action")
+    if action not in ("set", "delete") or st.session_state.get("_vorm_no_cookies"):
+        return
+    from datetime import datetime, timedelta
+
+    from streamlit_authenticator.models.cookie_model import CookieModel
+
+    from core.config import get_settings
+
+    settings = get_settings()
+    holder = st.container(height=1, border=False)
+    with holder:
+        model = CookieModel(cookie_name=common.COOKIE_NAME, cookie_key=settings.secret_key,
+                            cookie_expiry_days=settings.session_days)
+        token = st.session_state.get("_vorm_token")
+        if action == "set" and token:
+            model.cookie_manager.set(
+                common.COOKIE_NAME, token, key="vorm_cookie_set", same_site="strict",
+                secure=settings.public_url.startswith("https://") or None,
+                expires_at=datetime.now() + timedelta(days=settings.session_days),
+            )
+        elif action == "delete":
+            with contextlib.suppress(KeyError):  # the browser had no cookie to delete
+                model.cookie_manager.delete(common.COOKIE_NAME, key="vorm_cookie_delete")
+
+
+def _reset_password_page() -> None:
+    """The form behind the emailed link ``/?reset=TOKEN``."""
+    from core import auth
+    from core.db import get_session
+    from core.errors import VormError
+    from pages.common import error_text, flash, t
+
+    st.title(t("reset.title"))
+    token = st.query_params.get("reset", "")
+    with st.form("reset_form"):
+        password = st.text_input(t("login.new_password"), type="password", help=t("register.password_rule"))
+        st.caption(t("register.password_rule"))
+        submitted = st.form_submit_button(t("reset.submit"), type="primary")
+    if submitted:
+        try:
+            with get_session() as session:
+                auth.reset_password(session, token=token, new_password=password)
+        except VormError as exc:
+            st.error(error_text(exc))
+        else:
+            st.query_params.clear()
+            flash("success", key="login.reset_done")
+            st.rerun()
+
+
+def _confirm_email() -> None:
+    """``?confirm_email=TOKEN`` from the privacy page's email change."""
+    from core.db import get_session
+    from core.errors import VormError
+    from pages.common import error_text, flash
+
+    token = st.query_params.get("confirm_email")
+    if not token:
+        return
+    try:
+        from core import privacy
+    except ImportError:
+        return
+    if not hasattr(privacy, "confirm_email_change"):
+        return
+    try:
+        with get_session() as session:
+            privacy.confirm_email_change(session, token=token)
+    except VormError as exc:
+        flash("error", message=error_text(exc))
+    else:
+        flash("success", key="app.email_confirmed")
+    del st.query_params["confirm_email"]
+
+
+def _policy_banner(user: Any) -> None:
+    from core.db import get_session
+    from pages.common import t
+
+    try:
+        from core import privacy
+    except ImportError:
+        return
+    if not (hasattr(privacy, "needs_policy_banner") and hasattr(privacy, "acknowledge_policy")):
+        return
+    with get_session() as session:
+        if not privacy.needs_policy_banner(session, user=user):
+            return
+    with st.container(border=True):
+        st.info(t("app.policy_changed"), icon=":material/policy:")
+        cols = st.columns([1, 1, 3])
+        if _exists("privacy_policy"):
+            cols[0].page_link(_page_file("privacy_policy"), label=t("app.policy_read"))
+        if cols[1].button(t("app.policy_ack"), key="policy_ack"):
+            with get_session() as session:
+                privacy.acknowledge_policy(session, user=user)
+            st.rerun()
+
+
+def _quota_left(user: Any) -> int | None:
+    from core.db import get_session
+
+    try:
+        from core.queue import quota_left_today
+    except ImportError:
+        return None
+    with get_session() as session:
+        return quota_left_today(session, user=user)
+
+
+def _sidebar(user: Any) -> None:
+    from core import i18n
+    from core.db import get_session
+    from core.models import User
+    from pages import common
+    from pages.common import t
+
+    with st.sidebar:
+        if user is not None:
+            st.markdown(f"**{user.name or user.email}**")
+            st.caption(t("app.signed_in_as", email=user.email))
+            plan = t(f"app.plan_{user.plan}") if user.plan in ("free", "premium") else user.plan
+            st.caption(t("app.plan", plan=plan))
+            left = _quota_left(user)
+            if left is not None:
+                st.caption(t("app.quota_left", count=left))
+        if "lang" not in st.session_state:
+            st.session_state["lang"] = common.lang()
+
+        def _changed() -> None:
+            # Remember the choice on the account too, so mails and the next login use it.
+            if user is not None:
+                with get_session() as session:
+                    row = session.get(User, user.id)
+                    if row is not None:
+                        row.locale = st.session_state["lang"]
+                        session.add(row)
+                        session.commit()
+
+        st.radio(t("app.language"), list(i18n.LANGS), key="lang", horizontal=True, on_change=_changed,
+                 format_func=lambda code: {"en": "English", "nl": "Nederlands"}[code])
+        if user is not None and st.button(t("app.logout"), key="logout", icon=":material/logout:"):
+            common.log_out()
+            common.flash("success", key="app.logged_out")
+            st.rerun()
+        st.divider()
+        st.caption(":material/cookie: " + t("app.cookie_notice"))
+
+
+def _pages(user: Any) -> tuple[dict[str, list[Any]], Any]:
+    from core.models import Role
+    from pages.common import t
+
+    def page(name: str, key: str, icon: str, **kw: Any) -> Any:
+        return st.Page(_page_file(name), title=t(key), icon=icon, url_path=name.replace("_", "-"), **kw)
+
+    info = [p for p in (
+        page("privacy_policy", "nav.privacy", ":material/policy:") if _exists("privacy_policy") else None,
+        page("processors", "nav.processors", ":material/dns:") if _exists("processors") else None,
+        page("support", "nav.support", ":material/support:") if _exists("support") else None,
+    ) if p is not None]
+    reset = "reset" in st.query_params
+
+    if user is None:
+        home = page("login", "nav.login", ":material/login:", default=not reset)
+        sections: dict[str, list[Any]] = {t("nav.section.account"): [home, page("register", "nav.register",
+                                                                                 ":material/person_add:")]}
+        if info:
+            sections[t("nav.section.help")] = info
+    else:
+        home = page("upload", "nav.upload", ":material/add_photo_alternate:", default=not reset)
+        create = [home, page("library", "nav.library", ":material/view_module:"),
+                  page("model", "nav.model", ":material/view_in_ar:", visibility="hidden")]
+        sections = {t("nav.section.create"): create}
+        account = [page("my_data", "nav.my_data", ":material/badge:")] if _exists("my_data") else []
+        if account:
+            sections[t("nav.section.account")] = account
+        if info:
+            sections[t("nav.section.help")] = info
+        if user.role == Role.ADMIN:
+            # Only registered for admins, so a user cannot reach it even by URL; the page checks again.
+            sections[t("nav.section.operations")] = [page("admin", "nav.admin", ":material/monitoring:")]
+    if reset:
+        sections.setdefault(t("nav.section.account"), []).insert(
+            0, st.Page(_reset_password_page, title=t("reset.title"), icon=":material/key:", url_path="reset",
+                       default=True))
+    return sections, home
+
+
+def _flash() -> None:
+    from pages import common
+    from pages.common import t
+
+    if common.session_ended_notice():
+        st.warning(t("app.session_ended"), icon=":material/lock_clock:")
+    common.show_flash()
+
+
+def main() -> None:
+    from pages import common
+
+    st.set_page_config(page_title="Vorm", page_icon=":material/deployed_code:", layout="wide",
+                       initial_sidebar_state="expanded")
+    _ensure_database()
+    user = common.load_user()
+    _sync_cookie()
+    _confirm_email()
+    sections, home = _pages(user)
+    nav = st.navigation(sections)
+    if st.session_state.pop("_vorm_go_home", False) and nav.url_path != home.url_path:
+        st.switch_page(home)
+    _sidebar(user)
+    _flash()
+    if user is not None:
+        _policy_banner(user)
+    nav.run()
+
+
+if __name__ == "__main__":
+    main()

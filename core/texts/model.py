@@ -1,0 +1,32 @@
+"""Texts of the model page."""
+
+TEXTS: dict[str, dict[str, str]] = {
+    "model.title": {"en": "Model", "nl": "Model"},
+    "model.pick": {"en": "Choose a model in “My models” to see it here.",
+                   "nl": "Kies een model in “Mijn modellen” om het hier te zien."},
+    "model.viewer.help": {"en": "Drag to turn the model, scroll to zoom, shift-drag to move it.",
+                          "nl": "Sleep om het model te draaien, scroll om te "
+                                "zoomen, shift-slepen om het te verplaatsen."},
+    "model.viewer.none": {"en": "There is no preview of this model; the downloads are complete.",
+                          "nl": "Er is geen voorbeeld van dit model; de downloads zijn volledig."},
+    "model.stats": {"en": "The mesh", "nl": "Het net"},
+    "model.faces": {"en": "Triangles", "nl": "Driehoeken"},
+    "model.watertight": {"en": "Watertight (printable)", "nl": "Waterdicht (printbaar)"},
+    "model.yes": {"en": "yes", "nl": "ja"},
+    "model.no": {"en": "no", "nl": "nee"},
+    "model.size": {"en": "Size", "nl": "Afmetingen"},
+    "model.units": {"en": "units", "nl": "eenheden"},
+    "model.downloads": {"en": "Downloads", "nl": "Downloads"},
+    "model.download": {"en": "Download {fmt}", "nl": "{fmt} downloaden"},
+    "model.premium_only": {"en": "More formats (PLY, 3MF) come with premium.",
+                           "nl": "Meer formaten (PLY, 3MF) krijg je met premium."},
+    "model.again": {"en": "Generate again with other options", "nl": "Opnieuw maken met andere opties"},
+    "model.thumbnails": {"en": "Views", "nl": "Aanzichten"},
+    "model.view.front": {"en": "Front", "nl": "Voorkant"},
+    "model.view.back": {"en": "Back", "nl": "Achterkant"},
+    "model.view.side": {"en": "Side", "nl": "Zijkant"},
+    "model.view.left": {"en": "Left", "nl": "Links"},
+    "model.view.right": {"en": "Right", "nl": "Rechts"},
+    "model.view.top": {"en": "Top", "nl": "Bovenkant"},
+    "model.view.iso": {"en": "Three-quarter", "nl": "Driekwart"},
+}

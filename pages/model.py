@@ -1,0 +1,126 @@
+"""One model (``?id=``): the 3D viewer, thumbnails, mesh figures, downloads and "generate again"."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pydeck as pdk
+import streamlit as st
+
+from core import library
+from core.db import get_session
+from core.errors import VormError
+from pages.common import error_text, fmt_date, require_user, t
+
+VIEWER_HEIGHT_PX = 520
+BACKGROUND = [246, 247, 249]
+
+user = require_user()
+model_id = st.query_params.get("id")
+if not model_id:
+    st.title(t("model.title"))
+    st.info(t("model.pick"), icon=":material/view_in_ar:")
+    st.page_link("pages/library.py", label=t("nav.library"), icon=":material/view_module:")
+    st.stop()
+
+try:
+    with get_session() as session:
+        model = library.get_model(session, user_id=user.id, model_id=model_id)
+        purge = library.purge_date(session, user=user, model=model)
+except VormError as exc:
+    # Another user's model looks exactly like a missing one.
+    st.title(t("model.title"))
+    st.error(error_text(exc), icon=":material/error:")
+    st.page_link("pages/library.py", label=t("nav.library"), icon=":material/view_module:")
+    st.stop()
+
+
+@st.cache_data(show_spinner=False, max_entries=16, ttl=600)
+def _polygons(model_id: int, preview_key: str | None, user_id: int) -> list[dict[str, Any]]:
+    # Keyed by the owner too, so a cache entry can never answer another user's request.
+    with get_session() as session:
+        return library.preview_polygons(library.get_model(session, user_id=user_id, model_id=model_id))
+
+
+def _view_state(polys: list[dict[str, Any]]) -> pdk.ViewState:
+    if polys:
+        xs = [p[0] for poly in polys for p in poly["polygon"]]
+        ys = [p[1] for poly in polys for p in poly["polygon"]]
+        zs = [p[2] for poly in polys for p in poly["polygon"]]
+        lo, hi = [min(xs), min(ys), min(zs)], [max(xs), max(ys), max(zs)]
+    else:
+        lo, hi = [-0.5, -0.5, -0.5], [0.5, 0.5, 0.5]
+    centre = [(a + b) / 2 for a, b in zip(lo, hi, strict=True)]
+    extent = max(max(b - a for a, b in zip(lo, hi, strict=True)), 1e-6)
+    # OrbitView draws 2**zoom pixels per unit: fit the largest extent into about 60% of the viewer.
+    zoom = math.log2(VIEWER_HEIGHT_PX * 0.6 / extent)
+    return pdk.ViewState(target=centre, zoom=zoom, rotation_orbit=-30, rotation_x=15, min_zoom=zoom - 4,
+                         max_zoom=zoom + 6)
+
+
+def viewer(polys: list[dict[str, Any]]) -> pdk.Deck:
+    """One polygon per triangle with its own colour: what renders in every browser (see DESIGN.md)."""
+    layer = pdk.Layer(
+        "SolidPolygonLayer", data=polys, id="mesh", get_polygon="polygon", get_fill_color="color",
+        _full3d=True, extruded=False, pickable=False, stroked=False,
+    )
+    view = pdk.View(type="OrbitView", controller=True, orbit_axis="Y")
+    return pdk.Deck(layers=[layer], views=[view], initial_view_state=_view_state(polys), map_provider=None,
+                    map_style=None, parameters={"clearColor": [c / 255 for c in BACKGROUND] + [1]})
+
+
+title = model.name or f"#{model.id}"
+st.title(title)
+meta = f"{t(f'upload.mode.{model.mode}')} · {fmt_date(model.created_at)}"
+left = library.days_left(purge)
+if left is not None:
+    meta += " · " + t("library.days_left", days=left)
+st.caption(meta)
+
+polys = _polygons(model.id, model.preview_key, user.id)
+view_col, side = st.columns([3, 1])
+with view_col:
+    st.pydeck_chart(viewer(polys), height=VIEWER_HEIGHT_PX, key="model_viewer")
+    st.caption(t("model.viewer.help") if polys else t("model.viewer.none"))
+
+with side:
+    st.subheader(t("model.stats"))
+    size = " × ".join(f"{v:.3g}" for v in (model.extents or []))
+    unit = "mm" if model.stats.get("size_mm") or (model.extents and max(model.extents) > 2) else t("model.units")
+    st.markdown(
+        f"- {t('model.faces')}: **{model.faces:,}**\n"
+        f"- {t('model.watertight')}: **{t('model.yes') if model.watertight else t('model.no')}**\n"
+        f"- {t('model.size')}: **{size or '—'}** {unit if size else ''}"
+    )
+    st.subheader(t("model.downloads"))
+    allowed = library.allowed_formats(user)
+
+    def _data(fmt: str) -> Any:
+        def produce() -> bytes:
+            with get_session() as session:
+                return library.export_bytes(session, user=user, model_id=model.id, fmt=fmt)
+        return produce
+
+    for fmt in library.ALL_FORMATS:
+        if fmt in allowed:
+            st.download_button(t("model.download", fmt=fmt.upper()), data=_data(fmt),
+                               file_name=library.download_name(model, fmt), mime=library.MIME[fmt],
+                               key=f"download_{fmt}", icon=":material/download:", on_click="ignore",
+                               width="stretch")
+        else:
+            st.button(t("model.download", fmt=fmt.upper()), disabled=True, key=f"download_{fmt}",
+                      help=t("model.premium_only"), width="stretch")
+    if len(allowed) < len(library.ALL_FORMATS):
+        st.caption(t("model.premium_only"))
+    st.divider()
+    st.page_link("pages/upload.py", label=t("model.again"), icon=":material/replay:",
+                 query_params={"again": str(model.id)})
+
+thumbs = library.thumbnail_urls(model)
+if thumbs:
+    st.subheader(t("model.thumbnails"))
+    cols = st.columns(max(1, min(4, len(thumbs))))
+    for i, (name, url) in enumerate(thumbs.items()):
+        label = t(f"model.view.{name}")
+        cols[i % len(cols)].image(url, caption=name if label == f"model.view.{name}" else label, width="stretch")

@@ -1,0 +1,248 @@
+"""Upload one image (or several views), see what will be modelled, choose options, and watch the job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from core import uploads
+from core.config import get_settings
+from core.db import get_session
+from core.errors import VormError
+from core.models import JobStatus
+from pages.common import client, error_text, flash, require_user, t
+
+PROGRESS_REFRESH_SECONDS = 1.5
+MODES = ("auto", "inflate", "relief", "carve")
+TERMINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+user = require_user()
+settings = get_settings()
+tier = settings.tier(user.plan)
+
+
+@st.cache_data(show_spinner=False)
+def _example(mode: str) -> Any:
+    return uploads.mode_example(mode)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _check(data: bytes, filename: str, plan: str) -> dict[str, Any]:
+    """Validate and preview one file; cached by content so widget changes do not redo it."""
+    try:
+        v = uploads.validate_upload(data, filename=filename, plan=plan)
+    except VormError as exc:
+        return {"error": exc}
+    try:
+        preview, share = uploads.mask_preview(v.image)
+    except VormError as exc:
+        return {"error": exc, "image": v.image.copy()}
+    return {"validated": v, "preview": preview, "share": share}
+
+
+def _quota() -> int | None:
+    try:
+        from core.queue import quota_left_today
+    except ImportError:
+        return None
+    with get_session() as session:
+        return quota_left_today(session, user=user)
+
+
+def _again_sources() -> tuple[list[tuple[str, bytes]], dict[str, Any]]:
+    """``?again=<model id>``: the user's own images and options of an earlier model."""
+    from core.library import get_model
+    from core.models import GenerationJob, Upload
+    from core.storage import get_storage
+
+    model_id = st.query_params.get("again")
+    if not model_id:
+        return [], {}
+    try:
+        with get_session() as session:
+            model = get_model(session, user_id=user.id, model_id=model_id)
+            job = session.get(GenerationJob, model.job_id) if model.job_id else None
+            if job is None or job.user_id != user.id:
+                return [], {}
+            files = []
+            for upload_id in job.upload_ids:
+                row = session.get(Upload, upload_id)
+                if row is not None and row.user_id == user.id:
+                    files.append((row.filename, get_storage().get(row.storage_key)))
+            return files, {"mode": job.mode, "name": model.name, **job.options}
+    except VormError as exc:
+        st.warning(error_text(exc))
+        return [], {}
+
+
+# --- a job in progress ----------------------------------------------------------
+
+
+def _stage_text(stage: str | None) -> str:
+    if not stage:
+        return t("upload.stage.waiting")
+    key = f"upload.stage.{stage}"
+    text = t(key)
+    return stage.replace("_", " ") if text == key else text
+
+
+@st.fragment(run_every=PROGRESS_REFRESH_SECONDS)
+def _progress(job_id: int) -> None:
+    from core import queue
+
+    try:
+        with get_session() as session:
+            job = queue.get_job(session, job_id=job_id, user_id=user.id)
+            position = queue.queue_position(session, job=job)
+    except VormError as exc:
+        st.error(error_text(exc))
+        return
+    if job.status in TERMINAL:
+        st.rerun()  # the whole page draws the result, and this fragment stops refreshing
+    with st.container(border=True, key="job_progress"):
+        st.subheader(t("upload.progress.title", name=job.name or f"#{job.id}"))
+        if job.status == JobStatus.QUEUED:
+            st.info(t("upload.progress.queued", position=(position or 0) + 1), icon=":material/schedule:")
+        st.progress(min(100, max(0, int(job.progress_pct))) / 100,
+                    text=f"{_stage_text(job.progress_stage)} · {int(job.progress_pct)}%")
+        if st.button(t("upload.cancel"), key="cancel_job"):
+            with get_session() as session:
+                queue.cancel_job(session, job_id=job.id, user_id=user.id)
+            st.rerun()
+
+
+def _result(job_id: int) -> None:
+    from core import queue
+
+    with get_session() as session:
+        job = queue.get_job(session, job_id=job_id, user_id=user.id)
+    if job.status not in TERMINAL:
+        _progress(job_id)
+        return
+    with st.container(border=True, key="job_result"):
+        if job.status == JobStatus.SUCCEEDED and job.model_id:
+            st.success(t("upload.done", name=job.name or f"#{job.id}"), icon=":material/check_circle:")
+            st.page_link("pages/model.py", label=t("upload.open_model"), icon=":material/view_in_ar:",
+                         query_params={"id": str(job.model_id)})
+        elif job.status == JobStatus.CANCELLED:
+            st.warning(t("upload.cancelled"))
+        else:
+            message = job.error_message or t("upload.failed_unknown")
+            st.error(t("upload.failed", message=message), icon=":material/error:")
+    if st.button(t("upload.start_another"), key="start_another", icon=":material/add_photo_alternate:"):
+        st.session_state.pop("upload_job_id", None)
+        st.session_state["uploader_nonce"] = st.session_state.get("uploader_nonce", 0) + 1
+        st.rerun()
+
+
+# --- the page -------------------------------------------------------------------
+
+st.title(t("upload.title"))
+left = _quota()
+if left is not None:
+    (st.caption if left > 0 else st.warning)(t("upload.quota", count=left, limit=tier["daily_generations"]))
+
+if st.session_state.get("upload_job_id"):
+    _result(int(st.session_state["upload_job_id"]))
+    st.stop()
+
+with st.expander(t("upload.modes.title"), expanded=not st.query_params.get("again")):
+    cols = st.columns(3)
+    for col, mode in zip(cols, ("inflate", "relief", "carve"), strict=True):
+        with col:
+            st.image(_example(mode), width="stretch")
+            st.markdown(f"**{t(f'upload.mode.{mode}')}**")
+            st.caption(t(f"upload.mode.{mode}.help", max_views=tier["max_views"]))
+    st.caption(t("upload.mode.auto.help"))
+
+again_files, again_options = _again_sources()
+if again_files:
+    st.info(t("upload.again", name=again_options.get("name", "")), icon=":material/replay:")
+    files: list[tuple[str, bytes]] = again_files
+else:
+    picked = st.file_uploader(
+        t("upload.files"), accept_multiple_files=True, key=f"uploader_{st.session_state.get('uploader_nonce', 0)}",
+        help=t("upload.files.help", mb=int(tier["max_upload_bytes"] / 1024 / 1024), max_views=tier["max_views"]),
+    )
+    files = [(f.name, f.getvalue()) for f in (picked or [])]
+    st.caption(t("upload.files.hint", mb=int(tier["max_upload_bytes"] / 1024 / 1024), max_views=tier["max_views"]))
+
+if not files:
+    st.stop()
+
+checked = [(name, _check(data, name, user.plan)) for name, data in files]
+problems = [(name, c["error"]) for name, c in checked if "error" in c]
+good = [(name, c) for name, c in checked if "error" not in c]
+
+for name, exc in problems:
+    st.error(f"**{name}**: {error_text(exc)}", icon=":material/error:")
+if len(files) > 1:
+    try:
+        uploads.check_views(len(files), plan=user.plan)
+    except VormError as exc:
+        problems.append(("", exc))
+        st.error(error_text(exc), icon=":material/error:")
+
+if good:
+    st.subheader(t("upload.preview.title"))
+    st.caption(t("upload.preview.help"))
+    shown = good[:8]
+    cols = st.columns(min(4, len(shown)) * 2 if len(shown) == 1 else min(4, len(shown)))
+    if len(shown) == 1:
+        name, c = shown[0]
+        cols[0].image(c["validated"].image, caption=name, width="stretch")
+        cols[1].image(c["preview"], caption=t("upload.preview.mask", pct=round(c["share"] * 100)), width="stretch")
+    else:
+        for i, (name, c) in enumerate(shown):
+            cols[i % len(cols)].image(c["preview"], caption=name, width="stretch")
+        if len(good) > len(shown):
+            st.caption(t("upload.preview.more", count=len(good) - len(shown)))
+
+st.subheader(t("upload.options.title"))
+mode_default = again_options.get("mode", "auto")
+with st.form("options_form"):
+    c1, c2 = st.columns(2)
+    mode = c1.selectbox(t("upload.options.mode"), MODES, index=MODES.index(mode_default) if mode_default in MODES
+                        else 0, format_func=lambda m: t(f"upload.mode.{m}"), key="opt_mode")
+    name = c2.text_input(t("upload.options.name"), value=again_options.get("name") or
+                         (files[0][0].rsplit(".", 1)[0][:80] if files else ""), key="opt_name")
+    faces = c1.select_slider(t("upload.options.faces"), options=[2_000, 5_000, 10_000, 20_000, 50_000, 100_000],
+                             value=int(again_options.get("faces", 20_000)) if int(again_options.get(
+                                 "faces", 20_000)) in (2_000, 5_000, 10_000, 20_000, 50_000, 100_000) else 20_000,
+                             help=t("upload.options.faces.help"), key="opt_faces")
+    size_mm = c2.number_input(t("upload.options.size"), min_value=0.0, max_value=2000.0, step=5.0,
+                              value=float(again_options.get("size_mm") or 0.0), help=t("upload.options.size.help"),
+                              key="opt_size")
+    lithophane = st.checkbox(t("upload.options.lithophane"), value=bool(again_options.get("lithophane", False)),
+                             help=t("upload.options.lithophane.help"), key="opt_litho")
+    blocked = bool(problems) or not good or left == 0
+    submitted = st.form_submit_button(t("upload.submit"), type="primary", icon=":material/deployed_code:",
+                                      disabled=blocked)
+if problems:
+    st.caption(t("upload.fix_first"))
+
+if submitted and not blocked:
+    from core import queue
+
+    options: dict[str, Any] = {"faces": int(faces)}
+    if size_mm:
+        options["size_mm"] = float(size_mm)
+    if mode == "relief" and lithophane:
+        options["lithophane"] = True
+    try:
+        with get_session() as session:
+            who = client()
+            stored = [uploads.store_upload(session, user=user, data=c["validated"].data, filename=n, client=who,
+                                           validated=c["validated"]) for n, c in good]
+            job = queue.enqueue_generation(session, user=user, upload_ids=[u.id for u in stored], mode=mode,
+                                           options=options, name=name.strip()[:255])
+    except VormError as exc:
+        st.error(error_text(exc), icon=":material/error:")
+    else:
+        st.session_state["upload_job_id"] = job.id
+        if "again" in st.query_params:
+            del st.query_params["again"]
+        flash("success", key="upload.queued")
+        st.rerun()
+
