@@ -80,7 +80,7 @@ def warm_up() -> str:
             else:
                 _device = str(resolve_device(wanted).type)
             try:
-                importlib.import_module("core.generation")
+                importlib.import_module("core.generation.engine")  # torch and the built-in engines, once
             except ImportError as exc:
                 log.warning("The engine cannot be imported (%s); generation jobs will fail.", exc)
             load_plugins()

@@ -425,6 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s [%(process)d]: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     worker = Worker(concurrency=args.concurrency or settings.worker_concurrency, once=args.once,
                     grace_seconds=args.grace_seconds, maintenance=not args.no_maintenance)
     return worker.run()
