@@ -121,13 +121,13 @@ class PurgeResult:
                 "users": len(self.per_user)}
 
 
-def _model_keys(storage: Storage, row: Any, *, list_storage: bool) -> Iterator[str]:
+def _model_keys(storage: Storage, row: Any) -> Iterator[str]:
     yield row.glb_key
     if row.preview_key:
         yield row.preview_key
     yield from (row.thumbnail_keys or {}).values()
     prefix = row.storage_prefix or ""
-    if list_storage and prefix:
+    if prefix:
         prefix = prefix if prefix.endswith("/") else prefix + "/"
         # Only list inside the owner's area: a bad prefix must never widen the delete.
         if prefix.startswith(user_prefix(row.user_id)) and prefix != user_prefix(row.user_id):
@@ -158,7 +158,7 @@ def purge_expired(session: Session, *, now: datetime | None = None, dry_run: boo
     stmt = sa.select(models.c.id, models.c.user_id, models.c.storage_prefix, models.c.glb_key,
                      models.c.preview_key, models.c.thumbnail_keys).where(_expired(models, cutoff))
     for rows in _chunks(session, stmt, models.c.id):
-        keys = {k for row in rows for k in _model_keys(storage, row, list_storage=not dry_run) if k}
+        keys = {k for row in rows for k in _model_keys(storage, row) if k}
         result.per_user.update(row.user_id for row in rows)
         result.models += len(rows)
         if dry_run:

@@ -99,6 +99,7 @@ def add_upload(session: Session, user: User, *, created_at=None, name: str = "ph
     get_storage().put(up.storage_key, b"\x89PNG-" + str(up.id).encode())
     session.add(up)
     session.commit()
+    session.expunge(up)
     return up
 
 
@@ -114,6 +115,7 @@ def add_model(session: Session, user: User, *, created_at=None, name: str = "vas
         storage.put(key, f"{key} of model {model.id}".encode())
     session.add(model)
     session.commit()
+    session.expunge(model)
     return model
 
 
