@@ -232,7 +232,7 @@ def process(job: GenerationJob, *, lost: threading.Event | None = None, storage:
                 return "succeeded"
         raise JobLost()
     except JobLost:
-        log.warning("Job %s was cancelled or taken over; its result is discarded", job.id)
+        log.warning("Job %s was cancelled, taken over or released at shutdown; its result is discarded", job.id)
         _discard(storage, model)
         return "lost"
     except ValidationError as exc:
