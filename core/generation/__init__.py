@@ -1,0 +1,66 @@
+"""The 3D engine: images in, a watertight, textured model out.
+
+    from core.generation import generate, GenerationOptions
+    result = generate([png_bytes], GenerationOptions(mode="inflate"))
+    result.glb, result.thumbnails["front"], result.stats
+
+Modes: ``inflate`` (one image, a rounded solid), ``relief`` (one image, a plate
+whose thickness follows luminance, optionally a lithophane) and ``carve``
+(2 to 64 turntable views, a visual hull); ``auto`` picks inflate or carve by the
+number of images. Conventions: +Y up, +X right, +Z toward the first image's
+camera; centred on the bounding box with largest extent 1, or ``size_mm``.
+Turntable view i of N stands at azimuth 360·i/N degrees, camera in direction
+(sin a, 0, cos a), orthographic unless ``fov_deg`` is given.
+
+``load_image`` and ``compute_mask`` are light (no torch) so the upload page
+can show the detected mask; the rest imports torch on first use.
+Input errors are subclasses of ``core.errors.ValidationError`` (see
+``core.generation.errors``). The CLI is ``python -m core.generation --help``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from core.generation.images import compute_mask, load_image
+from core.generation.options import GenerationOptions, GenerationResult
+
+if TYPE_CHECKING:
+    from core.generation.engine import ENGINES, Engine, generate, register_engine
+    from core.generation.export import FORMATS, export_mesh, load_glb
+    from core.generation.render import preview_faces
+
+__all__ = [
+    "ENGINES",
+    "FORMATS",
+    "Engine",
+    "GenerationOptions",
+    "GenerationResult",
+    "compute_mask",
+    "export_mesh",
+    "generate",
+    "load_glb",
+    "load_image",
+    "preview_faces",
+    "register_engine",
+]
+
+_LAZY = {
+    "ENGINES": "core.generation.engine",
+    "Engine": "core.generation.engine",
+    "generate": "core.generation.engine",
+    "register_engine": "core.generation.engine",
+    "FORMATS": "core.generation.export",
+    "export_mesh": "core.generation.export",
+    "load_glb": "core.generation.export",
+    "preview_faces": "core.generation.render",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # torch takes a second to import; pages that only validate uploads never pay it.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'core.generation' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,80 @@
+"""Test images made on the fly: shapes with alpha or on a plain background, and turntable views."""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+import zlib
+
+import numpy as np
+from PIL import Image
+
+
+def png(array: np.ndarray, **save: object) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG", **save)
+    return buf.getvalue()
+
+
+def disk_mask(size: int, radius: float, cx: float | None = None, cy: float | None = None) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size]
+    cx = size / 2 - 0.5 if cx is None else cx
+    cy = size / 2 - 0.5 if cy is None else cy
+    return (xx - cx) ** 2 + (yy - cy) ** 2 <= radius**2
+
+
+def figure_mask(size: int = 256) -> np.ndarray:
+    """A body, a head up top and one arm to the right: asymmetric on purpose."""
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    body = (xx - 0.45) ** 2 / 0.2**2 + (yy - 0.6) ** 2 / 0.28**2 <= 1
+    head = (xx - 0.45) ** 2 + (yy - 0.22) ** 2 <= 0.12**2
+    arm = (np.abs(yy - 0.5) < 0.05) & (xx > 0.45) & (xx < 0.9)
+    return body | head | arm
+
+
+def rgba(mask: np.ndarray, colour: tuple[int, int, int] = (200, 80, 60)) -> np.ndarray:
+    h, w = mask.shape
+    out = np.zeros((h, w, 4), np.uint8)
+    yy, xx = np.mgrid[0:h, 0:w]
+    out[..., 0] = colour[0]
+    out[..., 1] = (colour[1] + 100 * xx / w).astype(np.uint8)
+    out[..., 2] = colour[2]
+    out[..., 3] = np.where(mask, 255, 0)
+    return out
+
+
+def on_background(mask: np.ndarray, background: int = 240, colour=(200, 80, 60)) -> np.ndarray:
+    out = np.full(mask.shape + (3,), background, np.uint8)
+    out[mask] = colour
+    return out
+
+
+def turntable_views(n: int, size: int, balls: list[tuple[float, float, float, float]]) -> list[np.ndarray]:
+    """Orthographic silhouettes of balls (x, y, z, r in pixels, about the image centre) per the spec.
+
+    View i stands at azimuth a = 360·i/n: camera direction (sin a, 0, cos a),
+    looking at the origin with +Y up, so its right-hand axis is forward × up.
+    """
+    yy, xx = np.mgrid[0:size, 0:size]
+    views = []
+    for i in range(n):
+        a = math.radians(360.0 * i / n)
+        toward = np.array([math.sin(a), 0.0, math.cos(a)])
+        right = np.cross(-toward, [0.0, 1.0, 0.0])
+        mask = np.zeros((size, size), bool)
+        for x, y, z, r in balls:
+            u = float(np.dot([x, y, z], right))
+            col, row = (size - 1) / 2 + u, (size - 1) / 2 - y
+            mask |= (xx - col) ** 2 + (yy - row) ** 2 <= r * r
+        views.append(on_background(mask, colour=(40 + 25 * i % 200, 90, 160)))
+    return views
+
+
+def bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
+    """A valid PNG header claiming a huge size, with a tiny (bogus) body: never decodable."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
