@@ -20,7 +20,11 @@ import tracemalloc
 from datetime import timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Run as a script, this folder would come first on sys.path, and a sibling named like a stdlib module
+# (benchmarks/queue.py) would shadow it; the repository root goes there instead.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
 
 INSERT_CHUNK = 10_000
 USERS = 50

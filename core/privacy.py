@@ -611,7 +611,7 @@ def publish_policies(session: Session) -> list[dict[str, Any]]:
 
 
 def _announce(session: Session, doc: policy.PolicyDoc) -> int:
-    url = f"{get_settings().public_url.rstrip('/')}/privacy_policy"
+    url = f"{get_settings().public_url.rstrip('/')}/privacy-policy"  # the page's url_path in app.py
     usr = User.__table__  # type: ignore[attr-defined]
     count, after = 0, 0
     while True:
@@ -637,9 +637,27 @@ def _announce(session: Session, doc: policy.PolicyDoc) -> int:
 # --- the worker's entry points ------------------------------------------------------
 
 
+_published_here: set[str] = set()  # versions this process has seen published: no query for them again
+
+
+def publish_new_policies() -> list[dict[str, Any]]:
+    """Publish versions added to versions.toml since the last deploy; nothing when all are known."""
+    wanted = {v.version for v in policy.all_versions()}
+    if wanted <= _published_here:
+        return []
+    with get_session() as session:
+        published = publish_policies(session)
+        _published_here.update(session.exec(select(PolicyVersion.version)).all())
+    return published
+
+
 def tick(*, storage: Storage | None = None) -> dict[str, int]:
-    """Build pending exports and finish interrupted erasures. Two small queries when idle."""
+    """Build pending exports, finish interrupted erasures, publish new policy versions. Cheap when idle."""
     now = utcnow()
+    try:
+        publish_new_policies()
+    except Exception:
+        log.exception("publishing new policy versions failed; retrying on a later tick")
     with get_session() as session:
         exports = session.exec(
             select(PrivacyRequest.id).where(PrivacyRequest.kind == "access")
