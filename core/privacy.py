@@ -91,6 +91,12 @@ class ExportTooSoon(QuotaExceeded):
     code = "export_too_soon"
 
 
+class SameEmail(ValidationError):
+    """That is already your email address."""
+
+    code = "same_email"
+
+
 class PasswordRequired(WrongCredentials):
     """The password is wrong. Please confirm with your current password."""
 
@@ -277,7 +283,8 @@ def request_export(session: Session, *, user: User) -> PrivacyRequest:
     allowed = next_export_allowed_at(session, user=user)
     if allowed is not None:
         when = allowed.strftime("%Y-%m-%d %H:%M UTC")
-        raise ExportTooSoon(f"You can request one export per 24 hours. The next one is possible from {when}.")
+        raise ExportTooSoon(f"You can request one export per 24 hours. The next one is possible from {when}.",
+                            when=when)
     req = create_privacy_request(session, user=user, kind="access", status="pending",
                                  details="Self-service export from the My data page.")
     session.commit()
@@ -379,7 +386,7 @@ def request_email_change(session: Session, *, user: User, new_email: str, passwo
     if not verify_password(password or "", user.password_hash):
         raise PasswordRequired()
     if new_email == user.email:
-        raise ValidationError("That is already your email address.")
+        raise SameEmail()
     if session.exec(select(User.id).where(User.email == new_email)).first() is not None:
         raise DuplicateEmail()
     token = issue_one_time_token(session, user_id=int(user.id or 0), purpose="email_change",

@@ -32,6 +32,12 @@ class PrivacyRequestNeedsLogin(ValidationError):
     code = "privacy_request_needs_login"
 
 
+class MessageIncomplete(ValidationError):
+    """Please fill in a subject and a message."""
+
+    code = "message_incomplete"
+
+
 def add_month(moment: datetime) -> datetime:
     """The same day next month, or that month's last day (31 January → 28/29 February)."""
     year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
@@ -59,12 +65,10 @@ def create_ticket(session: Session, *, user: User | None, email: str, subject: s
     subject, body = (subject or "").strip(), (body or "").strip()
     if topic not in TOPICS:
         raise ValidationError("Choose a topic.")
-    if not subject:
-        raise ValidationError("Please give your message a subject.")
+    if not subject or not body:
+        raise MessageIncomplete()
     if len(subject) > MAX_SUBJECT_CHARS:
         raise ValidationError(f"The subject is too long (at most {MAX_SUBJECT_CHARS} characters).")
-    if not body:
-        raise ValidationError("Please write your message.")
     if len(body) > MAX_BODY_CHARS:
         raise ValidationError(f"The message is too long (at most {MAX_BODY_CHARS} characters).")
     ticket = SupportTicket(user_id=user.id if user else None, email=email, subject=subject, body=body)

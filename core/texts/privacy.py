@@ -1,6 +1,20 @@
 """Texts of the privacy pages (My data, policy, processors, support) and their mails."""
 
 TEXTS: dict[str, dict[str, str]] = {
+    # --- errors (Dutch texts for the codes of core.privacy and core.support) ---
+    "error.export_too_soon": {
+        "en": "You can request one export per 24 hours. The next one is possible from {when}.",
+        "nl": "Je kunt één export per 24 uur aanvragen. De volgende kan vanaf {when}.",
+    },
+    "error.password_required": {"en": "The password is wrong. Please confirm with your current password.",
+                                "nl": "Het wachtwoord klopt niet. Bevestig met je huidige wachtwoord."},
+    "error.same_email": {"en": "That is already your email address.", "nl": "Dat is al je e-mailadres."},
+    "error.message_incomplete": {"en": "Please fill in a subject and a message.",
+                                 "nl": "Vul een onderwerp en een bericht in."},
+    "error.privacy_request_needs_login": {
+        "en": "Please log in to file a privacy request, so that we know whose data it is about.",
+        "nl": "Log in om een privacyverzoek in te dienen, zodat we weten over wiens gegevens het gaat.",
+    },
     # --- mails ---
     "privacy.mail.export.subject": {"en": "Your Vorm data export is ready", "nl": "Je Vorm-gegevensexport staat klaar"},
     "privacy.mail.export.body": {
