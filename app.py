@@ -41,6 +41,12 @@ async def lifespan(_app: Any) -> AsyncIterator[None]:
 
 
 if __name__ != "__main__":
+    from streamlit.runtime.pages_manager import PagesManager
+
+    # A pages/ folder next to the script makes Streamlit start every process in its legacy
+    # multipage mode until some run calls st.navigation: the first visitor of /admin would
+    # then run pages/admin.py bare, without this frame. Navigation here is always explicit.
+    PagesManager.uses_pages_directory = False
     app = st.App("app.py", routes=ROUTES, lifespan=lifespan)
 
 
@@ -108,6 +114,13 @@ def _sync_cookie() -> None:
         elif action == "delete":
             with contextlib.suppress(KeyError):  # the browser had no cookie to delete
                 model.cookie_manager.delete(common.COOKIE_NAME, key="vorm_cookie_delete")
+
+
+def _to_login() -> None:
+    from pages.common import flash
+
+    flash("info", key="app.login_required")
+    st.switch_page(_page_file("login"))
 
 
 def _reset_password_page() -> None:
@@ -254,6 +267,12 @@ def _pages(user: Any) -> tuple[dict[str, list[Any]], Any]:
                                                                                  ":material/person_add:")]}
         if info:
             sections[t("nav.section.help")] = info
+        # Old links and bookmarks to a user's pages lead to the login instead of "page not found";
+        # these stubs only redirect, the pages themselves are not registered.
+        sections[t("nav.section.account")] += [
+            st.Page(_to_login, title=name, url_path=name, visibility="hidden")
+            for name in ("upload", "library", "model", "my-data")
+        ]
     else:
         home = page("upload", "nav.upload", ":material/add_photo_alternate:", default=not reset)
         create = [home, page("library", "nav.library", ":material/view_module:"),

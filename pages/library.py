@@ -92,6 +92,10 @@ for start in range(0, len(result.items), COLUMNS):
             url = library.thumbnail_url(model)
             if url:
                 st.image(url, width="stretch")
+            else:
+                with st.container(height=160, border=False, horizontal_alignment="center",
+                                  vertical_alignment="center"):
+                    st.markdown(":material/view_in_ar:")
             st.markdown(f"**{model.name or '#' + str(model.id)}**")
             meta = f"{t(f'upload.mode.{model.mode}')} · {fmt_date(model.created_at)}"
             st.caption(meta)
@@ -101,9 +105,9 @@ for start in range(0, len(result.items), COLUMNS):
             st.page_link("pages/model.py", label=t("library.open"), icon=":material/view_in_ar:",
                          query_params={"id": str(model.id)})
             b1, b2 = st.columns(2)
-            if b1.button(t("library.rename"), key=f"rename_{model.id}", icon=":material/edit:"):
+            if b1.button(":material/edit:", key=f"rename_{model.id}", help=t("library.rename"), width="stretch"):
                 _rename(model.id, model.name)
-            if b2.button(t("library.delete"), key=f"delete_{model.id}", icon=":material/delete:"):
+            if b2.button(":material/delete:", key=f"delete_{model.id}", help=t("library.delete"), width="stretch"):
                 _confirm_delete(model.id, model.name or f"#{model.id}")
 
 if result.pages > 1:

@@ -1,0 +1,153 @@
+"""The real product for browser tests: ``streamlit run app.py`` and ``python -m jobs.worker``.
+
+Both run as separate processes against a fresh SQLite database and storage folder,
+exactly as the README starts them. Chromium is the system's (/usr/bin/chromium);
+Playwright never downloads a browser here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--enable-unsafe-swiftshader", "--use-angle=swiftshader",
+                 "--disable-background-networking", "--disable-component-update", "--no-first-run",
+                 "--disable-sync"]
+STARTUP_TIMEOUT_SECONDS = 90.0
+
+
+class Product:
+    def __init__(self, url: str, env: dict[str, str], logs: Path) -> None:
+        self.url = url
+        self.env = env
+        self.logs = logs
+
+    def db_session(self):  # type: ignore[no-untyped-def]
+        """A database session on the product's database (for fixtures the UI cannot make)."""
+        from core.config import reset_settings
+        from core.db import get_session, reset_engines
+        from core.storage import reset_storage
+
+        for key in ("DATABASE_URL", "DATA_DIR", "STORAGE_DIR", "SECRET_KEY", "PUBLIC_URL"):
+            os.environ[key] = self.env[key]
+        reset_settings()
+        reset_engines()
+        reset_storage()
+        return get_session()
+
+
+def _wait_healthy(url: str, procs: list[subprocess.Popen], logs: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        for proc in procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"a process exited at start ({proc.args}); see {logs}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"/healthz did not answer 200 within {STARTUP_TIMEOUT_SECONDS}s; see {logs}")
+
+
+@pytest.fixture(scope="session")
+def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: apt-get install -y chromium")
+    base = tmp_path_factory.mktemp("product")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "test",
+        "DATA_DIR": str(base / "data"),
+        "DATABASE_URL": f"sqlite:///{base / 'data' / 'vorm.db'}",
+        "STORAGE_DIR": str(base / "storage"),
+        "STORAGE_BACKEND": "local",
+        "PUBLIC_URL": url,
+        "SECRET_KEY": "e2e-secret-key-0123456789abcdef",
+        "VORM_SECRETS_FILE": "/nonexistent/secrets.toml",
+        "DEVICE": "cpu",
+        "FREE_RESOLUTION_PX": "192",  # small: the journey tests the product, not the engine's detail
+        "PYTHONUNBUFFERED": "1",
+    }
+    (base / "data").mkdir()
+    logs = SCREENSHOTS.parent / "e2e-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    bin_dir = Path(sys.executable).parent
+    subprocess.run([sys.executable, "-m", "core.manage", "migrate"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    web_log = open(logs / "web.log", "w")  # noqa: SIM115
+    worker_log = open(logs / "worker.log", "w")  # noqa: SIM115
+    web = subprocess.Popen([str(bin_dir / "streamlit"), "run", "app.py", "--server.port", str(port),
+                            "--server.address", "127.0.0.1", "--server.headless", "true",
+                            "--server.fileWatcherType", "none"],
+                           cwd=ROOT, env=env, stdout=web_log, stderr=subprocess.STDOUT, start_new_session=True)
+    worker = subprocess.Popen([sys.executable, "-m", "jobs.worker", "--no-maintenance"], cwd=ROOT, env=env,
+                              stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_healthy(url, [web, worker], logs)
+        yield Product(url, env, logs)
+    finally:
+        for proc in (worker, web):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in (worker, web):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        web_log.close()
+        worker_log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def page(browser, product, request):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1360, "height": 1000}, locale="en-GB", accept_downloads=True)
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    yield pg
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in request.node.name)
+        shot(pg, f"failed-{safe}")
+    context.close()
+
+
+def shot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
