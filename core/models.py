@@ -158,7 +158,12 @@ class Upload(SQLModel, table=True):
 class GenerationJob(SQLModel, table=True):
     # A queued, running or finished generation.
     __tablename__ = "generation_job"
-    __table_args__ = (sa.Index("ix_job_claim", "status", "priority", "id"),)
+    __table_args__ = (
+        sa.Index("ix_job_claim", "status", "priority", "id"),
+        # Claim order (highest priority, then oldest) straight from an index, however long the queue (0002).
+        sa.Index("ix_job_queued_order", sa.text("priority DESC"), "id",
+                 postgresql_where=sa.text("status = 'queued'"), sqlite_where=sa.text("status = 'queued'")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = user_fk()
     status: str = Field(default=JobStatus.QUEUED, max_length=16, index=True)
