@@ -100,20 +100,25 @@ def _sync_cookie() -> None:
     from core.config import get_settings
 
     settings = get_settings()
-    holder = st.container(height=1, border=False)
-    with holder:
+    # In the sidebar's end, so the hidden component frames never shift the page's own elements.
+    with st.sidebar, st.container(height=1, border=False):
         model = CookieModel(cookie_name=common.COOKIE_NAME, cookie_key=settings.secret_key,
                             cookie_expiry_days=settings.session_days)
         token = st.session_state.get("_vorm_token")
+        done = False
         if action == "set" and token:
-            model.cookie_manager.set(
-                common.COOKIE_NAME, token, key="vorm_cookie_set", same_site="strict",
-                secure=settings.public_url.startswith("https://") or None,
-                expires_at=datetime.now() + timedelta(days=settings.session_days),
+            done = model.cookie_manager.cookie_manager(
+                method="set", cookie=common.COOKIE_NAME, value=token, key="vorm_cookie_set", default=False,
+                options={"path": "/", "sameSite": "strict",
+                         "expires": (datetime.now() + timedelta(days=settings.session_days)).isoformat(),
+                         **({"secure": True} if settings.public_url.startswith("https://") else {})},
             )
         elif action == "delete":
-            with contextlib.suppress(KeyError):  # the browser had no cookie to delete
-                model.cookie_manager.delete(common.COOKIE_NAME, key="vorm_cookie_delete")
+            done = model.cookie_manager.cookie_manager(method="delete", cookie=common.COOKIE_NAME,
+                                                       key="vorm_cookie_delete", default=False)
+        if done:
+            # The browser confirmed; stop drawing the component so it causes no more reruns.
+            st.session_state.pop("_vorm_cookie_action", None)
 
 
 def _to_login() -> None:
@@ -224,20 +229,20 @@ def _sidebar(user: Any) -> None:
             left = _quota_left(user)
             if left is not None:
                 st.caption(t("app.quota_left", count=left))
-        if "lang" not in st.session_state:
-            st.session_state["lang"] = common.lang()
-
         def _changed() -> None:
-            # Remember the choice on the account too, so mails and the next login use it.
-            if user is not None:
+            # The choice lives in a plain session key: a widget's own state is dropped after a run
+            # that stops before drawing it (st.switch_page, st.stop).
+            common.set_lang(st.session_state["lang_switch"])
+            if user is not None:  # remembered on the account too, for mails and the next login
                 with get_session() as session:
                     row = session.get(User, user.id)
                     if row is not None:
-                        row.locale = st.session_state["lang"]
+                        row.locale = common.lang()
                         session.add(row)
                         session.commit()
 
-        st.radio(t("app.language"), list(i18n.LANGS), key="lang", horizontal=True, on_change=_changed,
+        st.radio(t("app.language"), list(i18n.LANGS), index=list(i18n.LANGS).index(common.lang()),
+                 key="lang_switch", horizontal=True, on_change=_changed,
                  format_func=lambda code: {"en": "English", "nl": "Nederlands"}[code])
         if user is not None and st.button(t("app.logout"), key="logout", icon=":material/logout:"):
             common.log_out()

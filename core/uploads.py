@@ -104,7 +104,13 @@ def validate_upload(data: bytes, *, filename: str, plan: str) -> ValidatedImage:
     limit = get_settings().tier(plan)["max_upload_bytes"]
     if len(data) > limit:
         raise UploadTooLarge(size_mb=len(data) / 1024 / 1024, limit_mb=limit / 1024 / 1024)
-    image = _load_image(data, max_pixels(plan))
+    from core.generation.errors import ImageTooLarge
+
+    try:
+        image = _load_image(data, max_pixels(plan))
+    except ImageTooLarge as exc:
+        raise ImageTooLarge(f"{str(exc).rstrip('.')}. Shrink it (for example to 4000 × 3000 pixels) and try "
+                            "again; details beyond the plan's resolution are not used anyway.") from exc
     encoded, ext, content_type = _reencode(image, lossless=data.startswith(b"\x89PNG"))
     return ValidatedImage(image=image, data=encoded, ext=ext, content_type=content_type, width=image.width,
                           height=image.height, filename=clean_filename(filename))
