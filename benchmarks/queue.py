@@ -5,7 +5,7 @@
 Vorm's side uses the queue functions the worker uses: ``queue.insert_job`` (one
 transaction per job; ``enqueue_generation`` adds the per-user limit checks on top) and
 each process runs ``jobs.worker.drain``, the worker's slot loop, with an empty runner that
-only calls ``queue.complete_job``. Procrastinate 3 runs the same workload on the same
+only calls ``queue.complete_job`` (on a connection it keeps). Procrastinate 3 runs the same workload on the same
 server: ``defer_async`` one job at a time, then processes each running
 ``app.run_worker_async(wait=False, concurrency=1)``, which exits when the queue is empty.
 Each side has its own fresh database. Timings start once every process has imported and
@@ -66,14 +66,22 @@ def _vorm_worker(url: str, barrier: Any, n: int) -> None:
     from core.db import get_session
     from jobs.worker import drain
 
+    from sqlmodel import Session
+
+    from core.db import get_engine
+
+    # The empty task keeps its connection, as procrastinate's worker keeps its pool's.
+    conn = get_engine().connect().execution_options(isolation_level="AUTOCOMMIT")
+
     def empty(job: Any, *, lost: threading.Event) -> str:
-        with get_session() as session:
+        with Session(bind=conn, expire_on_commit=False) as session:
             return "succeeded" if queue.complete_job(session, job=job, stats={}) else "lost"
 
     with get_session() as session:  # connect before the clock starts
         session.execute(sa.text("SELECT 1"))
     barrier.wait()
     drain(f"bench-{n}", empty, stop=threading.Event())
+    conn.close()
 
 
 def vorm_round(url: str, jobs: int, workers: int) -> tuple[float, float]:

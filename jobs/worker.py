@@ -37,10 +37,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import Session
 
 from core import queue
 from core.config import get_settings
-from core.db import get_session, migrate
+from core.db import get_engine, get_session, migrate
 from core.errors import TransientError
 from core.models import GenerationJob
 
@@ -327,28 +328,37 @@ def drain(worker_id: str, runner: Runner, *, stop: threading.Event, lease_second
     This is one slot of the worker; the benchmark runs it with an empty runner.
     """
     done = 0
-    while not stop.is_set():
-        with get_session() as session:
-            jobs = queue.claim_jobs(session, worker_id=worker_id, limit=1, lease_seconds=lease_seconds)
-        if not jobs:
-            if on_idle:
-                on_idle()
-            break
-        job = jobs[0]
-        lost = threading.Event()
-        if on_claim:
-            on_claim(job, lost)
-        try:
-            outcome = runner(job, lost=lost)
-            log.debug("Job %s: %s", job.id, outcome)
-        except Exception:
-            # Only a database outage while recording the outcome gets here; the lease will expire.
-            log.exception("Job %s: could not record its outcome", job.id)
-        finally:
-            if on_done:
-                on_done(job)
-        done += 1
+    # One connection for the slot's claims: a checkout per claim would cost a ping and a reset each.
+    # If the database goes away, the claim raises, the slot ends and the next one connects afresh.
+    with get_engine().connect() as conn:
+        claims = conn.execution_options(isolation_level="AUTOCOMMIT")
+        while not stop.is_set():
+            with Session(bind=claims, expire_on_commit=False) as session:
+                jobs = queue.claim_jobs(session, worker_id=worker_id, limit=1, lease_seconds=lease_seconds)
+            if not jobs:
+                if on_idle:
+                    on_idle()
+                break
+            _run_claimed(jobs[0], runner, on_claim, on_done)
+            done += 1
     return done
+
+
+def _run_claimed(job: GenerationJob, runner: Runner,
+                 on_claim: Callable[[GenerationJob, threading.Event], None] | None,
+                 on_done: Callable[[GenerationJob], None] | None) -> None:
+    lost = threading.Event()
+    if on_claim:
+        on_claim(job, lost)
+    try:
+        outcome = runner(job, lost=lost)
+        log.debug("Job %s: %s", job.id, outcome)
+    except Exception:
+        # Only a database outage while recording the outcome gets here; the lease will expire.
+        log.exception("Job %s: could not record its outcome", job.id)
+    finally:
+        if on_done:
+            on_done(job)
 
 
 def _optional(name: str) -> Any:
