@@ -59,7 +59,8 @@ def client() -> auth.Client:
         ua = st.context.headers.get("User-Agent")
     except Exception:
         pass
-    return auth.Client(ip=ip, user_agent=ua)
+    # Outside a browser (AppTest, bare mode) these can be placeholders rather than strings.
+    return auth.Client(ip=ip if isinstance(ip, str) else None, user_agent=ua if isinstance(ua, str) else None)
 
 
 def session_token() -> str | None:

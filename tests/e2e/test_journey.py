@@ -185,6 +185,18 @@ def test_journey(page, product, tmp_path) -> None:  # type: ignore[no-untyped-de
     page.goto(url + "/library")
     page.get_by_role("heading", name=re.compile("Inloggen|Log in")).wait_for()
     shot(page, "10-logged-out")
+    assert _open_sessions(product, email) == 0, "logout must revoke the session on the server"
+
+
+def _open_sessions(product, email: str) -> int:  # type: ignore[no-untyped-def]
+    from sqlmodel import select
+
+    from core.models import AuthSession, User
+
+    with product.db_session() as session:
+        user = session.exec(select(User).where(User.email == email)).one()
+        rows = session.exec(select(AuthSession).where(AuthSession.user_id == user.id)).all()
+        return sum(1 for r in rows if r.revoked_at is None)
 
 
 def _empty_model(product, email: str) -> int:  # type: ignore[no-untyped-def]
