@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 from skimage import measure
 
 from core.generation import meshing
@@ -156,14 +157,39 @@ def solve(
         else:
             vals = _perspective_view(sdf_t[i : i + 1], X, Y, Z, toward[i], right[i], (height, width), factor, f)
         field = torch.maximum(field, vals, out=field)
-    # Everything lies within the radius seen from the axis: this bounds depth for two views.
-    cyl = torch.sqrt(X[:, None] ** 2 + Z[None, :] ** 2) - radius
-    field = torch.maximum(field, cyl[:, :, None])
+    # A turntable prior: at each height nothing reaches further from the axis than
+    # the furthest any view saw at that height. Exact for shapes centred on the
+    # axis (a cylinder comes out round, not octagonal); off the axis it can trim
+    # at most 1 - cos(180°/N) of the radius between two views. It also bounds
+    # depth when the views alone cannot (two views).
+    ring = _row_radius(masks, ys, voxel) if f is None else np.full(len(ys), radius)
+    ring_t = torch.tensor(ring, dtype=torch.float32, device=device)
+    cyl = torch.sqrt(X[:, None] ** 2 + Z[None, :] ** 2)
+    field = torch.maximum(field, cyl[:, :, None] - ring_t[None, None, :])
     out = field.permute(0, 2, 1).contiguous().cpu().numpy()
     out[[0, -1], :, :] = np.maximum(out[[0, -1], :, :], voxel)
     out[:, [0, -1], :] = np.maximum(out[:, [0, -1], :], voxel)
     out[:, :, [0, -1]] = np.maximum(out[:, :, [0, -1]], voxel)
     return Hull(out, lo, voxel)
+
+
+def _row_radius(masks: list[np.ndarray], ys: np.ndarray, voxel: float) -> np.ndarray:
+    """Per voxel layer, the largest distance from the axis any view saw at that height (pixels)."""
+    height, width = masks[0].shape
+    half_w = (width - 1) / 2.0
+    per_row = np.zeros(height)
+    for m in masks:
+        any_row = m.any(axis=1)
+        left = np.argmax(m, axis=1)
+        right = width - 1 - np.argmax(m[:, ::-1], axis=1)
+        r = np.maximum(np.abs(left - half_w), np.abs(right - half_w)) + 0.5
+        per_row = np.maximum(per_row, np.where(any_row, r, 0.0))
+    # Conservative: the widest row within a voxel (and a pixel) of each layer.
+    reach = int(math.ceil(voxel / 2.0)) + 1
+    widened = ndimage.maximum_filter1d(per_row, 2 * reach + 1, mode="constant")
+    rows = np.round((height - 1) / 2.0 - ys).astype(int)
+    inside = (rows >= 0) & (rows < height)
+    return np.where(inside, widened[np.clip(rows, 0, height - 1)], 0.0)
 
 
 def _ortho_view(

@@ -27,6 +27,9 @@ COARSEST = 24  # nodes; below this the nested solve starts
 THETA_MIN = 0.05  # smallest boundary distance (in cells) the stencil sees; avoids huge diagonals
 CG_TOL = 1e-4  # relative residual
 CG_MAX_ITER = 400
+PROFILE_SIGMA = 3.0  # grid nodes; smoothing of the local shape estimate below
+TRUST_DEPTH = 8  # grid nodes from the outline before second differences are trusted
+CARRY_NODES = 12  # how far a measured shape factor is carried towards the outline
 
 
 @dataclass
@@ -131,6 +134,44 @@ def _nested_solve(c: torch.Tensor, spacing: float) -> tuple[torch.Tensor, int]:
     return x, iterations + it
 
 
+ROUND_TUBES = True
+
+
+def profile_factor(h: np.ndarray, inside: np.ndarray, step: float) -> np.ndarray:
+    """The local c in z = √(c·h): 4 where the outline is disk-like, 2 where it is tube-like.
+
+    With ∇²h = -1, a disk of radius R gives h = (R² - r²)/4 and a long strip of
+    half-width R gives h = (R² - y²)/2; a round cross-section z² = R² - r² needs
+    c = 4 for the first and c = 2 for the second (plain 2·√h would make every
+    elongated part √2 times too deep). In general c = 2 / (-h_nn), with h_nn the
+    second derivative across the level lines (-1/2 for a disk, -1 for a strip),
+    estimated from ratios of smoothed gradient terms so it stays defined where
+    the gradient vanishes. A disk still gives exactly c = 4: a sphere.
+    """
+    from scipy import ndimage
+
+    gy, gx = np.gradient(h)
+    hyy, hyx = np.gradient(gy)
+    hxy, hxx = np.gradient(gx)
+    across = gx * gx * hxx + gy * gy * hyy + gx * gy * (hxy + hyx)
+    # Second differences are only clean a few nodes away from the outline (the
+    # boundary treatment is first order), so measure deep inside and carry the
+    # value outwards from the nearest measured node.
+    trusted = ndimage.binary_erosion(inside, iterations=TRUST_DEPTH)
+    w = trusted.astype(np.float64)
+    num = ndimage.gaussian_filter(w * (gx * gx + gy * gy), PROFILE_SIGMA)
+    den = ndimage.gaussian_filter(w * -across, PROFILE_SIGMA)
+    # Derivatives above are per grid node; h is in pixels², so h_nn per pixel² is h_nn / step².
+    c = np.where(trusted & (den > 1e-12), 2.0 * step * step * num / np.maximum(den, 1e-12), np.nan)
+    good = np.isfinite(c)
+    if not good.any():
+        # Nothing is wide enough to measure: a thin part, and thin parts are limbs.
+        return np.full(h.shape, 2.0)
+    dist, (iy, ix) = ndimage.distance_transform_edt(~good, return_indices=True)
+    c = np.where(dist <= CARRY_NODES, c[iy, ix], 2.0)
+    return np.clip(c, 2.0, 4.0)
+
+
 def build_mesh(field: HeightField, image_height: int) -> tuple[np.ndarray, np.ndarray]:
     """The closed front+back mesh in image pixels: X = column, Y = -row, Z = ±2√h."""
     del image_height
@@ -140,7 +181,10 @@ def build_mesh(field: HeightField, image_height: int) -> tuple[np.ndarray, np.nd
     y = -(field.origin[1] + points[:, 1] * field.step)
     interior = node >= 0
     z = np.zeros(n)
-    z[interior] = 2.0 * np.sqrt(np.maximum(field.height.ravel()[node[interior]], 0.0))
+    inside = field.coverage >= 0.5
+    c = profile_factor(field.height, inside, field.step) if ROUND_TUBES else np.full(inside.shape, 4.0)
+    flat = node[interior]
+    z[interior] = np.sqrt(np.maximum(c.ravel()[flat] * field.height.ravel()[flat], 0.0))
     back_id = np.arange(n)
     back_id[interior] = n + np.arange(int(interior.sum()))
     verts = np.concatenate(

@@ -20,7 +20,7 @@ from scipy.spatial import cKDTree
 
 from core.generation.colors import vertex_colors
 
-THUMBNAIL_PX = 320
+THUMBNAIL_PX = 256
 SUPERSAMPLE = 2  # renders at twice the size and averages, for smooth edges
 # Named views: (azimuth, elevation) in degrees; azimuth 0 looks from +Z, 90 from +X.
 THUMBNAIL_VIEWS = {"front": (0.0, 0.0), "three_quarter": (35.0, 20.0), "side": (90.0, 0.0)}
@@ -140,6 +140,7 @@ def render(
     elevation_deg: float,
     size: int = THUMBNAIL_PX,
     device: torch.device | None = None,
+    normals: np.ndarray | None = None,
 ) -> Image.Image:
     """A lit, anti-aliased RGBA render with a transparent background, orthographic."""
     device = device or torch.device("cpu")
@@ -156,26 +157,18 @@ def render(
     ft = torch.from_numpy(np.ascontiguousarray(faces, np.int64)).to(device)
     face_id, _ = rasterize(screen, ft, n, n)
     fid = face_id.reshape(-1)
-    hit = fid >= 0
-    pix = torch.nonzero(hit).squeeze(1)
-    f = fid[pix]
-    tri_idx = ft[f]
-    tri = screen[tri_idx]
-    px = (pix % n).float() + 0.5
-    py = (pix // n).float() + 0.5
-    x, y = tri[..., 0], tri[..., 1]
-    area = (x[:, 2] - x[:, 0]) * (y[:, 1] - y[:, 0]) - (x[:, 1] - x[:, 0]) * (y[:, 2] - y[:, 0])
-    w0 = ((y[:, 2] - y[:, 1]) * (px - x[:, 1]) - (x[:, 2] - x[:, 1]) * (py - y[:, 1])) / area
-    w1 = ((y[:, 0] - y[:, 2]) * (px - x[:, 2]) - (x[:, 0] - x[:, 2]) * (py - y[:, 2])) / area
-    w = torch.stack([w0, w1, 1 - w0 - w1], 1).clamp(0, 1)
-    normals = torch.from_numpy(_vertex_normals(vertices, faces).astype(np.float32)).to(device)
-    cols = torch.from_numpy(colors[:, :3].astype(np.float32) / 255.0).to(device)
-    nrm = (normals[tri_idx] * w[..., None]).sum(1)
-    nrm = F.normalize(nrm, dim=1)
+    pix = torch.nonzero(fid >= 0).squeeze(1)
+    # Flat shading per face, from the smoothed (vertex-averaged) normal: at thumbnail
+    # size a face covers about a pixel, so per-pixel interpolation buys nothing visible.
+    if normals is None:
+        normals = _vertex_normals(vertices, faces)
+    fn = torch.from_numpy(normals[faces].sum(axis=1).astype(np.float32)).to(device)
+    fn = F.normalize(fn, dim=1)
+    fc = torch.from_numpy(colors[faces, :3].astype(np.float32).mean(axis=1) / 255.0).to(device)
     cam = torch.tensor(np.stack([right, up, toward]), dtype=torch.float32, device=device)
     light = torch.tensor(LIGHT / np.linalg.norm(LIGHT), dtype=torch.float32, device=device) @ cam
-    shade = AMBIENT + (1 - AMBIENT) * (nrm @ light).clamp_min(0)
-    rgb = (cols[tri_idx] * w[..., None]).sum(1) * shade[:, None]
+    face_rgb = fc * (AMBIENT + (1 - AMBIENT) * (fn @ light).clamp_min(0))[:, None]
+    rgb = face_rgb[fid[pix]]
     img = torch.zeros((n * n, 4), device=device)
     img[pix, :3] = rgb.clamp(0, 1)
     img[pix, 3] = 1.0
@@ -215,9 +208,10 @@ def thumbnails(
     faces = np.asarray(mesh.faces, np.int64)
     if colors is None:
         colors = vertex_colors(mesh)
+    normals = _vertex_normals(vertices, faces)
     out = {}
     for name, (az, el) in THUMBNAIL_VIEWS.items():
-        image = render(vertices, faces, colors, az, el, size, device)
+        image = render(vertices, faces, colors, az, el, size, device, normals)
         buf = io.BytesIO()
         image.save(buf, format="PNG", compress_level=1)
         out[name] = buf.getvalue()

@@ -14,6 +14,7 @@ from core.generation.render import rasterize
 
 BEST_VIEW_POWER = 6.0  # weight cos^p: the best-facing view dominates, neighbours soften its seams
 VISIBILITY_TOLERANCE = 1.5  # voxels; a vertex this close to the visible surface counts as seen
+VISIBILITY_PX = 256  # longest side of the depth maps used for visibility
 
 
 def bleed(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -50,6 +51,8 @@ def carve_colors(
     n_views = len(views)
     toward, _ = carve.view_frames(n_views)
     shape = views[0].shape[:2]
+    scale = min(1.0, VISIBILITY_PX / max(shape))
+    small = (max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale)))
     total = np.zeros((len(vertices), 3))
     weight_sum = np.zeros(len(vertices))
     best_w = np.full(len(vertices), -np.inf)
@@ -57,19 +60,13 @@ def carve_colors(
     ft = torch.from_numpy(faces).to(device)
     for i in range(n_views):
         col, row, depth = carve.project(vertices, i, n_views, shape, fov_deg)
-        screen = torch.stack(
-            [
-                torch.from_numpy(col.astype(np.float32)).to(device) + 0.5,
-                torch.from_numpy(row.astype(np.float32)).to(device) + 0.5,
-                torch.from_numpy(depth.astype(np.float32)).to(device),
-            ],
-            dim=1,
-        )
-        _, zbuf = rasterize(screen, ft, shape[1], shape[0], want_depth=True)
+        sc, sr = (col + 0.5) * scale, (row + 0.5) * scale
+        screen = torch.from_numpy(np.stack([sc, sr, depth], 1).astype(np.float32)).to(device)
+        _, zbuf = rasterize(screen, ft, small[1], small[0], want_depth=True)
         zb = zbuf.cpu().numpy()
-        ci = np.clip(np.round(col).astype(np.int64), 0, shape[1] - 1)
-        ri = np.clip(np.round(row).astype(np.int64), 0, shape[0] - 1)
-        seen = depth >= zb[ri, ci] - VISIBILITY_TOLERANCE * voxel
+        ci = np.clip(np.floor(sc).astype(np.int64), 0, small[1] - 1)
+        ri = np.clip(np.floor(sr).astype(np.int64), 0, small[0] - 1)
+        seen = depth >= zb[ri, ci] - (VISIBILITY_TOLERANCE * voxel + 1.0 / scale)
         facing = normals @ toward[i]
         w = np.where(seen, np.clip(facing, 0.0, None) ** BEST_VIEW_POWER, 0.0)
         colour = sample(views[i], col, row)
