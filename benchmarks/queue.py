@@ -9,7 +9,8 @@ only calls ``queue.complete_job`` (on a connection it keeps). Procrastinate 3 ru
 server: ``defer_async`` one job at a time, then processes each running
 ``app.run_worker_async(wait=False, concurrency=1)``, which exits when the queue is empty.
 Each side has its own fresh database. Timings start once every process has imported and
-connected (a barrier) and stop when the last process has exited.
+connected (a barrier) and stop when the last process has exited. Rounds alternate between
+the two sides and each figure is the median of ``--repeats`` rounds.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
+import statistics
 import threading
 import time
 import uuid
@@ -62,13 +64,11 @@ def _vorm_env(url: str) -> None:
 
 def _vorm_worker(url: str, barrier: Any, n: int) -> None:
     _vorm_env(url)
-    from core import queue
-    from core.db import get_session
-    from jobs.worker import drain
-
     from sqlmodel import Session
 
-    from core.db import get_engine
+    from core import queue
+    from core.db import get_engine, get_session
+    from jobs.worker import drain
 
     # The empty task keeps its connection, as procrastinate's worker keeps its pool's.
     conn = get_engine().connect().execution_options(isolation_level="AUTOCOMMIT")
@@ -194,8 +194,9 @@ def _run_processes(target: Any, url: str, workers: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--repeats", type=int, default=3, help="rounds per row, alternating; medians are shown")
     args = parser.parse_args()
 
     from core.db import migrate
@@ -209,8 +210,12 @@ def main() -> None:
         print(f"{'workers':>7} | {'vorm enqueue/s':>14} {'vorm run/s':>10} | {'procr. enqueue/s':>16} "
               f"{'procr. run/s':>12} | {'ratio run':>9} {'ratio enqueue':>13}")
         for workers in args.workers:
-            v_enq, v_run = vorm_round(vorm_url, args.jobs, workers)
-            p_enq, p_run = procrastinate_round(proc_url, args.jobs, workers)
+            vorm, procr = [], []
+            for _ in range(args.repeats):  # alternating, so background load hits both sides alike
+                vorm.append(vorm_round(vorm_url, args.jobs, workers))
+                procr.append(procrastinate_round(proc_url, args.jobs, workers))
+            v_enq, v_run = (statistics.median(x) for x in zip(*vorm, strict=True))
+            p_enq, p_run = (statistics.median(x) for x in zip(*procr, strict=True))
             print(f"{workers:>7} | {v_enq:>14.0f} {v_run:>10.0f} | {p_enq:>16.0f} {p_run:>12.0f} | "
                   f"{v_run / p_run:>8.2f}x {v_enq / p_enq:>12.2f}x", flush=True)
     finally:

@@ -39,6 +39,7 @@ Limits at enqueue (all from settings, per tier):
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import zlib
@@ -346,28 +347,45 @@ def requeue(session: Session, *, job_id: int) -> GenerationJob:
 # --- claiming and finishing (the worker) ----------------------------------
 
 
+@functools.cache
+def _claim_statement(dialect: str, limit: int) -> Any:
+    # Built once per dialect and batch size: the claim is the hot path, and building and
+    # cache-keying a statement costs more CPU than PostgreSQL spends running it.
+    if dialect == "postgresql":
+        now: Any = sa.func.now()
+        until: Any = now + sa.func.make_interval(0, 0, 0, 0, 0, 0, sa.bindparam("b_lease", type_=sa.Float))
+    else:
+        now = sa.bindparam("b_now", type_=UTCDateTime())
+        until = sa.bindparam("b_until", type_=UTCDateTime())
+    due = sa.or_(JOBS.c.run_after.is_(None), JOBS.c.run_after <= now)
+    pick = (sa.select(JOBS.c.id).where(JOBS.c.status == JobStatus.QUEUED, due)
+            .order_by(JOBS.c.priority.desc(), JOBS.c.id).limit(limit))
+    if dialect == "postgresql":
+        # SKIP LOCKED: concurrent claimers pass over rows another transaction is taking.
+        pick = pick.with_for_update(skip_locked=True)
+    picked = pick.cte("picked")
+    return (sa.update(JOBS)
+            .where(JOBS.c.id == picked.c.id, JOBS.c.status == JobStatus.QUEUED)
+            .values(status=JobStatus.RUNNING, attempts=JOBS.c.attempts + 1, worker_id=sa.bindparam("b_worker_id"),
+                    lease_expires_at=until, progress_stage="claimed",
+                    started_at=sa.func.coalesce(JOBS.c.started_at, now), error_code=None, error_message=None)
+            .returning(*JOBS.c))
+
+
 def claim_jobs(session: Session, *, worker_id: str, limit: int = 1,
                lease_seconds: float | None = None) -> list[GenerationJob]:
     """Take up to ``limit`` due jobs, highest priority then oldest first, under a lease; commits."""
     lease = float(lease_seconds if lease_seconds is not None else get_settings().job_lease_seconds)
-    now = _now(session)
-    due = sa.or_(col(GenerationJob.run_after).is_(None), col(GenerationJob.run_after) <= now)
-    pick = (select(col(GenerationJob.id)).where(col(GenerationJob.status) == JobStatus.QUEUED, due)
-            .order_by(col(GenerationJob.priority).desc(), col(GenerationJob.id)).limit(int(limit)))
-    if _is_pg(session):
-        # SKIP LOCKED: concurrent claimers pass over rows another transaction is taking.
-        pick = pick.with_for_update(skip_locked=True)
-    picked = pick.cte("picked")
-    stmt = (sa.update(JOBS)
-            .where(JOBS.c.id == picked.c.id, JOBS.c.status == JobStatus.QUEUED)
-            .values(status=JobStatus.RUNNING, attempts=col(GenerationJob.attempts) + 1, worker_id=worker_id,
-                    lease_expires_at=_later(session, lease), progress_stage="claimed",
-                    started_at=sa.func.coalesce(col(GenerationJob.started_at), now), error_code=None,
-                    error_message=None)
-            .returning(*JOBS.c))
+    dialect = session.get_bind().dialect.name
+    params: dict[str, Any] = {"b_worker_id": worker_id}
+    if dialect == "postgresql":
+        params["b_lease"] = lease
+    else:
+        params["b_now"] = utcnow()
+        params["b_until"] = params["b_now"] + timedelta(seconds=lease)
     _single_statement(session)
     try:
-        rows = session.connection().execute(stmt).all()
+        rows = session.connection().execute(_claim_statement(dialect, int(limit)), params).all()
         session.commit()
     except BaseException:
         session.rollback()
@@ -402,6 +420,17 @@ def update_progress(session: Session, *, job: GenerationJob, stage: str, pct: in
     return ok
 
 
+@functools.cache
+def _complete_statement(dialect: str) -> Any:
+    # Built once, like the claim: completing is the other half of every job's queue overhead.
+    now: Any = sa.func.now() if dialect == "postgresql" else sa.bindparam("b_now", type_=UTCDateTime())
+    fence = sa.and_(JOBS.c.id == sa.bindparam("b_job_id"), JOBS.c.status == JobStatus.RUNNING,
+                    JOBS.c.worker_id == sa.bindparam("b_worker_id"), JOBS.c.attempts == sa.bindparam("b_attempts"))
+    return sa.update(JOBS).where(fence).values(
+        status=JobStatus.SUCCEEDED, finished_at=now, lease_expires_at=None, progress_stage="done",
+        progress_pct=100, stats=sa.bindparam("b_stats", type_=JOBS.c.stats.type))
+
+
 def complete_job(session: Session, *, job: GenerationJob, stats: dict[str, Any],
                  model: Any | None = None) -> bool:
     """Mark the job succeeded and add its Model3D row in one transaction; commits.
@@ -411,8 +440,10 @@ def complete_job(session: Session, *, job: GenerationJob, stats: dict[str, Any],
     if model is None:
         _single_statement(session)
     try:
-        if not _fenced_update(session, job, status=JobStatus.SUCCEEDED, finished_at=_now(session),
-                              lease_expires_at=None, progress_stage="done", progress_pct=100, stats=stats):
+        dialect = session.get_bind().dialect.name
+        params = {"b_job_id": job.id, "b_worker_id": job.worker_id, "b_attempts": job.attempts, "b_stats": stats,
+                  "b_now": utcnow()}
+        if session.connection().execute(_complete_statement(dialect), params).rowcount != 1:
             session.rollback()
             return False
         if model is not None:
