@@ -22,7 +22,7 @@ from sqlmodel import select
 from core.audit import audit
 from core.config import get_settings
 from core.errors import NotFound, PermissionDenied, ValidationError
-from core.models import GenerationJob, JobStatus, Model3D, User, utcnow
+from core.models import GenerationJob, JobStatus, Model3D, User, pk, utcnow
 from core.storage import get_storage
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def list_models(session: Session, *, user_id: int, search: str = "", page: int =
         base.order_by(Model3D.created_at.desc(), Model3D.id.desc())  # type: ignore[attr-defined, union-attr]
         .offset((page - 1) * per_page).limit(per_page)
     ).all()
-    return ModelPage(items=list(rows), total=total, page=page, pages=pages, per_page=per_page)
+    return ModelPage(items=list(rows), total=total, page=page, pages=pages, per_page=per_page)  # type: ignore[arg-type]
 
 
 def count_models(session: Session, *, user_id: int) -> int:
@@ -226,7 +226,7 @@ def _convert(glb: bytes, fmt: str) -> bytes:
 def ensure_export(session: Session, *, user: User, model_id: int, fmt: str) -> str:
     """The storage key of the model in ``fmt``, converted from the GLB on first request and cached."""
     fmt = (fmt or "").lower()
-    model = get_model(session, user_id=user.id, model_id=model_id)
+    model = get_model(session, user_id=pk(user), model_id=model_id)
     if fmt not in ALL_FORMATS:
         raise ValidationError(f"Unknown format {fmt!r}: use one of {', '.join(ALL_FORMATS)}.")
     allowed = allowed_formats(user)
@@ -245,6 +245,6 @@ def export_bytes(session: Session, *, user: User, model_id: int, fmt: str) -> by
 
 def download_url(session: Session, *, user: User, model_id: int, fmt: str) -> str:
     """A short-lived signed URL for the download (S3 presigned, or /files/<token> locally)."""
-    model = get_model(session, user_id=user.id, model_id=model_id)
-    key = ensure_export(session, user=user, model_id=model.id, fmt=fmt)
+    model = get_model(session, user_id=pk(user), model_id=model_id)
+    key = ensure_export(session, user=user, model_id=pk(model), fmt=fmt)
     return get_storage().url(key, filename=download_name(model, fmt))

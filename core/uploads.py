@@ -26,7 +26,7 @@ from PIL import Image
 from core.auth import NO_CLIENT, Client, record_access
 from core.config import get_settings
 from core.errors import ValidationError
-from core.models import Upload, User
+from core.models import Upload, User, pk
 from core.storage import get_storage, user_prefix
 
 if TYPE_CHECKING:
@@ -143,9 +143,9 @@ def store_upload(session: Session, *, user: User, data: bytes, filename: str, cl
                  validated: ValidatedImage | None = None) -> Upload:
     """Validate, strip metadata, store under ``users/<uid>/uploads/`` and log the upload (IP, browser)."""
     v = validated or validate_upload(data, filename=filename, plan=user.plan)
-    key = f"{user_prefix(user.id)}uploads/{uuid.uuid4().hex}.{v.ext}"
+    key = f"{user_prefix(pk(user))}uploads/{uuid.uuid4().hex}.{v.ext}"
     get_storage().put(key, v.data, content_type=v.content_type)
-    upload = Upload(user_id=user.id, storage_key=key, filename=v.filename, content_type=v.content_type,
+    upload = Upload(user_id=pk(user), storage_key=key, filename=v.filename, content_type=v.content_type,
                     size_bytes=len(v.data), width=v.width, height=v.height,
                     sha256=hashlib.sha256(v.data).hexdigest())
     session.add(upload)

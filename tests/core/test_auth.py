@@ -50,7 +50,7 @@ def test_register_refuses_bad_input(session, email, password, accepted, error):
 
 
 def test_duplicate_email_is_refused_case_insensitively(session):
-    create = dict(name="A", password="lovelace1815", accepted_policy=True)
+    create = {"name": "A", "password": "lovelace1815", "accepted_policy": True}
     auth.register(session, email="ada@example.org", **create)
     with pytest.raises(DuplicateEmail, match="already exists"):
         auth.register(session, email="ADA@example.org", **create)
