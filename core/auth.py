@@ -148,6 +148,7 @@ def register(session: Session, *, email: str, name: str, password: str, accepted
         raise ValidationError("Please accept the privacy policy to create an account.")
     user = create_user(session, email=email, password=password, name=name, locale=locale,
                        accepted_policy=policy.current().version)
+    user.last_login_at = utcnow()  # registering logs the person in
     record_access(session, kind="register", client=client, user_id=user.id)
     session.commit()
     return user

@@ -8,6 +8,7 @@ Playwright never downloads a browser here.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -87,6 +88,9 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
         "PYTHONUNBUFFERED": "1",
     }
     (base / "data").mkdir()
+    # A copy of the policy folder, so a test can publish a new version as an operator would.
+    shutil.copytree(ROOT / "core" / "policies", base / "policies")
+    env["POLICY_DIR"] = str(base / "policies")
     logs = SCREENSHOTS.parent / "e2e-logs"
     logs.mkdir(parents=True, exist_ok=True)
     bin_dir = Path(sys.executable).parent
@@ -98,7 +102,7 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
                             "--server.address", "127.0.0.1", "--server.headless", "true",
                             "--server.fileWatcherType", "none"],
                            cwd=ROOT, env=env, stdout=web_log, stderr=subprocess.STDOUT, start_new_session=True)
-    worker = subprocess.Popen([sys.executable, "-m", "jobs.worker", "--no-maintenance"], cwd=ROOT, env=env,
+    worker = subprocess.Popen([sys.executable, "-m", "jobs.worker"], cwd=ROOT, env=env,
                               stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_healthy(url, [web, worker], logs)
