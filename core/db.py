@@ -26,12 +26,18 @@ log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # writers wait for each other instead of failing
 
 
-@functools.cache
-def _engine_for(url: str) -> Engine:
+def _ensure_sqlite_dir(url: str) -> None:
+    """The embedded default lives under DATA_DIR, which a fresh checkout does not have yet."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+@functools.cache
+def _engine_for(url: str) -> Engine:
+    _ensure_sqlite_dir(url)
+    if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -93,6 +99,8 @@ def migrate(url: str | None = None) -> None:
     """Bring the schema to the newest revision."""
     from alembic import command
 
+    url = url or get_settings().db_url
+    _ensure_sqlite_dir(url)
     try:
         command.upgrade(alembic_config(url), "head")
     except sa.exc.OperationalError as exc:

@@ -55,3 +55,13 @@ def test_unreachable_database_is_a_clear_message_not_a_traceback(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 3
     assert "database is not reachable" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_migrate_creates_the_embedded_database_folder_on_a_fresh_checkout(tmp_path):
+    data_dir = tmp_path / "not" / "there" / "yet"
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(DATA_DIR=str(data_dir), VORM_SECRETS_FILE="/nonexistent")
+    proc = subprocess.run([sys.executable, "-m", "core.manage", "migrate"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (data_dir / "vorm.db").is_file()
