@@ -29,7 +29,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import IO, Any
 
 import sqlalchemy as sa
@@ -567,6 +567,10 @@ def delete_account(session: Session, *, user: User, password: str, client: Clien
 # --- policy versions ----------------------------------------------------------------
 
 
+def _date_start(iso_date: str) -> datetime:
+    return datetime.fromisoformat(iso_date).replace(tzinfo=UTC)
+
+
 def _current_material() -> policy.PolicyDoc | None:
     material = [v for v in policy.all_versions() if v.material]
     return material[-1] if material else None
@@ -579,6 +583,9 @@ def needs_policy_banner(session: Session, *, user: User) -> policy.PolicyDoc | N
         return None
     order = [v.version for v in policy.all_versions()]
     seen = user.policy_acknowledged_version
+    if seen is None and user.created_at.date().isoformat() >= latest.last_updated:
+        # Accounts made by an operator accepted nothing, but nothing changed since they were made either.
+        return None
     if seen in order and order.index(seen) >= order.index(latest.version):
         return None
     return policy.current()
@@ -625,7 +632,8 @@ def _announce(session: Session, doc: policy.PolicyDoc) -> int:
         users = session.connection().execute(
             sa.select(usr.c.id, usr.c.email, usr.c.name, usr.c.locale)
             .where(usr.c.id > after, usr.c.password_hash != ERASED_PASSWORD_HASH)
-            .where(sa.or_(usr.c.policy_acknowledged_version.is_(None),
+            .where(sa.or_(sa.and_(usr.c.policy_acknowledged_version.is_(None),
+                                  usr.c.created_at < _date_start(doc.last_updated)),
                           usr.c.policy_acknowledged_version != doc.version))
             .order_by(usr.c.id).limit(1000)
         ).all()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import sqlalchemy as sa
 import streamlit as st
 from sqlmodel import select
 
@@ -37,17 +38,21 @@ c[2].metric(t("admin.models"), stats.get("models", 0))
 c[3].metric(t("admin.uploads"), stats.get("uploads", 0))
 
 st.subheader(t("admin.jobs"))
-st.dataframe([{t("admin.status"): t(f"library.status.{s}") if s in list(JobStatus) else s, t("admin.count"): n}
-              for s, n in sorted(jobs.items())], hide_index=True, width="content")
+if jobs:
+    st.dataframe([{t("admin.status"): t(f"library.status.{s}") if s in list(JobStatus) else s, t("admin.count"): n}
+                  for s, n in sorted(jobs.items())], hide_index=True, width="content")
+else:
+    st.caption(t("admin.none"))
 
 now = utcnow()
 with get_session() as session:
     failures = session.exec(select(GenerationJob).where(GenerationJob.status == JobStatus.FAILED)
                             .order_by(GenerationJob.id.desc()).limit(20)).all()  # type: ignore[union-attr]
     workers = session.exec(select(WorkerHeartbeat).order_by(WorkerHeartbeat.last_seen_at.desc())).all()  # type: ignore[attr-defined]
-    day = session.exec(select(GenerationJob).where(GenerationJob.created_at >= now - timedelta(days=1))).all()
+    day = session.exec(select(sa.func.count()).select_from(GenerationJob)
+                       .where(GenerationJob.created_at >= now - timedelta(days=1))).one()
 
-st.caption(t("admin.last_day", count=len(day)))
+st.caption(t("admin.last_day", count=int(day)))
 st.subheader(t("admin.failures"))
 if failures:
     st.dataframe([{"id": j.id, t("admin.user"): j.user_id, t("admin.code"): j.error_code,

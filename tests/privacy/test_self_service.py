@@ -47,7 +47,8 @@ def test_policy_publish_banner_and_acknowledgement(session, monkeypatch):
     current = policy.current()
     user = create_random_user(session)  # accepted the current version at registration
     legacy = create_random_user(session)
-    legacy.policy_acknowledged_version = None
+    legacy.policy_acknowledged_version = None  # an account from before the policy existed
+    legacy.created_at = datetime(2025, 1, 1, tzinfo=UTC)
     session.add(legacy)
     session.commit()
     assert privacy.needs_policy_banner(session, user=user) is None
@@ -106,3 +107,24 @@ def test_support_ticket_and_privacy_request_with_a_one_month_deadline(session):
 def test_add_month(start, due):
     moment = datetime.fromisoformat(start).replace(tzinfo=UTC)
     assert support.add_month(moment).date().isoformat() == due
+
+
+def test_operator_created_account_sees_no_banner_until_a_later_material_change(session, monkeypatch, tmp_path):
+    import shutil
+
+    from core import policy, privacy
+    from core.manage import main
+
+    assert main(["create-user", "--email", "op-made@example.org", "--password", "operator-made-1"]) == 0
+    from core.auth import get_user_by_email
+
+    user = get_user_by_email(session, "op-made@example.org")
+    assert user.policy_acknowledged_version is None
+    assert privacy.needs_policy_banner(session, user=user) is None
+
+    shutil.copytree(policy.DEFAULT_POLICY_DIR, tmp_path / "policies")
+    with open(tmp_path / "policies" / "versions.toml", "a") as fh:
+        fh.write('\n[[version]]\nversion = "2999-01-01"\nlast_updated = "2999-01-01"\nmaterial = true\n'
+                 'files = { nl = "2025-05-02.nl.txt", en = "2025-05-02.en.txt" }\n')
+    monkeypatch.setenv("POLICY_DIR", str(tmp_path / "policies"))
+    assert privacy.needs_policy_banner(session, user=user).version == "2999-01-01"
