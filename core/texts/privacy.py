@@ -53,13 +53,6 @@ TEXTS: dict[str, dict[str, str]] = {
               "{date}). Lees het hier:\n\n{link}\n\nIn de app zie je een melding tot je bevestigt dat je het hebt "
               "gelezen.\n\nVorm",
     },
-    # --- policy banner (shown by app.py) ---
-    "privacy.banner.text": {
-        "en": "Our privacy policy has changed (last updated {date}). Please read what changed.",
-        "nl": "Ons privacybeleid is gewijzigd (laatst bijgewerkt {date}). Lees wat er veranderd is.",
-    },
-    "privacy.banner.read": {"en": "Read the privacy policy", "nl": "Lees het privacybeleid"},
-    "privacy.banner.ack": {"en": "I have read it", "nl": "Ik heb het gelezen"},
     # --- privacy policy page ---
     "policy.title": {"en": "Privacy policy", "nl": "Privacybeleid"},
     "policy.last_updated": {"en": "Last updated: {date} (version {version})",
