@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -195,43 +196,30 @@ with tab_m:
 
 # --- logs, acceptances, tickets, requests ------------------------------------------------------
 
-st.subheader(t("mydata.access"))
-st.caption(t("mydata.access_note"))
-events, ev_total = _rows(AccessEvent, "access")
-if events:
-    st.dataframe([{"date": fmt_date(e.created_at), "event": e.kind, "reason": e.reason or "", "IP": e.ip or "",
-                   "browser": e.user_agent or ""} for e in events], key="mydata_access", hide_index=True)
-    _pager("access", ev_total)
-else:
-    st.caption(t("mydata.no_access"))
+def _section(title: str, model: Any, key: str, columns: Callable[[Any], dict[str, Any]], empty: str,
+             note: str | None = None) -> None:
+    """One paginated table of the user's rows, or its empty state."""
+    st.subheader(t(title))
+    if note:
+        st.caption(t(note))
+    rows, total = _rows(model, key)
+    if rows:
+        st.dataframe([columns(r) for r in rows], key=f"mydata_{key}", hide_index=True)
+        _pager(key, total)
+    else:
+        st.caption(t(empty))
 
-st.subheader(t("mydata.acceptances"))
-acceptances, acc_total = _rows(PolicyAcceptance, "acceptances")
-if acceptances:
-    st.dataframe([{"version": a.version, "date": fmt_date(a.accepted_at)} for a in acceptances],
-                 key="mydata_acceptances", hide_index=True)
-    _pager("acceptances", acc_total)
-else:
-    st.caption(t("mydata.no_acceptances"))
 
-st.subheader(t("mydata.tickets"))
-tickets, tk_total = _rows(SupportTicket, "tickets")
-if tickets:
-    st.dataframe([{"#": k.id, "subject": k.subject, "status": k.status, "date": fmt_date(k.created_at)}
-                  for k in tickets], key="mydata_tickets", hide_index=True)
-    _pager("tickets", tk_total)
-else:
-    st.caption(t("mydata.no_tickets"))
-
-st.subheader(t("mydata.requests"))
-requests, rq_total = _rows(PrivacyRequest, "requests")
-if requests:
-    st.dataframe([{"#": r.id, "kind": r.kind, "status": r.status, "date": fmt_date(r.created_at),
-                   "due": t("mydata.due", date=fmt_date(r.due_at)), "resolved": fmt_date(r.resolved_at)}
-                  for r in requests], key="mydata_requests", hide_index=True)
-    _pager("requests", rq_total)
-else:
-    st.caption(t("mydata.no_requests"))
+_section("mydata.access", AccessEvent, "access", note="mydata.access_note", empty="mydata.no_access",
+         columns=lambda e: {"date": fmt_date(e.created_at), "event": e.kind, "reason": e.reason or "",
+                            "IP": e.ip or "", "browser": e.user_agent or ""})
+_section("mydata.acceptances", PolicyAcceptance, "acceptances", empty="mydata.no_acceptances",
+         columns=lambda a: {"version": a.version, "date": fmt_date(a.accepted_at)})
+_section("mydata.tickets", SupportTicket, "tickets", empty="mydata.no_tickets",
+         columns=lambda k: {"#": k.id, "subject": k.subject, "status": k.status, "date": fmt_date(k.created_at)})
+_section("mydata.requests", PrivacyRequest, "requests", empty="mydata.no_requests",
+         columns=lambda r: {"#": r.id, "kind": r.kind, "status": r.status, "date": fmt_date(r.created_at),
+                            "due": t("mydata.due", date=fmt_date(r.due_at)), "resolved": fmt_date(r.resolved_at)})
 try:
     st.page_link("pages/support.py", label=t("mydata.support_link"), icon=":material/support:")
 except Exception:  # the page is not registered (run on its own, e.g. in a page test)
