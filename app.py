@@ -85,7 +85,7 @@ def _ensure_database() -> None:
 def _sync_cookie() -> None:
     """Write or delete the login cookie with streamlit-authenticator's cookie manager.
 
-    The cookie's value is the opaque session token from core.auth; the library's own
+    The cookie's value is the opaque session token from core.accounts.auth; the library's own
     JWT is not used, because a cookie alone must never be a session.
     """
     from pages import common
@@ -130,7 +130,7 @@ def _to_login() -> None:
 
 def _reset_password_page() -> None:
     """The form behind the emailed link ``/?reset=TOKEN``."""
-    from core import auth
+    from core.accounts import auth
     from core.db import get_session
     from core.errors import VormError
     from pages.common import error_text, flash, t
@@ -162,15 +162,11 @@ def _confirm_email() -> None:
     token = st.query_params.get("confirm_email")
     if not token:
         return
-    try:
-        from core import privacy
-    except ImportError:
-        return
-    if not hasattr(privacy, "confirm_email_change"):
-        return
+    from core.privacy import correction
+
     try:
         with get_session() as session:
-            privacy.confirm_email_change(session, token=token)
+            correction.confirm_email_change(session, token=token)
     except VormError as exc:
         flash("error", message=error_text(exc))
     else:
@@ -180,16 +176,11 @@ def _confirm_email() -> None:
 
 def _policy_banner(user: Any) -> None:
     from core.db import get_session
+    from core.privacy import announce
     from pages.common import t
 
-    try:
-        from core import privacy
-    except ImportError:
-        return
-    if not (hasattr(privacy, "needs_policy_banner") and hasattr(privacy, "acknowledge_policy")):
-        return
     with get_session() as session:
-        if not privacy.needs_policy_banner(session, user=user):
+        if not announce.needs_policy_banner(session, user=user):
             return
     with st.container(border=True):
         st.info(t("app.policy_changed"), icon=":material/policy:")
@@ -198,17 +189,14 @@ def _policy_banner(user: Any) -> None:
             cols[0].page_link(_page_file("privacy_policy"), label=t("app.policy_read"))
         if cols[1].button(t("app.policy_ack"), key="policy_ack"):
             with get_session() as session:
-                privacy.acknowledge_policy(session, user=user)
+                announce.acknowledge_policy(session, user=user)
             st.rerun()
 
 
-def _quota_left(user: Any) -> int | None:
+def _quota_left(user: Any) -> int:
     from core.db import get_session
+    from core.jobs.queue import quota_left_today
 
-    try:
-        from core.queue import quota_left_today
-    except ImportError:
-        return None
     with get_session() as session:
         return quota_left_today(session, user=user)
 

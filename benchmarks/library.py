@@ -40,7 +40,8 @@ def main() -> None:
                        "VORM_SECRETS_FILE": "/nonexistent", "DATABASE_URL": args.database_url or
                        f"sqlite:///{tmp / 'vorm.db'}"})
 
-    from core import auth, library
+    from core.accounts import auth
+    from core.content import library
     from core.db import get_session, migrate
     from core.models import Model3D, utcnow
 

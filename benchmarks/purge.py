@@ -62,9 +62,9 @@ def main() -> int:
     os.environ["STORAGE_DIR"] = str(tmp / "storage")
     os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
 
-    from core import retention
     from core.db import get_engine, get_session, migrate
     from core.models import Model3D, User, utcnow
+    from core.privacy import retention
     from core.storage import get_storage
 
     migrate()

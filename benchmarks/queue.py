@@ -5,7 +5,7 @@
 Vorm's side uses the queue functions the worker uses: ``queue.insert_job`` (one
 transaction per job; ``enqueue_generation`` adds the per-user limit checks on top) and
 each process runs ``jobs.worker.drain``, the worker's slot loop, with an empty runner that
-only calls ``queue.complete_job`` (on a connection it keeps). Procrastinate 3 runs the same workload on the same
+only calls ``claims.complete_job`` (on a connection it keeps). Procrastinate 3 runs the same workload on the same
 server: ``defer_async`` one job at a time, then processes each running
 ``app.run_worker_async(wait=False, concurrency=1)``, which exits when the queue is empty.
 Each side has its own fresh database. Timings start once every process has imported and
@@ -66,8 +66,8 @@ def _vorm_worker(url: str, barrier: Any, n: int) -> None:
     _vorm_env(url)
     from sqlmodel import Session
 
-    from core import queue
     from core.db import get_engine, get_session
+    from core.jobs import claims
     from jobs.worker import drain
 
     # The empty task keeps its connection, as procrastinate's worker keeps its pool's.
@@ -75,7 +75,7 @@ def _vorm_worker(url: str, barrier: Any, n: int) -> None:
 
     def empty(job: Any, *, lost: threading.Event) -> str:
         with Session(bind=conn, expire_on_commit=False) as session:
-            return "succeeded" if queue.complete_job(session, job=job, stats={}) else "lost"
+            return "succeeded" if claims.complete_job(session, job=job, stats={}) else "lost"
 
     with get_session() as session:  # connect before the clock starts
         session.execute(sa.text("SELECT 1"))
@@ -86,8 +86,8 @@ def _vorm_worker(url: str, barrier: Any, n: int) -> None:
 
 def vorm_round(url: str, jobs: int, workers: int) -> tuple[float, float]:
     _vorm_env(url)
-    from core import queue
     from core.db import get_session
+    from core.jobs import queue
 
     with get_session() as session:
         session.execute(sa.text("TRUNCATE generation_job, \"user\" RESTART IDENTITY CASCADE"))

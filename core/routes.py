@@ -13,9 +13,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from core.billing import stripe_webhook
+from core.accounts.signing import unsign
+from core.billing.webhooks import stripe_webhook
 from core.errors import NotFound, TokenInvalid, TransientError
-from core.signing import unsign
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The worker process: ``python -m jobs.worker [--concurrency N] [--once]``.
 
 Must be importable without Streamlit, and without torch: the engine loads once,
-when the process starts (``core.generation_jobs.warm_up``), not at import.
+when the process starts (``core.jobs.runner.warm_up``), not at import.
 
 One APScheduler ``BlockingScheduler`` per process, with its default in-memory job
 store: the schedule is never shared, so any number of workers can run side by side.
@@ -39,11 +39,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from core import queue
 from core.config import get_settings
 from core.db import get_engine, get_session, migrate
 from core.errors import TransientError
+from core.jobs import claims, fleet
 from core.models import GenerationJob
+from jobs import maintenance as maintenance_jobs
 
 log = logging.getLogger("jobs.worker")
 
@@ -60,7 +61,7 @@ Runner = Callable[..., str]
 
 
 def _default_runner(job: GenerationJob, *, lost: threading.Event) -> str:
-    from core.generation_jobs import process
+    from core.jobs.runner import process
 
     return process(job, lost=lost)
 
@@ -134,7 +135,7 @@ class Worker:
         if self.stop.is_set():
             return False
         if self.warm:
-            from core.generation_jobs import warm_up
+            from core.jobs.runner import warm_up
 
             self.device = warm_up()
         log.info("Worker %s started: device %s%s, concurrency %d, lease %.0f s", self.worker_id, self.device,
@@ -174,7 +175,7 @@ class Worker:
             lost.set()
             try:
                 with get_session() as session:
-                    released = queue.release_job(session, job=job)
+                    released = claims.release_job(session, job=job)
                 log.warning("Job %s did not finish within %.0f s; %s", job.id, self.grace_seconds,
                             "released back to the queue" if released else "it was no longer ours")
             except sa.exc.SQLAlchemyError as exc:
@@ -183,7 +184,7 @@ class Worker:
         self._pool.shutdown(wait=False, cancel_futures=True)
         try:
             with get_session() as session:
-                queue.remove_heartbeat(session, worker_id=self.worker_id)
+                fleet.remove_heartbeat(session, worker_id=self.worker_id)
         except sa.exc.SQLAlchemyError:
             pass
         if left:
@@ -249,9 +250,9 @@ class Worker:
             held = dict(self._held)
         try:
             with get_session() as session:
-                queue.heartbeat(session, worker_id=self.worker_id, hostname=self.hostname, pid=os.getpid(),
+                fleet.heartbeat(session, worker_id=self.worker_id, hostname=self.hostname, pid=os.getpid(),
                                 device=self.device)
-                still = queue.renew_leases(session, worker_id=self.worker_id, job_ids=list(held),
+                still = claims.renew_leases(session, worker_id=self.worker_id, job_ids=list(held),
                                            lease_seconds=self.lease_seconds)
         except sa.exc.OperationalError as exc:
             self._on_db_error("renewing leases", exc)
@@ -266,19 +267,19 @@ class Worker:
     def recover(self) -> None:
         try:
             with get_session() as session:
-                queue.recover_stalled(session)
+                claims.recover_stalled(session)
         except sa.exc.OperationalError as exc:
             self._on_db_error("recovering stalled jobs", exc)
 
     def maintenance(self) -> None:
-        slots = queue.Slots.at(datetime.now(UTC))
-        self._run_once_per_fleet("daily", slots.daily, _daily)
-        self._run_once_per_fleet("hourly", slots.hourly, _hourly)
+        slots = fleet.Slots.at(datetime.now(UTC))
+        self._run_once_per_fleet("daily", slots.daily, maintenance_jobs.daily)
+        self._run_once_per_fleet("hourly", slots.hourly, maintenance_jobs.hourly)
 
     def _run_once_per_fleet(self, name: str, slot: str, fn: Callable[[], dict[str, Any]]) -> None:
         try:
             with get_session() as session:
-                run = queue.claim_maintenance(session, name=name, slot=slot, worker_id=self.worker_id)
+                run = fleet.claim_maintenance(session, name=name, slot=slot, worker_id=self.worker_id)
         except sa.exc.OperationalError as exc:
             self._on_db_error(f"claiming the {name} maintenance", exc)
             return
@@ -292,19 +293,15 @@ class Worker:
             result = {"error": f"{type(exc).__name__}: {exc}"[:500]}
         try:
             with get_session() as session:
-                queue.finish_maintenance(session, run=run, result=_jsonable(result))
+                fleet.finish_maintenance(session, run=run, result=_jsonable(result))
         except sa.exc.SQLAlchemyError:
             log.exception("Could not record the end of the %s maintenance", name)
 
     def tick(self) -> None:
-        privacy = _optional("core.privacy")
-        if privacy is not None and hasattr(privacy, "tick"):
-            with queue.singleton("privacy.tick") as mine:
-                if mine:
-                    privacy.tick()
+        maintenance_jobs.privacy_tick()
         if time.monotonic() - self._last_outbox >= OUTBOX_INTERVAL_SECONDS:
             self._last_outbox = time.monotonic()
-            _deliver_outbox()
+            maintenance_jobs.deliver_outbox()
 
     # --- database outages -------------------------------------------------
 
@@ -331,10 +328,10 @@ def drain(worker_id: str, runner: Runner, *, stop: threading.Event, lease_second
     # One connection for the slot's claims: a checkout per claim would cost a ping and a reset each.
     # If the database goes away, the claim raises, the slot ends and the next one connects afresh.
     with get_engine().connect() as conn:
-        claims = conn.execution_options(isolation_level="AUTOCOMMIT")
+        autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
         while not stop.is_set():
-            with Session(bind=claims, expire_on_commit=False) as session:
-                jobs = queue.claim_jobs(session, worker_id=worker_id, limit=1, lease_seconds=lease_seconds)
+            with Session(bind=autocommit, expire_on_commit=False) as session:
+                jobs = claims.claim_jobs(session, worker_id=worker_id, limit=1, lease_seconds=lease_seconds)
             if not jobs:
                 if on_idle:
                     on_idle()
@@ -359,40 +356,6 @@ def _run_claimed(job: GenerationJob, runner: Runner,
     finally:
         if on_done:
             on_done(job)
-
-
-def _optional(name: str) -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return None
-
-
-def _daily() -> dict[str, Any]:
-    privacy = _optional("core.privacy")
-    if privacy is None or not hasattr(privacy, "daily_maintenance"):
-        log.info("core.privacy.daily_maintenance is not there yet; the daily slot has nothing to do")
-        return {"skipped": "core.privacy.daily_maintenance missing"}
-    return dict(privacy.daily_maintenance(datetime.now(UTC)) or {})
-
-
-def _hourly() -> dict[str, Any]:
-    return {"outbox": _deliver_outbox()}
-
-
-def _deliver_outbox() -> dict[str, Any]:
-    from core.mail import deliver_pending
-
-    # Two workers delivering at once would send a mail twice.
-    with queue.singleton("outbox") as mine:
-        if not mine:
-            return {"skipped": "another worker is delivering"}
-        with get_session() as session:
-            return dict(deliver_pending(session))
 
 
 def _jsonable(value: Any) -> Any:

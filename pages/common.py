@@ -2,7 +2,7 @@
 
 Pages import these; ``app.py`` resolves the login once per run (``load_user``) before any page runs.
 
-The login cookie holds only the opaque value from ``core.auth.create_session``. It is
+The login cookie holds only the opaque value from ``core.accounts.auth.create_session``. It is
 read server-side from ``st.context.cookies`` and resolved against the ``auth_session``
 table on every run, so a revoked session ends at once, wherever its cookie was copied.
 Right after logging in the browser has not sent the cookie yet (``st.context.cookies``
@@ -15,7 +15,8 @@ from datetime import datetime
 
 import streamlit as st
 
-from core import auth, i18n
+from core import i18n
+from core.accounts import auth
 from core.errors import SessionInvalid
 from core.models import Role, User
 

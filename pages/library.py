@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import library
+from core.content import library
 from core.db import get_session
 from core.errors import VormError
 from core.models import JobStatus

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import auth
+from core.accounts import auth
 from core.db import get_session
 from core.errors import VormError
 from pages.common import client, error_text, log_in, t

@@ -8,7 +8,7 @@ from typing import Any
 import pydeck as pdk
 import streamlit as st
 
-from core import library
+from core.content import library
 from core.db import get_session
 from core.errors import VormError
 from pages.common import error_text, fmt_date, require_user, t

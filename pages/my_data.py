@@ -7,7 +7,6 @@ from typing import Any
 
 import streamlit as st
 
-from core import privacy
 from core.config import get_settings
 from core.db import get_session
 from core.errors import VormError
@@ -22,6 +21,7 @@ from core.models import (
     Upload,
     utcnow,
 )
+from core.privacy import correction, erasure, exports, maintenance
 from pages import common
 from pages.common import error_text, fmt_date, require_user, t
 
@@ -51,7 +51,7 @@ def _pager(key: str, total: int) -> int:
 def _rows(model: Any, key: str) -> tuple[list[Any], int]:
     offset = int(st.session_state.get(f"{key}_page", 1) or 1) - 1
     with get_session() as session:
-        rows, total = privacy.page_of(session, model, user_id=user.id, offset=offset * PER_PAGE, limit=PER_PAGE)
+        rows, total = exports.page_of(session, model, user_id=user.id, offset=offset * PER_PAGE, limit=PER_PAGE)
     if not rows and total and offset:  # the page ran past the end after deletions
         st.session_state.pop(f"{key}_page", None)
         return _rows(model, key)
@@ -69,14 +69,14 @@ with st.container(border=True, key="mydata_export"):
     st.subheader(t("mydata.export"))
     st.write(t("mydata.export_intro"))
     with get_session() as session:
-        latest = privacy.latest_export(session, user=user)
-        allowed_at = privacy.next_export_allowed_at(session, user=user)
+        latest = exports.latest_export(session, user=user)
+        allowed_at = exports.next_export_allowed_at(session, user=user)
     if latest is not None and latest.status in ("pending", "processing"):
         st.info(t("mydata.export_pending"), icon=":material/hourglass_top:")
         if st.button(t("mydata.export_refresh"), key="mydata_export_refresh", icon=":material/refresh:"):
             st.rerun()
     elif latest is not None and latest.status == "done":
-        url = privacy.export_download_url(latest)
+        url = exports.export_download_url(latest)
         if url:
             st.success(t("mydata.export_ready", date=fmt_date(latest.export_expires_at)), icon=":material/inventory_2:")
             st.link_button(t("mydata.export_download"), url, key="mydata_export_download", type="primary",
@@ -89,7 +89,7 @@ with st.container(border=True, key="mydata_export"):
                  disabled=allowed_at is not None):
         try:
             with get_session() as session:
-                privacy.request_export(session, user=user)
+                exports.request_export(session, user=user)
         except VormError as exc:
             st.error(error_text(exc))
         else:
@@ -107,11 +107,11 @@ c2.markdown(f"**{t('mydata.language')}:** {user.locale}")
 
 e1, e2 = st.columns(2)
 with e1.expander(t("mydata.edit_name"), icon=":material/edit:"), st.form("mydata_name_form"):
-    name = st.text_input(t("mydata.name"), value=user.name, key="mydata_name", max_chars=privacy.MAX_NAME_CHARS)
+    name = st.text_input(t("mydata.name"), value=user.name, key="mydata_name", max_chars=correction.MAX_NAME_CHARS)
     if st.form_submit_button(t("mydata.save_name"), type="primary"):
         try:
             with get_session() as session:
-                privacy.change_name(session, user=user, name=name)
+                correction.change_name(session, user=user, name=name)
         except VormError as exc:
             st.error(error_text(exc))
         else:
@@ -122,7 +122,7 @@ with e2.expander(t("mydata.edit_email"), icon=":material/alternate_email:"), st.
     if st.form_submit_button(t("mydata.send_confirmation"), type="primary"):
         try:
             with get_session() as session:
-                sent_to = privacy.request_email_change(session, user=user, new_email=new_email, password=password)
+                sent_to = correction.request_email_change(session, user=user, new_email=new_email, password=password)
         except VormError as exc:
             st.error(error_text(exc))
         else:
@@ -153,7 +153,7 @@ if invoices:
 st.subheader(f"{t('mydata.uploads')} · {t('mydata.models')}")
 st.caption(t("mydata.retention", days=get_settings().retention_days))
 with get_session() as session:
-    rule = privacy.retention_rule(session, user=user)
+    rule = maintenance.retention_rule(session, user=user)
 
 
 def _purge_text(created: Any) -> str:
@@ -189,10 +189,10 @@ def _item_list(model: Any, key: str, empty: str, label: Any, delete: Any) -> Non
 tab_u, tab_m = st.tabs([t("mydata.uploads"), t("mydata.models")])
 with tab_u:
     _item_list(Upload, "uploads", t("mydata.no_uploads"), lambda u: u.filename or f"#{u.id}",
-               lambda s, i: privacy.delete_upload(s, user=user, upload_id=i))
+               lambda s, i: erasure.delete_upload(s, user=user, upload_id=i))
 with tab_m:
     _item_list(Model3D, "models", t("mydata.no_models"), lambda m: m.name or f"#{m.id}",
-               lambda s, i: privacy.delete_model(s, user=user, model_id=i))
+               lambda s, i: erasure.delete_model(s, user=user, model_id=i))
 
 # --- logs, acceptances, tickets, requests ------------------------------------------------------
 
@@ -238,7 +238,7 @@ with st.expander(t("mydata.danger"), icon=":material/warning:"), st.form("mydata
         else:
             try:
                 with get_session() as session:
-                    outcome = privacy.delete_account(session, user=user, password=confirm_password,
+                    outcome = erasure.delete_account(session, user=user, password=confirm_password,
                                                      client=common.client())
             except VormError as exc:
                 st.error(error_text(exc))

@@ -6,7 +6,7 @@ import re
 
 import streamlit as st
 
-from core import policy
+from core.privacy import policy
 from pages.common import lang, t
 
 _HEADING = re.compile(r"^\d+\.\s+\S")

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import auth, policy
+from core.accounts import auth
 from core.db import get_session
 from core.errors import VormError
+from core.privacy import policy
 from pages.common import client, error_text, flash, lang, log_in, t
 
 current = policy.current()

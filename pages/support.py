@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import support
 from core.config import get_settings
 from core.db import get_session
 from core.errors import VormError
+from core.support import tickets as support
 from pages.common import current_user, error_text, fmt_date, t
 
 user = current_user()

@@ -6,8 +6,8 @@ from typing import Any
 
 import streamlit as st
 
-from core import uploads
 from core.config import get_settings
+from core.content import uploads
 from core.db import get_session
 from core.errors import VormError
 from core.models import JobStatus
@@ -42,17 +42,15 @@ def _check(data: bytes, filename: str, plan: str) -> dict[str, Any]:
 
 
 def _quota() -> int | None:
-    try:
-        from core.queue import quota_left_today
-    except ImportError:
-        return None
+    from core.jobs.queue import quota_left_today
+
     with get_session() as session:
         return quota_left_today(session, user=user)
 
 
 def _again_sources() -> tuple[list[tuple[str, bytes]], dict[str, Any]]:
     """``?again=<model id>``: the user's own images and options of an earlier model."""
-    from core.library import get_model
+    from core.content.library import get_model
     from core.models import GenerationJob, Upload
     from core.storage import get_storage
 
@@ -89,7 +87,7 @@ def _stage_text(stage: str | None) -> str:
 
 @st.fragment(run_every=PROGRESS_REFRESH_SECONDS)
 def _progress(job_id: int) -> None:
-    from core import queue
+    from core.jobs import queue
 
     try:
         with get_session() as session:
@@ -113,7 +111,7 @@ def _progress(job_id: int) -> None:
 
 
 def _result(job_id: int) -> None:
-    from core import queue
+    from core.jobs import queue
 
     with get_session() as session:
         job = queue.get_job(session, job_id=job_id, user_id=user.id)
@@ -223,7 +221,7 @@ if problems:
     st.caption(t("upload.fix_first"))
 
 if submitted and not blocked:
-    from core import queue
+    from core.jobs import queue
 
     options: dict[str, Any] = {"faces": int(faces)}
     if size_mm:

@@ -9,7 +9,7 @@ import secrets
 import sqlalchemy as sa
 from sqlmodel import select
 
-from core import auth
+from core.accounts import auth
 from core.db import get_session, migrate
 from core.models import GenerationJob, Model3D, Role, Upload, User
 

@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core import auth, queue
+from core.accounts import auth
 from core.db import get_session
 from core.errors import NotFound, ValidationError
+from core.jobs import queue
 from core.models import GenerationJob, JobStatus, Model3D
 
 STATUSES = [s.value for s in JobStatus]
@@ -40,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from core.uploads import store_upload
+    from core.content.uploads import store_upload
 
     paths = [Path(p) for p in args.images]
     for path in paths:

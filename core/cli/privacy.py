@@ -7,10 +7,11 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core import privacy, retention, support
-from core.auth import get_user_by_email
+from core.accounts.auth import get_user_by_email
 from core.db import get_session
 from core.errors import NotFound, ValidationError
+from core.privacy import announce, erasure, exports, maintenance, retention
+from core.support import tickets as support
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -28,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--now", help="pretend it is this moment (ISO date or datetime, UTC)")
     p.set_defaults(func=cmd_purge)
 
-    p = sub.add_parser("publish-policy", help="publish new versions from core/policies/versions.toml")
+    p = sub.add_parser("publish-policy", help="publish new versions from core/privacy/policies/versions.toml")
     p.set_defaults(func=cmd_publish_policy)
 
     p = sub.add_parser("privacy-requests", help="open privacy requests, soonest deadline first")
@@ -63,7 +64,7 @@ def cmd_export_user(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     with get_session() as session, tmp.open("wb") as fh:
-        counts = privacy.write_export(session, user_id=user_id, out=fh)
+        counts = exports.write_export(session, user_id=user_id, out=fh)
     tmp.replace(out)
     print(f"Wrote {out}: {counts['rows']} rows, {counts['files']} files"
           + (f", {counts['missing']} missing from storage" if counts["missing"] else "") + ".")
@@ -71,7 +72,7 @@ def cmd_export_user(args: argparse.Namespace) -> int:
 
 
 def cmd_delete_user(args: argparse.Namespace) -> int:
-    result = privacy.erase_user(_user_id(args.email), actor="operator")
+    result = erasure.erase_user(_user_id(args.email), actor="operator")
     rows = sum(result.rows.values())
     print(f"Erased {args.email}: {rows} rows, {result.objects} storage objects, "
           f"Stripe: {', '.join(result.stripe) or 'no customer'}.")
@@ -92,7 +93,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 def cmd_publish_policy(args: argparse.Namespace) -> int:
     with get_session() as session:
-        published = privacy.publish_policies(session)
+        published = announce.publish_policies(session)
     if not published:
         print("Every policy version is published already; nothing to do.")
     for item in published:
@@ -112,5 +113,5 @@ def cmd_privacy_requests(args: argparse.Namespace) -> int:
 
 
 def cmd_maintenance(args: argparse.Namespace) -> int:
-    print(json.dumps(privacy.daily_maintenance(parse_now(args.now)), indent=2, default=str))
+    print(json.dumps(maintenance.daily_maintenance(parse_now(args.now)), indent=2, default=str))
     return 0

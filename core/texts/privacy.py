@@ -1,7 +1,7 @@
 """Texts of the privacy pages (My data, policy, processors, support) and their mails."""
 
 TEXTS: dict[str, dict[str, str]] = {
-    # --- errors (Dutch texts for the codes of core.privacy and core.support) ---
+    # --- errors (Dutch texts for the codes of core.privacy and core.support.tickets) ---
     "error.export_too_soon": {
         "en": "You can request one export per 24 hours. The next one is possible from {when}.",
         "nl": "Je kunt één export per 24 uur aanvragen. De volgende kan vanaf {when}.",

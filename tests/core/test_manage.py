@@ -41,7 +41,7 @@ def test_bootstrap_admin_prints_password_once(db, capsys):
     password = first.split("password:")[1].split()[0]
     assert main(["bootstrap-admin"]) == 0
     assert "exists already" in capsys.readouterr().out
-    from core import auth
+    from core.accounts import auth
     from core.db import get_session
 
     with get_session() as s:

@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from core import queue
+from core.jobs import claims
 from core.manage import main
 from core.models import GenerationJob
-from tests.jobs.test_generation_jobs import disk_png
+from tests.core.jobs.test_runner import disk_png
 from tests.utils.builders import create_random_user
 
 
@@ -35,8 +35,8 @@ def test_generate_job_jobs_requeue(session: Session, tmp_path: Path, capsys: pyt
 
     assert main(["requeue", str(job_id)]) == 2
     assert "only failed or cancelled jobs can be requeued" in capsys.readouterr().err
-    (claimed,) = queue.claim_jobs(session, worker_id="w")
-    queue.fail_job(session, job=claimed, code="crashed", message="boom")
+    (claimed,) = claims.claim_jobs(session, worker_id="w")
+    claims.fail_job(session, job=claimed, code="crashed", message="boom")
     assert main(["job", str(job_id)]) == 0
     assert "error (crashed): boom" in capsys.readouterr().out
     assert main(["requeue", str(job_id)]) == 0

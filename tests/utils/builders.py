@@ -6,7 +6,7 @@ import uuid
 
 from sqlmodel import Session
 
-from core import auth
+from core.accounts import auth
 from core.models import User
 
 PASSWORD = "correct-horse-42"

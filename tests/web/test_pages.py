@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from core import auth
+from core.accounts import auth
 from core.models import Model3D, Role
 from core.storage import get_storage
 from tests.utils.builders import PASSWORD, create_random_user

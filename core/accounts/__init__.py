@@ -1,0 +1,1 @@
+"""Accounts: users, passwords and lockout, server-side sessions, one-time links, signed tokens."""

@@ -1,0 +1,350 @@
+"""Accounts, passwords, lockout and server-side sessions.
+
+No Streamlit here: the web process wraps these in widgets and cookies
+(streamlit-authenticator's cookie manager), the CLI and tests call them directly.
+
+A login cookie carries only a signed session id. Every page run resolves it
+against the ``auth_session`` table, so logout, a password change or account
+deletion (which revoke rows) make a copied cookie useless at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import bcrypt
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from core.accounts.signing import sign, unsign
+from core.audit import audit
+from core.config import get_settings
+from core.errors import (
+    AccountLocked,
+    DuplicateEmail,
+    InvalidEmail,
+    NotFound,
+    SessionInvalid,
+    TokenInvalid,
+    ValidationError,
+    WeakPassword,
+    WrongCredentials,
+)
+from core.mail import enqueue_mail
+from core.models import AccessEvent, AuthSession, OneTimeToken, PolicyAcceptance, Role, User, pk, utcnow
+from core.privacy import policy
+
+BCRYPT_ROUNDS = 12
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_BYTES = 72  # bcrypt ignores anything past 72 bytes; refuse rather than truncate silently
+SESSION_TOUCH_SECONDS = 60  # last_seen_at is written at most this often
+
+_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$")
+# A real hash to check against when the account does not exist, so both cases take as long.
+_DUMMY_HASH = bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt(BCRYPT_ROUNDS))
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a request came from (st.context in the web process)."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+NO_CLIENT = Client()
+
+
+def normalise_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if len(email) > 254 or not _EMAIL_RE.match(email):
+        raise InvalidEmail()
+    return email
+
+
+def check_password_strength(password: str, *, email: str = "") -> None:
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise WeakPassword("The password is too long: use at most 72 bytes.")
+    if (
+        len(password) < MIN_PASSWORD_LENGTH
+        or not re.search(r"[A-Za-z]", password)
+        or not re.search(r"\d", password)
+        or (email and password.lower() == email.lower())
+    ):
+        raise WeakPassword()
+
+
+def hash_password(password: str) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(BCRYPT_ROUNDS)).decode()
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    try:
+        return bcrypt.checkpw(password.encode()[:MAX_PASSWORD_BYTES], password_hash.encode())
+    except ValueError:
+        return False
+
+
+def record_access(session: Session, *, kind: str, client: Client, user_id: int | None = None,
+                  reason: str | None = None) -> AccessEvent:
+    event = AccessEvent(user_id=user_id, kind=kind, reason=reason, ip=(client.ip or "")[:64] or None,
+                        user_agent=(client.user_agent or "")[:512] or None)
+    session.add(event)
+    return event
+
+
+def get_user_by_email(session: Session, email: str) -> User | None:
+    try:
+        email = normalise_email(email)
+    except InvalidEmail:
+        return None
+    return session.exec(select(User).where(User.email == email)).first()
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    name: str = "",
+    role: str = Role.USER,
+    plan: str = "free",
+    locale: str = "en",
+    accepted_policy: str | None = None,
+) -> User:
+    """Create an account. ``accepted_policy`` records which policy version the person accepted."""
+    email = normalise_email(email)
+    check_password_strength(password, email=email)
+    name = (name or "").strip()
+    if len(name) > 120:
+        raise ValidationError("The name is too long (at most 120 characters).")
+    if plan not in ("free", "premium"):
+        raise ValidationError("The plan must be free or premium.")
+    if session.exec(select(User.id).where(User.email == email)).first() is not None:
+        raise DuplicateEmail()
+    user = User(email=email, name=name, password_hash=hash_password(password), role=role, plan=plan,
+                locale=locale if locale in ("nl", "en") else "en")
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent registration won the race
+        session.rollback()
+        raise DuplicateEmail() from None
+    if accepted_policy:
+        session.add(PolicyAcceptance(user_id=pk(user), version=accepted_policy))
+        user.policy_acknowledged_version = accepted_policy
+    audit(session, "user.created", user_id=user.id, role=role, plan=plan)
+    return user
+
+
+def register(session: Session, *, email: str, name: str, password: str, accepted_policy: bool,
+             locale: str = "en", client: Client = NO_CLIENT) -> User:
+    """Self-service registration: the current privacy policy must be accepted."""
+    if not accepted_policy:
+        raise ValidationError("Please accept the privacy policy to create an account.")
+    user = create_user(session, email=email, password=password, name=name, locale=locale,
+                       accepted_policy=policy.current().version)
+    user.last_login_at = utcnow()  # registering logs the person in
+    record_access(session, kind="register", client=client, user_id=user.id)
+    session.commit()
+    return user
+
+
+def authenticate(session: Session, *, email: str, password: str, client: Client = NO_CLIENT) -> User:
+    """Check a login. Failures are counted; too many lock the account for a while."""
+    settings = get_settings()
+    now = utcnow()
+    user = get_user_by_email(session, email)
+    if user is None:
+        bcrypt.checkpw(password.encode()[:MAX_PASSWORD_BYTES], _DUMMY_HASH)
+        record_access(session, kind="login_failed", client=client, reason="unknown_email")
+        session.commit()
+        raise WrongCredentials()
+    if user.locked_until and user.locked_until > now:
+        record_access(session, kind="login_failed", client=client, user_id=user.id, reason="locked")
+        session.commit()
+        raise AccountLocked()
+    if user.locked_until and user.locked_until <= now:
+        user.failed_logins, user.locked_until = 0, None
+    if not verify_password(password, user.password_hash):
+        user.failed_logins += 1
+        reason = "wrong_password"
+        if user.failed_logins >= settings.max_failed_logins:
+            user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+            reason = "locked_out"
+            audit(session, "user.locked_out", user_id=user.id, failed_logins=user.failed_logins)
+        session.add(user)
+        record_access(session, kind="login_failed", client=client, user_id=user.id, reason=reason)
+        session.commit()
+        raise AccountLocked() if reason == "locked_out" else WrongCredentials()
+    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+    session.add(user)
+    record_access(session, kind="login", client=client, user_id=user.id)
+    session.commit()
+    return user
+
+
+# --- sessions -----------------------------------------------------------
+
+
+def create_session(session: Session, *, user: User, client: Client = NO_CLIENT) -> str:
+    """Open a server-side session and return the cookie value that names it."""
+    days = get_settings().session_days
+    sid = secrets.token_urlsafe(32)
+    session.add(AuthSession(id=sid, user_id=pk(user), expires_at=utcnow() + timedelta(days=days),
+                            ip=client.ip, user_agent=(client.user_agent or "")[:512] or None))
+    session.commit()
+    return sign({"sid": sid, "uid": user.id}, purpose="session", ttl_seconds=days * 86400)
+
+
+def resolve_session(session: Session, token: str | None) -> tuple[User, AuthSession]:
+    """The user behind a cookie value, or SessionInvalid."""
+    if not token:
+        raise SessionInvalid()
+    try:
+        payload = unsign(token, purpose="session")
+    except TokenInvalid:
+        raise SessionInvalid() from None
+    row = session.get(AuthSession, str(payload.get("sid", "")))
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now or row.user_id != payload.get("uid"):
+        raise SessionInvalid()
+    user = session.get(User, row.user_id)
+    if user is None:
+        raise SessionInvalid()
+    if row.last_seen_at is None or (now - row.last_seen_at).total_seconds() > SESSION_TOUCH_SECONDS:
+        row.last_seen_at = now
+        session.add(row)
+        session.commit()
+    return user, row
+
+
+def revoke_session(session: Session, token: str | None) -> None:
+    """Logout: the session row is revoked, so the cookie stops working everywhere."""
+    try:
+        payload = unsign(token or "", purpose="session")
+    except TokenInvalid:
+        return
+    row = session.get(AuthSession, str(payload.get("sid", "")))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.add(row)
+        record_access(session, kind="logout", client=NO_CLIENT, user_id=row.user_id)
+        session.commit()
+
+
+def revoke_all_sessions(session: Session, *, user_id: int, except_sid: str | None = None) -> int:
+    rows = session.exec(
+        select(AuthSession).where(AuthSession.user_id == user_id).where(AuthSession.revoked_at == None)  # noqa: E711
+    ).all()
+    now = utcnow()
+    count = 0
+    for row in rows:
+        if row.id != except_sid:
+            row.revoked_at = now
+            session.add(row)
+            count += 1
+    session.commit()
+    return count
+
+
+def change_password(session: Session, *, user_id: int, old_password: str, new_password: str) -> None:
+    """Change the password and end every session of the user (the caller logs in again)."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound()
+    if not verify_password(old_password, user.password_hash):
+        raise WrongCredentials("The current password is wrong.")
+    check_password_strength(new_password, email=user.email)
+    user.password_hash = hash_password(new_password)
+    user.updated_at = utcnow()
+    session.add(user)
+    audit(session, "user.password_changed", user_id=user.id)
+    session.commit()
+    revoke_all_sessions(session, user_id=pk(user))
+
+
+# --- one-time links -----------------------------------------------------
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_one_time_token(session: Session, *, user_id: int, purpose: str, minutes: int,
+                         new_email: str | None = None) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(OneTimeToken(user_id=user_id, purpose=purpose, token_hash=_hash_token(token), new_email=new_email,
+                             expires_at=utcnow() + timedelta(minutes=minutes)))
+    return token
+
+
+def consume_one_time_token(session: Session, *, token: str, purpose: str) -> OneTimeToken:
+    row = session.exec(
+        select(OneTimeToken).where(OneTimeToken.token_hash == _hash_token(token or ""))
+        .where(OneTimeToken.purpose == purpose)
+    ).first()
+    if row is None or row.used_at is not None or row.expires_at <= utcnow():
+        raise TokenInvalid()
+    row.used_at = utcnow()
+    session.add(row)
+    return row
+
+
+def request_password_reset(session: Session, *, email: str, client: Client = NO_CLIENT) -> None:
+    """Mail a one-time reset link. Says nothing about whether the account exists."""
+    settings = get_settings()
+    user = get_user_by_email(session, email)
+    if user is None:
+        record_access(session, kind="reset_requested", client=client, reason="unknown_email")
+        session.commit()
+        return
+    token = issue_one_time_token(session, user_id=pk(user), purpose="password_reset",
+                                 minutes=settings.reset_token_minutes)
+    link = f"{settings.public_url.rstrip('/')}/?reset={token}"
+    from core.i18n import t
+
+    enqueue_mail(
+        session,
+        to=user.email,
+        user_id=user.id,
+        kind="password_reset",
+        subject=t("mail.reset.subject", user.locale),
+        body=t("mail.reset.body", user.locale, name=user.name or user.email, link=link,
+               minutes=settings.reset_token_minutes),
+    )
+    record_access(session, kind="reset_requested", client=client, user_id=user.id)
+    session.commit()
+
+
+def reset_password(session: Session, *, token: str, new_password: str) -> User:
+    row = consume_one_time_token(session, token=token, purpose="password_reset")
+    user = session.get(User, row.user_id)
+    if user is None:
+        raise TokenInvalid()
+    check_password_strength(new_password, email=user.email)
+    user.password_hash = hash_password(new_password)
+    user.failed_logins, user.locked_until, user.updated_at = 0, None, utcnow()
+    session.add(user)
+    audit(session, "user.password_reset", user_id=user.id)
+    session.commit()
+    revoke_all_sessions(session, user_id=pk(user))
+    return user
+
+
+def set_plan(session: Session, *, email: str, plan: str) -> User:
+    if plan not in ("free", "premium"):
+        raise ValidationError("The plan must be free or premium.")
+    user = get_user_by_email(session, email)
+    if user is None:
+        raise NotFound(f"No account with the email address {email!r}.")
+    user.plan = plan
+    user.updated_at = utcnow()
+    session.add(user)
+    audit(session, "user.plan_set", user_id=user.id, plan=plan, actor="operator")
+    session.commit()
+    return user

@@ -1,0 +1,1 @@
+"""User content: uploads and the model library."""

@@ -1,0 +1,209 @@
+"""Upload validation and storage, shared by the web page and the worker's CLI. No Streamlit here.
+
+A file is judged by its content, never its name: the type is sniffed, the size and
+pixel count are checked against the plan before anything is decoded (so decompression
+bombs cost nothing), and what is stored is a re-encoding of the pixels alone, so EXIF
+(camera, time, GPS position) never reaches storage.
+
+    core.errors.ValidationError
+    ├── core.generation.errors.EmptyFile / UnsupportedImageType / CorruptImage / ImageTooLarge
+    ├── UploadTooLarge          more bytes than the plan accepts
+    └── TooManyViewsForPlan     more carve views than the plan accepts
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+
+from core.accounts.auth import NO_CLIENT, Client, record_access
+from core.config import get_settings
+from core.errors import ValidationError
+from core.models import Upload, User, pk
+from core.storage import get_storage, user_prefix
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+#: Pixels accepted per image, by plan. Images are shrunk to the plan's processing
+#: resolution anyway; the cap only keeps decoding cheap and refuses bombs early.
+MAX_MEGAPIXELS = {"free": 24.0, "premium": 40.0}
+JPEG_QUALITY = 95  # re-encoding a photo; high enough that the model's texture does not suffer
+MASK_PREVIEW_SIDE_PX = 384  # the upload page's foreground preview
+
+
+class UploadTooLarge(ValidationError):
+    """The file is {size_mb:.1f} MB; your plan accepts up to {limit_mb:.0f} MB per image. Shrink or compress the image and try again."""  # noqa: E501
+
+    code = "upload_too_large"
+
+
+class TooManyViewsForPlan(ValidationError):
+    """You chose {count} views; your plan allows at most {limit} views per carve. Remove some views, or upgrade to premium for up to {premium} views."""  # noqa: E501
+
+    code = "too_many_views_for_plan"
+
+
+@dataclass(frozen=True)
+class ValidatedImage:
+    """An accepted upload: upright pixels and their metadata-free encoding."""
+
+    image: Image.Image  #: RGBA, EXIF orientation applied
+    data: bytes  #: what is stored: re-encoded pixels, no metadata
+    ext: str  #: png | jpg
+    content_type: str
+    width: int
+    height: int
+    filename: str
+
+
+def max_pixels(plan: str) -> int:
+    return int(MAX_MEGAPIXELS.get(plan, MAX_MEGAPIXELS["free"]) * 1_000_000)
+
+
+def clean_filename(filename: str) -> str:
+    """The last path component, printable, at most 255 characters (browsers may send full paths)."""
+    name = os.path.basename((filename or "").replace("\\", "/")).strip()
+    name = "".join(ch for ch in name if ch.isprintable())
+    return name[-255:] or "image"
+
+
+def _load_image(data: bytes, max_pixels: int) -> Image.Image:
+    # Imported here: core.generation pulls in torch, which the web process loads only when needed.
+    from core.generation.images import load_image
+
+    return load_image(data, max_pixels=max_pixels)
+
+
+def _reencode(image: Image.Image, *, lossless: bool) -> tuple[bytes, str, str]:
+    """Pixels only. PNG stays PNG (its alpha may be the mask); opaque photos become JPEG."""
+    alpha = np.asarray(image.getchannel("A"))
+    buf = io.BytesIO()
+    if lossless or alpha.min() < 255:
+        image.save(buf, format="PNG", optimize=False)
+        return buf.getvalue(), "png", "image/png"
+    image.convert("RGB").save(buf, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
+    return buf.getvalue(), "jpg", "image/jpeg"
+
+
+def validate_upload(data: bytes, *, filename: str, plan: str) -> ValidatedImage:
+    """Accept an image or raise a ValidationError that says why and what to do."""
+    from core.generation.errors import EmptyFile
+
+    if not data:
+        raise EmptyFile("The file is empty (0 bytes). Choose the image file again; it may not have saved completely.")
+    limit = get_settings().tier(plan)["max_upload_bytes"]
+    if len(data) > limit:
+        raise UploadTooLarge(size_mb=len(data) / 1024 / 1024, limit_mb=limit / 1024 / 1024)
+    from core.generation.errors import ImageTooLarge
+
+    try:
+        image = _load_image(data, max_pixels(plan))
+    except ImageTooLarge as exc:
+        raise ImageTooLarge(f"{str(exc).rstrip('.')}. Shrink it (for example to 4000 × 3000 pixels) and try "
+                            "again; details beyond the plan's resolution are not used anyway.") from exc
+    encoded, ext, content_type = _reencode(image, lossless=data.startswith(b"\x89PNG"))
+    return ValidatedImage(image=image, data=encoded, ext=ext, content_type=content_type, width=image.width,
+                          height=image.height, filename=clean_filename(filename))
+
+
+def check_views(count: int, *, plan: str) -> None:
+    """Refuse more carve views than the plan allows."""
+    settings = get_settings()
+    limit = settings.tier(plan)["max_views"]
+    if count > limit:
+        raise TooManyViewsForPlan(count=count, limit=limit, premium=settings.tier("premium")["max_views"])
+
+
+def mask_preview(image: Image.Image, *, max_side: int = MASK_PREVIEW_SIDE_PX) -> tuple[Image.Image, float]:
+    """What will be modelled: the image with the background dimmed, and the object's share of the frame.
+
+    Raises the engine's NoForeground / ForegroundFillsFrame with their own messages.
+    """
+    from core.generation.images import compute_mask, downscale
+
+    small = downscale(image, max_side)
+    mask = compute_mask(small)
+    rgb = np.asarray(small.convert("RGB")).astype(np.float32)
+    shade = np.array([236.0, 240.0, 245.0])  # a light grey-blue wash over what is ignored
+    out = np.where(mask[..., None], rgb, rgb * 0.25 + shade * 0.75)
+    return Image.fromarray(out.clip(0, 255).astype(np.uint8)), float(mask.mean())
+
+
+def store_upload(session: Session, *, user: User, data: bytes, filename: str, client: Client | None = None,
+                 validated: ValidatedImage | None = None) -> Upload:
+    """Validate, strip metadata, store under ``users/<uid>/uploads/`` and log the upload (IP, browser)."""
+    v = validated or validate_upload(data, filename=filename, plan=user.plan)
+    key = f"{user_prefix(pk(user))}uploads/{uuid.uuid4().hex}.{v.ext}"
+    get_storage().put(key, v.data, content_type=v.content_type)
+    upload = Upload(user_id=pk(user), storage_key=key, filename=v.filename, content_type=v.content_type,
+                    size_bytes=len(v.data), width=v.width, height=v.height,
+                    sha256=hashlib.sha256(v.data).hexdigest())
+    session.add(upload)
+    record_access(session, kind="upload", client=client or NO_CLIENT, user_id=user.id)
+    session.commit()
+    session.refresh(upload)
+    return upload
+
+
+# --- the upload page's example pictures ---------------------------------------
+
+
+def _blob(size: tuple[int, int], centre: tuple[float, float], radius: float) -> np.ndarray:
+    """A soft five-lobed shape: distance from its outline, 0 outside."""
+    h, w = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    dx, dy = x - centre[0], y - centre[1]
+    angle = np.arctan2(dy, dx)
+    r = radius * (1.0 + 0.22 * np.cos(5 * angle))
+    return np.clip(1.0 - np.hypot(dx, dy) / r, 0.0, 1.0)
+
+
+def _arrow(img: np.ndarray, x0: int, x1: int, y: int, colour: tuple[int, int, int]) -> None:
+    img[y - 1:y + 2, x0:x1] = colour
+    for i in range(6):
+        img[y - 6 + i:y + 7 - i, x1 - 6 + i] = colour
+
+
+def mode_example(mode: str, *, width: int = 260, height: int = 130) -> Image.Image:
+    """A small picture of what a mode does, drawn here rather than shipped as a file."""
+    bg = np.full((height, width, 3), 248, np.float32)
+    ink = np.array([52, 92, 160], np.float32)
+    light = np.array([255, 255, 255], np.float32)
+    cy = height / 2
+    if mode in ("inflate", "auto"):
+        d = _blob((height, width), (width * 0.2, cy), height * 0.33)
+        bg[d > 0] = ink  # the flat silhouette
+        d = _blob((height, width), (width * 0.75, cy), height * 0.33)
+        h = np.sqrt(d)  # the inflated height field: round like a pillow
+        gy, gx = np.gradient(h)
+        shade = np.clip(0.55 + 6.0 * (-gx - gy) + 0.35 * h, 0, 1)[..., None]
+        bg = np.where((d > 0)[..., None], ink * (0.35 + 0.65 * shade) + light * 0.25 * shade ** 8, bg)
+        _arrow(bg, int(width * 0.42), int(width * 0.55), int(cy), (120, 120, 120))
+    elif mode == "relief":
+        y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+        heights = 0.5 + 0.5 * np.sin(x / 9.0) * np.cos(y / 11.0) * np.exp(-((x - width / 2) ** 2) / (width * 40.0))
+        heights += 0.6 * _blob((height, width), (width / 2, cy), height * 0.3)
+        gy, gx = np.gradient(heights)
+        shade = np.clip(0.6 + 4.0 * (-gx - gy), 0.1, 1.0)[..., None]
+        plate = (np.abs(x - width / 2) < width * 0.42) & (np.abs(y - cy) < height * 0.4)
+        bg = np.where(plate[..., None], np.array([214, 200, 170], np.float32) * shade, bg)
+    elif mode == "carve":
+        y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+        ring = np.abs(np.hypot((x - width / 2) / 2.2, y - cy) - height * 0.36) < 0.8
+        bg[ring] = (170, 170, 170)
+        d = _blob((height, width), (width / 2, cy), height * 0.18)
+        bg[d > 0] = ink
+        for i in range(4):  # four turntable views around the object
+            a = 2 * np.pi * i / 4 + 0.5
+            cx_, cy_ = width / 2 + 2.2 * height * 0.36 * np.cos(a), cy + height * 0.36 * np.sin(a)
+            cam = (np.abs(x - cx_) < 7) & (np.abs(y - cy_) < 5)
+            bg[cam] = (230, 120, 60)
+    return Image.fromarray(bg.clip(0, 255).astype(np.uint8))

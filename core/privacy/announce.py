@@ -1,0 +1,107 @@
+"""Policy versions for users (clause 7): the banner until acknowledged, and a notice mail per user
+when a new material version is published."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from core.audit import audit
+from core.config import get_settings
+from core.errors import NotFound
+from core.i18n import t
+from core.mail import enqueue_mail
+from core.models import (
+    PolicyAcceptance,
+    PolicyVersion,
+    User,
+)
+from core.privacy import policy
+from core.privacy.erasure import ERASED_PASSWORD_HASH
+
+# --- policy versions ----------------------------------------------------------------
+
+
+def _date_start(iso_date: str) -> datetime:
+    return datetime.fromisoformat(iso_date).replace(tzinfo=UTC)
+
+
+def _current_material() -> policy.PolicyDoc | None:
+    material = [v for v in policy.all_versions() if v.material]
+    return material[-1] if material else None
+
+
+def needs_policy_banner(session: Session, *, user: User) -> policy.PolicyDoc | None:
+    """The current policy, when the user has not acknowledged its latest material change; else None."""
+    latest = _current_material()
+    if latest is None:
+        return None
+    order = [v.version for v in policy.all_versions()]
+    seen = user.policy_acknowledged_version
+    if seen is None and user.created_at.date().isoformat() >= latest.last_updated:
+        # Accounts made by an operator accepted nothing, but nothing changed since they were made either.
+        return None
+    if seen in order and order.index(seen) >= order.index(latest.version):
+        return None
+    return policy.current()
+
+
+def acknowledge_policy(session: Session, *, user: User) -> None:
+    """The user has read the current policy: the banner goes, and the acceptance is recorded."""
+    current = policy.current()
+    fresh = session.get(User, user.id)
+    if fresh is None:
+        raise NotFound("This account no longer exists.")
+    fresh.policy_acknowledged_version = current.version
+    session.add(fresh)
+    session.add(PolicyAcceptance(user_id=int(fresh.id or 0), version=current.version))
+    audit(session, "policy.acknowledged", user_id=fresh.id, version=current.version)
+    session.commit()
+    user.policy_acknowledged_version = current.version
+
+
+def publish_policies(session: Session) -> list[dict[str, Any]]:
+    """Record every version in versions.toml not yet published; a material one mails each user a notice.
+
+    Safe to run on every start: a version is published (and announced) once.
+    """
+    published = []
+    known = set(session.exec(select(PolicyVersion.version)).all())
+    for doc in policy.all_versions():
+        if doc.version in known:
+            continue
+        session.add(PolicyVersion(version=doc.version, last_updated=doc.last_updated, material=doc.material))
+        session.flush()
+        mails = _announce(session, doc) if doc.material and doc is policy.current() else 0
+        audit(session, "policy.published", version=doc.version, material=doc.material, notices=mails)
+        session.commit()
+        published.append({"version": doc.version, "material": doc.material, "notices": mails})
+    return published
+
+
+def _announce(session: Session, doc: policy.PolicyDoc) -> int:
+    url = f"{get_settings().public_url.rstrip('/')}/privacy-policy"  # the page's url_path in app.py
+    usr = User.__table__  # type: ignore[attr-defined]
+    count, after = 0, 0
+    while True:
+        users = session.connection().execute(
+            sa.select(usr.c.id, usr.c.email, usr.c.name, usr.c.locale)
+            .where(usr.c.id > after, usr.c.password_hash != ERASED_PASSWORD_HASH)
+            .where(sa.or_(sa.and_(usr.c.policy_acknowledged_version.is_(None),
+                                  usr.c.created_at < _date_start(doc.last_updated)),
+                          usr.c.policy_acknowledged_version != doc.version))
+            .order_by(usr.c.id).limit(1000)
+        ).all()
+        if not users:
+            return count
+        after = users[-1].id
+        for u in users:
+            enqueue_mail(session, to=u.email, user_id=u.id, kind="policy_notice",
+                         subject=t("privacy.mail.policy.subject", u.locale),
+                         body=t("privacy.mail.policy.body", u.locale, name=u.name or u.email,
+                                date=doc.last_updated, link=url))
+            count += 1
+        session.flush()

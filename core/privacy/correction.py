@@ -1,0 +1,99 @@
+"""Correction (policy clause 6): the name directly, the email through a link mailed to the new address."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from core.accounts.auth import (
+    consume_one_time_token,
+    issue_one_time_token,
+    normalise_email,
+    verify_password,
+)
+from core.audit import audit
+from core.config import get_settings
+from core.errors import DuplicateEmail, NotFound, ValidationError
+from core.i18n import t
+from core.mail import enqueue_mail
+from core.models import (
+    User,
+    utcnow,
+)
+from core.privacy.erasure import ERASED_PASSWORD_HASH, PasswordRequired
+
+EMAIL_CHANGE_TOKEN_MINUTES = 24 * 60
+
+
+MAX_NAME_CHARS = 120
+
+
+class SameEmail(ValidationError):
+    """That is already your email address."""
+
+    code = "same_email"
+
+
+
+
+# --- correction ---------------------------------------------------------------------
+
+
+def change_name(session: Session, *, user: User, name: str) -> User:
+    name = (name or "").strip()
+    if len(name) > MAX_NAME_CHARS:
+        raise ValidationError(f"The name is too long (at most {MAX_NAME_CHARS} characters).")
+    user = session.merge(user)
+    user.name, user.updated_at = name, utcnow()
+    session.add(user)
+    audit(session, "user.name_changed", user_id=user.id)
+    session.commit()
+    return user
+
+
+def request_email_change(session: Session, *, user: User, new_email: str, password: str) -> str:
+    """Mail a confirmation link to the new address; the email changes only when it is opened.
+
+    The current password is asked for, so that a borrowed session cannot move the account elsewhere.
+    Returns the normalised new address.
+    """
+    user = session.merge(user)
+    new_email = normalise_email(new_email)
+    if not verify_password(password or "", user.password_hash):
+        raise PasswordRequired()
+    if new_email == user.email:
+        raise SameEmail()
+    if session.exec(select(User.id).where(User.email == new_email)).first() is not None:
+        raise DuplicateEmail()
+    token = issue_one_time_token(session, user_id=int(user.id or 0), purpose="email_change",
+                                 minutes=EMAIL_CHANGE_TOKEN_MINUTES, new_email=new_email)
+    link = f"{get_settings().public_url.rstrip('/')}/?confirm_email={token}"
+    enqueue_mail(session, to=new_email, user_id=user.id, kind="email_change",
+                 subject=t("privacy.mail.email_change.subject", user.locale),
+                 body=t("privacy.mail.email_change.body", user.locale, name=user.name or user.email, link=link,
+                        hours=EMAIL_CHANGE_TOKEN_MINUTES // 60))
+    audit(session, "user.email_change_requested", user_id=user.id)
+    session.commit()
+    return new_email
+
+
+def confirm_email_change(session: Session, *, token: str) -> User:
+    """Open the link from the confirmation mail: the account's email becomes the new address."""
+    row = consume_one_time_token(session, token=token, purpose="email_change")
+    user = session.get(User, row.user_id)
+    if user is None or not row.new_email or user.password_hash == ERASED_PASSWORD_HASH:
+        session.rollback()
+        raise NotFound("This account no longer exists.")
+    if session.exec(select(User.id).where(User.email == row.new_email)).first() is not None:
+        session.rollback()
+        raise DuplicateEmail()
+    old = user.email
+    user.email, user.updated_at = row.new_email, utcnow()
+    session.add(user)
+    # Tell the old address, so an unexpected change does not go unnoticed.
+    enqueue_mail(session, to=old, user_id=user.id, kind="email_changed",
+                 subject=t("privacy.mail.email_changed.subject", user.locale),
+                 body=t("privacy.mail.email_changed.body", user.locale, name=user.name or old, new=user.email,
+                        support=get_settings().support_email))
+    audit(session, "user.email_changed", user_id=user.id)
+    session.commit()
+    return user

@@ -1,0 +1,1 @@
+"""Support: tickets, and privacy requests with their legal deadline (policy clause 8)."""

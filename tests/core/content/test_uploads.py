@@ -1,0 +1,117 @@
+"""Upload validation and storage: type from content, limits per plan, bombs, metadata stripped."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlmodel import select
+
+from core.accounts.auth import Client
+from core.content import uploads
+from core.generation.errors import EmptyFile, ImageTooLarge, NoForeground, UnsupportedImageType
+from core.models import AccessEvent
+from core.storage import get_storage
+from tests.utils.builders import create_random_user
+
+
+def png(size=(160, 120), colour=(235, 238, 242), obj=True) -> bytes:
+    w, h = size
+    img = np.full((h, w, 3), colour, np.uint8)
+    if obj:
+        y, x = np.mgrid[0:h, 0:w]
+        img[((x - w / 2) / (w * 0.3)) ** 2 + ((y - h / 2) / (h * 0.3)) ** 2 < 1] = (200, 60, 30)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def jpeg_with_gps() -> bytes:
+    img = Image.new("RGB", (120, 80), (230, 230, 230))
+    img.paste((20, 90, 200), (40, 20, 80, 60))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise to display
+    exif[0x010F] = "SpyCam"  # camera make
+    exif[0x8825] = {1: "N", 2: (52.0, 22.0, 0.0), 3: "E", 4: (4.0, 53.0, 0.0)}  # GPS
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", exif=exif)
+    return buf.getvalue()
+
+
+def test_type_is_sniffed_from_content_not_name():
+    with pytest.raises(UnsupportedImageType, match="not a supported image"):
+        uploads.validate_upload(b"just some text\n", filename="photo.png", plan="free")
+    v = uploads.validate_upload(png(), filename="photo.txt", plan="free")
+    assert v.ext == "png" and v.content_type == "image/png"
+
+
+def test_zero_byte_file_is_refused_with_advice():
+    with pytest.raises(EmptyFile, match="empty.*again"):
+        uploads.validate_upload(b"", filename="x.png", plan="free")
+
+
+def test_size_limit_per_plan(db):
+    too_big = b"\x89PNG" + b"\0" * (11 * 1024 * 1024)
+    with pytest.raises(uploads.UploadTooLarge, match="up to 10 MB") as err:
+        uploads.validate_upload(too_big, filename="x.png", plan="free")
+    assert err.value.context["limit_mb"] == 10
+
+
+def test_pixel_limit_refuses_bombs_before_decoding():
+    buf = io.BytesIO()
+    Image.new("L", (6000, 5000), 240).save(buf, "PNG")  # 30 MP in a few kB
+    with pytest.raises(ImageTooLarge, match="6000×5000.*Shrink"):
+        uploads.validate_upload(buf.getvalue(), filename="bomb.png", plan="free")
+    assert uploads.max_pixels("premium") > 30_000_000 > uploads.max_pixels("free")
+
+
+def test_views_per_plan(db):
+    uploads.check_views(4, plan="free")
+    with pytest.raises(uploads.TooManyViewsForPlan, match="at most 4 views"):
+        uploads.check_views(5, plan="free")
+    uploads.check_views(5, plan="premium")
+
+
+def test_mask_preview_finds_the_object_and_refuses_a_blank_image():
+    v = uploads.validate_upload(png(), filename="a.png", plan="free")
+    preview, share = uploads.mask_preview(v.image)
+    assert 0.1 < share < 0.5 and preview.size == (160, 120)
+    blank = uploads.validate_upload(png(obj=False), filename="b.png", plan="free")
+    with pytest.raises(NoForeground):
+        uploads.mask_preview(blank.image)
+
+
+def test_store_strips_exif_and_gps_and_logs_the_upload(session):
+    user = create_random_user(session)
+    who = Client(ip="203.0.113.9", user_agent="pytest-browser")
+    row = uploads.store_upload(session, user=user, data=jpeg_with_gps(), filename="C:\\fakepath\\holiday.jpg",
+                               client=who)
+    assert row.storage_key.startswith(f"users/{user.id}/uploads/") and row.storage_key.endswith(".jpg")
+    assert row.filename == "holiday.jpg"
+    stored = get_storage().get(row.storage_key)
+    img = Image.open(io.BytesIO(stored))
+    assert not img.getexif() and b"SpyCam" not in stored and b"Exif" not in stored
+    assert (img.width, img.height) == (80, 120)  # the orientation was applied, then dropped
+    assert (row.width, row.height, row.size_bytes) == (80, 120, len(stored))
+    event = session.exec(select(AccessEvent).where(AccessEvent.user_id == user.id)
+                         .where(AccessEvent.kind == "upload")).one()
+    assert (event.ip, event.user_agent) == ("203.0.113.9", "pytest-browser")
+
+
+def test_transparent_png_keeps_its_alpha(session):
+    user = create_random_user(session)
+    img = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    img.paste((250, 10, 10, 255), (16, 16, 48, 48))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    row = uploads.store_upload(session, user=user, data=buf.getvalue(), filename="cut-out.png")
+    stored = Image.open(io.BytesIO(get_storage().get(row.storage_key)))
+    assert stored.mode == "RGBA" and stored.getpixel((0, 0))[3] == 0
+
+
+def test_mode_examples_are_drawn():
+    for mode in ("inflate", "relief", "carve", "auto"):
+        pixels = np.asarray(uploads.mode_example(mode))
+        assert pixels.shape == (130, 260, 3) and pixels.std() > 10

@@ -1,0 +1,164 @@
+"""Image loading and foreground detection: every kind of input, and every kind of bad input."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.errors import ValidationError
+from core.generation import compute_mask, load_image
+from core.generation.errors import (
+    CorruptImage,
+    EmptyFile,
+    ForegroundFillsFrame,
+    ImageTooLarge,
+    NoForeground,
+    UnsupportedImageType,
+)
+from tests.core.generation import builders
+from tests.core.generation.conftest import iou
+
+
+def test_errors_are_validation_errors_with_codes() -> None:
+    for cls in (CorruptImage, EmptyFile, ImageTooLarge, NoForeground, UnsupportedImageType):
+        assert issubclass(cls, ValidationError)
+        assert cls.code not in ("error", "invalid_input")
+        assert str(cls()).endswith(".")
+
+
+def test_zero_byte_file() -> None:
+    with pytest.raises(EmptyFile):
+        load_image(b"")
+
+
+def test_truncated_png() -> None:
+    data = builders.png(builders.rgba(builders.figure_mask(128)))
+    with pytest.raises(CorruptImage):
+        load_image(data[: len(data) // 2])
+    with pytest.raises(CorruptImage):
+        load_image(data[:20])
+
+
+def test_text_file_is_not_an_image() -> None:
+    with pytest.raises(UnsupportedImageType):
+        load_image(b"hello, I am a text file with a .png name\n" * 4)
+
+
+def test_decompression_bomb_is_refused_from_the_header() -> None:
+    with pytest.raises(ImageTooLarge):
+        load_image(builders.bomb_png(30_000, 30_000))
+    # Below Pillow's own limit but above ours: our check fires before decoding.
+    with pytest.raises(ImageTooLarge):
+        load_image(builders.bomb_png(8000, 6000))
+    with pytest.raises(ImageTooLarge):
+        load_image(builders.png(np.zeros((100, 100, 3), np.uint8)), max_pixels=5000)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Image.fromarray((np.arange(64 * 48).reshape(48, 64) * 20).astype(np.uint16)),  # 16-bit grey
+        lambda: Image.new("L", (64, 48), 90),
+        lambda: Image.new("RGB", (64, 48), (10, 200, 30)).convert("P", palette=Image.Palette.ADAPTIVE),
+        lambda: Image.new("LA", (64, 48), (90, 128)),
+        lambda: Image.new("RGBA", (64, 48), (1, 2, 3, 4)),
+        lambda: Image.new("1", (64, 48), 1),
+    ],
+)
+def test_modes_become_rgba(make) -> None:
+    buf = io.BytesIO()
+    make().save(buf, format="PNG")
+    image = load_image(buf.getvalue())
+    assert image.mode == "RGBA" and image.size == (64, 48)
+
+
+def test_sixteen_bit_grey_keeps_its_range() -> None:
+    grey = np.full((8, 8), 65535, np.uint16)
+    buf = io.BytesIO()
+    Image.fromarray(grey).save(buf, format="PNG")
+    assert np.asarray(load_image(buf.getvalue()))[..., 0].min() == 255
+
+
+def test_cmyk_jpeg_and_webp() -> None:
+    buf = io.BytesIO()
+    Image.new("CMYK", (40, 30), (0, 255, 255, 0)).save(buf, format="JPEG")
+    red = np.asarray(load_image(buf.getvalue()))[15, 20]
+    assert red[0] > 200 and red[1] < 60 and red[3] == 255
+    buf = io.BytesIO()
+    Image.new("RGBA", (40, 30), (0, 0, 255, 100)).save(buf, format="WEBP", lossless=True)
+    assert load_image(buf.getvalue()).getpixel((3, 3))[3] == 100
+
+
+def test_exif_orientation_is_applied() -> None:
+    image = Image.new("RGB", (60, 20), (255, 255, 255))
+    image.paste((255, 0, 0), (0, 0, 10, 20))  # red stripe on the left
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", exif=exif.tobytes(), quality=95)
+    upright = load_image(buf.getvalue())
+    assert upright.size == (20, 60)
+    assert upright.getpixel((10, 2))[0] > 200 and upright.getpixel((10, 2))[1] < 80  # stripe now on top
+
+
+def test_gif_is_not_accepted() -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (10, 10)).save(buf, format="GIF")
+    with pytest.raises(UnsupportedImageType):
+        load_image(buf.getvalue())
+
+
+def test_alpha_mask_is_used() -> None:
+    mask = builders.figure_mask(200)
+    found = compute_mask(load_image(builders.png(builders.rgba(mask))))
+    assert found.dtype == bool and iou(found, mask) > 0.99
+
+
+@pytest.mark.parametrize("background", [240, 20, 128])
+def test_plain_background_matches_alpha(background: int) -> None:
+    mask = builders.figure_mask(200)
+    found = compute_mask(load_image(builders.png(builders.on_background(mask, background))))
+    assert iou(found, mask) > 0.97
+
+
+def test_gradient_background_with_noise() -> None:
+    mask = builders.figure_mask(240)
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:240, 0:240]
+    bg = 170 + 60 * (xx / 240) + 20 * (yy / 240)
+    img = np.repeat(bg[..., None], 3, axis=2) + rng.normal(0, 3, (240, 240, 3))
+    img[mask] = (60, 70, 200)
+    found = compute_mask(load_image(builders.png(np.clip(img, 0, 255).astype(np.uint8))))
+    assert iou(found, mask) > 0.97
+
+
+def test_ring_keeps_its_hole() -> None:
+    outer = builders.disk_mask(200, 80)
+    ring = outer & ~builders.disk_mask(200, 40)
+    found = compute_mask(load_image(builders.png(builders.on_background(ring))))
+    assert not found[100, 100] and iou(found, ring) > 0.97
+
+
+def test_empty_alpha() -> None:
+    with pytest.raises(NoForeground):
+        compute_mask(load_image(builders.png(np.zeros((64, 64, 4), np.uint8))))
+
+
+def test_all_white_image() -> None:
+    with pytest.raises(NoForeground):
+        compute_mask(load_image(builders.png(np.full((64, 64, 3), 255, np.uint8))))
+
+
+def test_foreground_fills_frame() -> None:
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 255, (96, 96, 3), dtype=np.uint8)
+    with pytest.raises(ForegroundFillsFrame):
+        compute_mask(load_image(builders.png(noise)))
+    full = np.zeros((64, 64, 4), np.uint8)
+    full[..., 3] = 255
+    full[0, 0, 3] = 0  # alpha is meaningful, but everything else is opaque
+    with pytest.raises(ForegroundFillsFrame):
+        compute_mask(load_image(builders.png(full)))
