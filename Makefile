@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test install lint e2e clean
+.PHONY: run test install lint e2e clean i18n i18n-compile
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,20 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) i18n-compile
+
+# Dutch and English with gettext, managed with Babel: extract the messages from the code
+# (babel.cfg), merge them into the Dutch catalog, compile. Translators edit core/locale/nl/LC_MESSAGES/vorm.po.
+LOCALES := core/locale
+KEYWORDS := -k _ -k N_ -k translate -k translate_plural:1,2 -k translate_in_context:1c,2
+i18n: $(STAMP)
+	PYTHONPATH=. $(BIN)/pybabel -q extract -F babel.cfg $(KEYWORDS) --no-wrap --sort-by-file \
+		--project=Vorm --copyright-holder=Vorm -o $(LOCALES)/vorm.pot app.py pages core
+	$(BIN)/pybabel -q update -i $(LOCALES)/vorm.pot -d $(LOCALES) -D vorm --no-wrap --ignore-obsolete --no-fuzzy-matching
+	$(BIN)/pybabel -q compile -d $(LOCALES) -D vorm --statistics
+
+i18n-compile: $(STAMP)
+	$(BIN)/pybabel -q compile -d $(LOCALES) -D vorm
 
 run: install
 	$(BIN)/python -m core.manage migrate

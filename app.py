@@ -73,12 +73,13 @@ def _schema_ready(db_url: str) -> bool:
 def _ensure_database() -> None:
     from core.config import get_settings
     from core.errors import VormError
-    from pages.common import t
+    from pages.common import _
 
     try:
         _schema_ready(get_settings().db_url)
     except VormError as exc:
-        st.error(t("app.db_down", message=str(exc)))
+        st.error(_("Vorm cannot reach its database right now, so nothing can be shown. Try again in a minute. "
+                   "({message})", message=str(exc)))
         st.stop()
 
 
@@ -122,9 +123,9 @@ def _sync_cookie() -> None:
 
 
 def _to_login() -> None:
-    from pages.common import flash
+    from pages.common import N_, flash
 
-    flash("info", key="app.login_required")
+    flash("info", msgid=N_("Please log in to see this page."))
     st.switch_page(_page_file("login"))
 
 
@@ -133,14 +134,15 @@ def _reset_password_page() -> None:
     from core.accounts import auth
     from core.db import get_session
     from core.errors import VormError
-    from pages.common import error_text, flash, t
+    from pages.common import N_, _, error_text, flash
 
-    st.title(t("reset.title"))
+    st.title(_("Choose a new password"))
     token = st.query_params.get("reset", "")
     with st.form("reset_form"):
-        password = st.text_input(t("login.new_password"), type="password", help=t("register.password_rule"))
-        st.caption(t("register.password_rule"))
-        submitted = st.form_submit_button(t("reset.submit"), type="primary")
+        password = st.text_input(_("New password"), type="password", help=_("At least 10 characters, with letters "
+                                                                            "and digits."))
+        st.caption(_("At least 10 characters, with letters and digits."))
+        submitted = st.form_submit_button(_("Save the new password"), type="primary")
     if submitted:
         try:
             with get_session() as session:
@@ -149,7 +151,7 @@ def _reset_password_page() -> None:
             st.error(error_text(exc))
         else:
             st.query_params.clear()
-            flash("success", key="login.reset_done")
+            flash("success", msgid=N_("Your password was changed. You can log in now."))
             st.rerun()
 
 
@@ -157,7 +159,7 @@ def _confirm_email() -> None:
     """``?confirm_email=TOKEN`` from the privacy page's email change."""
     from core.db import get_session
     from core.errors import VormError
-    from pages.common import error_text, flash
+    from pages.common import N_, error_text, flash
 
     token = st.query_params.get("confirm_email")
     if not token:
@@ -170,24 +172,24 @@ def _confirm_email() -> None:
     except VormError as exc:
         flash("error", message=error_text(exc))
     else:
-        flash("success", key="app.email_confirmed")
+        flash("success", msgid=N_("Your new email address is confirmed."))
     del st.query_params["confirm_email"]
 
 
 def _policy_banner(user: Any) -> None:
     from core.db import get_session
     from core.privacy import announce
-    from pages.common import t
+    from pages.common import _
 
     with get_session() as session:
         if not announce.needs_policy_banner(session, user=user):
             return
     with st.container(border=True):
-        st.info(t("app.policy_changed"), icon=":material/policy:")
+        st.info(_("Our privacy policy has changed. Please read what is new."), icon=":material/policy:")
         cols = st.columns([1, 1, 3])
         if _exists("privacy_policy"):
-            cols[0].page_link(_page_file("privacy_policy"), label=t("app.policy_read"))
-        if cols[1].button(t("app.policy_ack"), key="policy_ack"):
+            cols[0].page_link(_page_file("privacy_policy"), label=_("Read the privacy policy"))
+        if cols[1].button(_("I have read it"), key="policy_ack"):
             with get_session() as session:
                 announce.acknowledge_policy(session, user=user)
             st.rerun()
@@ -203,95 +205,84 @@ def _quota_left(user: Any) -> int:
 
 def _sidebar(user: Any) -> None:
     from core import i18n
-    from core.db import get_session
-    from core.models import User
     from pages import common
-    from pages.common import t
+    from pages.common import N_, _
 
     with st.sidebar:
         if user is not None:
             st.markdown(f"**{user.name or user.email}**")
-            st.caption(t("app.signed_in_as", email=user.email))
-            plan = t(f"app.plan_{user.plan}") if user.plan in ("free", "premium") else user.plan
-            st.caption(t("app.plan", plan=plan))
-            left = _quota_left(user)
-            if left is not None:
-                st.caption(t("app.quota_left", count=left))
+            st.caption(_("Signed in as {email}", email=user.email))
+            st.caption(_("Plan: {plan}", plan=common.label("plan", user.plan)))
+            st.caption(common.ngettext("{n} generation left today", "{n} generations left today",
+                                       _quota_left(user)))
         def _changed() -> None:
             # The choice lives in a plain session key: a widget's own state is dropped after a run
-            # that stops before drawing it (st.switch_page, st.stop).
+            # that stops before drawing it (st.switch_page, st.stop). Saved on the account too.
             common.set_lang(st.session_state["lang_switch"])
-            if user is not None:  # remembered on the account too, for mails and the next login
-                with get_session() as session:
-                    row = session.get(User, user.id)
-                    if row is not None:
-                        row.locale = common.lang()
-                        session.add(row)
-                        session.commit()
 
-        st.radio(t("app.language"), list(i18n.LANGS), index=list(i18n.LANGS).index(common.lang()),
-                 key="lang_switch", horizontal=True, on_change=_changed,
-                 format_func=lambda code: {"en": "English", "nl": "Nederlands"}[code])
-        if user is not None and st.button(t("app.logout"), key="logout", icon=":material/logout:"):
+        st.radio(_("Language"), list(i18n.LANGS), index=list(i18n.LANGS).index(common.lang()),
+                 key="lang_switch", horizontal=True, on_change=_changed, format_func=i18n.LANG_NAMES.__getitem__)
+        if user is not None and st.button(_("Log out"), key="logout", icon=":material/logout:"):
             common.log_out()
-            common.flash("success", key="app.logged_out")
+            common.flash("success", msgid=N_("You are logged out."))
             st.rerun()
         st.divider()
-        st.caption(":material/cookie: " + t("app.cookie_notice"))
+        st.caption(":material/cookie: " + _("We use only strictly necessary cookies: one to keep you logged in and "
+                                            "Streamlit's own connection cookie. No tracking or advertising cookies."))
 
 
 def _pages(user: Any) -> tuple[dict[str, list[Any]], Any]:
     from core.models import Role
-    from pages.common import t
+    from pages.common import N_, _
 
     def page(name: str, key: str, icon: str, **kw: Any) -> Any:
-        return st.Page(_page_file(name), title=t(key), icon=icon, url_path=name.replace("_", "-"), **kw)
+        return st.Page(_page_file(name), title=_(key), icon=icon, url_path=name.replace("_", "-"), **kw)
 
     info = [p for p in (
-        page("privacy_policy", "nav.privacy", ":material/policy:") if _exists("privacy_policy") else None,
-        page("processors", "nav.processors", ":material/dns:") if _exists("processors") else None,
-        page("support", "nav.support", ":material/support:") if _exists("support") else None,
+        page("privacy_policy", N_("Privacy policy"), ":material/policy:") if _exists("privacy_policy") else None,
+        page("processors", N_("Who processes your data"), ":material/dns:") if _exists("processors") else None,
+        page("support", N_("Support"), ":material/support:") if _exists("support") else None,
     ) if p is not None]
     reset = "reset" in st.query_params
 
     if user is None:
-        home = page("login", "nav.login", ":material/login:", default=not reset)
-        sections: dict[str, list[Any]] = {t("nav.section.account"): [home, page("register", "nav.register",
+        home = page("login", N_("Log in"), ":material/login:", default=not reset)
+        sections: dict[str, list[Any]] = {_("Account"): [home, page("register", N_("Create an account"),
                                                                                  ":material/person_add:")]}
         if info:
-            sections[t("nav.section.help")] = info
+            sections[_("Help and privacy")] = info
         # Old links and bookmarks to a user's pages lead to the login instead of "page not found";
         # these stubs only redirect, the pages themselves are not registered.
-        sections[t("nav.section.account")] += [
+        sections[_("Account")] += [
             st.Page(_to_login, title=name, url_path=name, visibility="hidden")
             for name in ("upload", "library", "model", "my-data")
         ]
     else:
-        home = page("upload", "nav.upload", ":material/add_photo_alternate:", default=not reset)
-        create = [home, page("library", "nav.library", ":material/view_module:"),
-                  page("model", "nav.model", ":material/view_in_ar:", visibility="hidden")]
-        sections = {t("nav.section.create"): create}
-        account = [page("my_data", "nav.my_data", ":material/badge:")] if _exists("my_data") else []
+        home = page("upload", N_("New model"), ":material/add_photo_alternate:", default=not reset)
+        create = [home, page("library", N_("My models"), ":material/view_module:"),
+                  page("model", N_("Model"), ":material/view_in_ar:", visibility="hidden")]
+        sections = {_("Create"): create}
+        account = [page("my_data", N_("My data"), ":material/badge:")] if _exists("my_data") else []
         if account:
-            sections[t("nav.section.account")] = account
+            sections[_("Account")] = account
         if info:
-            sections[t("nav.section.help")] = info
+            sections[_("Help and privacy")] = info
         if user.role == Role.ADMIN:
             # Only registered for admins, so a user cannot reach it even by URL; the page checks again.
-            sections[t("nav.section.operations")] = [page("admin", "nav.admin", ":material/monitoring:")]
+            sections[_("Operations")] = [page("admin", N_("Metrics"), ":material/monitoring:")]
     if reset:
-        sections.setdefault(t("nav.section.account"), []).insert(
-            0, st.Page(_reset_password_page, title=t("reset.title"), icon=":material/key:", url_path="reset",
+        sections.setdefault(_("Account"), []).insert(
+            0, st.Page(_reset_password_page, title=_("Choose a new password"), icon=":material/key:", url_path="reset",
                        default=True))
     return sections, home
 
 
 def _flash() -> None:
     from pages import common
-    from pages.common import t
+    from pages.common import _
 
     if common.session_ended_notice():
-        st.warning(t("app.session_ended"), icon=":material/lock_clock:")
+        st.warning(_("Your session has ended. Please log in again."), icon=":material/lock_clock:")
     common.show_flash()
 
 

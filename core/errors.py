@@ -19,6 +19,8 @@ whose docstring is its default message. Pages catch ``VormError`` and show
 
 from __future__ import annotations
 
+import inspect
+
 
 class VormError(Exception):
     """Something went wrong."""
@@ -27,19 +29,74 @@ class VormError(Exception):
     code = "error"
 
     def __init__(self, message: str | None = None, **context: object) -> None:
+        # The template is English and a gettext msgid: the class docstring, or a message marked
+        # with N_() where it is raised. Its {fields} come from ``context``, so the same error can
+        # be shown later, in another language (``render``), from its code and context alone.
+        self.template = message if message is not None else self.default_template()
         self.context = context
-        doc = (type(self).__doc__ or "").strip()
-        text = message if message is not None else doc
-        if context and message is None:
-            try:
-                text = doc.format(**context)
-            except (KeyError, IndexError, ValueError):
-                text = doc
-        super().__init__(text)
+        super().__init__(_fill(self.template, context))
+
+    @classmethod
+    def default_template(cls) -> str:
+        return inspect.cleandoc(cls.__doc__ or "")
 
     @property
     def message(self) -> str:
         return str(self)
+
+    def render(self, lang: str | None) -> str:
+        """The message in ``lang`` (``en`` or ``nl``)."""
+        from core.i18n import translate
+
+        return translate(self.template, lang, **self.context)
+
+
+def _fill(template: str, context: dict[str, object]) -> str:
+    if not context:
+        return template
+    try:
+        return template.format(**context)
+    except (KeyError, IndexError, ValueError):
+        return template
+
+
+def error_class(code: str | None) -> type[VormError] | None:
+    """The error class with this code (the most general one when several share it)."""
+    if not code:
+        return None
+    todo: list[type[VormError]] = [VormError]
+    while todo:
+        cls = todo.pop(0)  # breadth first: a base class wins over its subclasses
+        if cls.__dict__.get("code") == code:
+            return cls
+        todo.extend(cls.__subclasses__())
+    return None
+
+
+def render_code(code: str | None, params: dict[str, object] | None, lang: str | None, *,
+                default: type[VormError] | None = None) -> str | None:
+    """A stored failure (code and parameters) as a message in ``lang``; None for an unknown code."""
+    from core.i18n import translate
+
+    fields = dict(params or {})
+    # An error raised with its own message (a marked N_ template) keeps it in the parameters.
+    template = fields.pop(TEMPLATE_PARAM, None)
+    cls = error_class(code) or default
+    if cls is None and template is None:
+        return None
+    return translate(str(template) if template else cls.default_template(), lang, **fields)  # type: ignore[union-attr]
+
+
+def stored_params(exc: VormError) -> dict[str, object]:
+    """What ``render_code`` needs to show ``exc`` again later: its fields, and its message when not the default."""
+    params: dict[str, object] = {k: v if isinstance(v, int | float | str | bool) or v is None else str(v)
+                                 for k, v in exc.context.items()}
+    if exc.template != exc.default_template():
+        params[TEMPLATE_PARAM] = exc.template
+    return params
+
+
+TEMPLATE_PARAM = "_template"
 
 
 class ValidationError(VormError):

@@ -180,7 +180,10 @@ class GenerationJob(SQLModel, table=True):
     lease_expires_at: datetime | None = ts()
     worker_id: str | None = Field(default=None, max_length=128)
     error_code: str | None = Field(default=None, max_length=64)
+    #: Why it failed: users see error_code's message filled with error_params (core.errors.render_code),
+    #: in their language; error_message is the English detail for operators.
     error_message: str | None = Field(default=None, max_length=1000)
+    error_params: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON, nullable=True)  #: for users
     stats: dict[str, Any] = json_field({})
     model_id: int | None = None
     created_at: datetime = ts(default=True, index=True)

@@ -15,7 +15,7 @@ from sqlmodel import select
 from core.cli.accounts import collect_stats
 from core.db import get_session
 from core.models import GenerationJob, JobStatus, User, WorkerHeartbeat, utcnow
-from pages.common import fmt_date, require_admin, t
+from pages.common import _, fmt_date, fmt_number, job_error_text, label, ngettext, require_admin
 
 WORKER_STALE_SECONDS = 120  # a heartbeat older than this: the worker is probably gone
 
@@ -23,26 +23,27 @@ admin = require_admin()
 with get_session() as session:
     row = session.get(User, admin.id)
 if row is None or row.role != "admin":
-    st.error(t("app.forbidden"))
+    st.error(_("You are not allowed to see this page."))
     st.stop()
 
-st.title(t("admin.title"))
+st.title(_("Metrics"))
 stats = collect_stats()
 users = stats.get("users", {})
 jobs = stats.get("jobs", {})
 c = st.columns(4)
-c[0].metric(t("admin.users"), sum(users.values()), help=t("admin.users.help", free=users.get("free", 0),
-                                                          premium=users.get("premium", 0)))
-c[1].metric(t("admin.premium"), users.get("premium", 0))
-c[2].metric(t("admin.models"), stats.get("models", 0))
-c[3].metric(t("admin.uploads"), stats.get("uploads", 0))
+c[0].metric(_("Accounts"), fmt_number(sum(users.values())),
+            help=_("{free} free, {premium} premium", free=fmt_number(users.get("free", 0)),
+                   premium=fmt_number(users.get("premium", 0))))
+c[1].metric(_("Premium accounts"), fmt_number(users.get("premium", 0)))
+c[2].metric(_("Models"), fmt_number(stats.get("models", 0)))
+c[3].metric(_("Uploads"), fmt_number(stats.get("uploads", 0)))
 
-st.subheader(t("admin.jobs"))
+st.subheader(_("Jobs by status"))
 if jobs:
-    st.dataframe([{t("admin.status"): t(f"library.status.{s}") if s in list(JobStatus) else s, t("admin.count"): n}
+    st.dataframe([{_("Status"): label("job_status", s), _("Count"): fmt_number(n)}
                   for s, n in sorted(jobs.items())], hide_index=True, width="content")
 else:
-    st.caption(t("admin.none"))
+    st.caption(_("None."))
 
 now = utcnow()
 with get_session() as session:
@@ -52,20 +53,21 @@ with get_session() as session:
     day = session.exec(select(sa.func.count()).select_from(GenerationJob)
                        .where(GenerationJob.created_at >= now - timedelta(days=1))).one()
 
-st.caption(t("admin.last_day", count=int(day)))
-st.subheader(t("admin.failures"))
+st.caption(ngettext("{n} job in the last 24 hours.", "{n} jobs in the last 24 hours.", int(day)))
+st.subheader(_("Recent failures"))
 if failures:
-    st.dataframe([{"id": j.id, t("admin.user"): j.user_id, t("admin.code"): j.error_code,
-                   t("admin.message"): j.error_message, t("admin.when"): fmt_date(j.finished_at or j.created_at)}
+    st.dataframe([{"#": j.id, _("User"): j.user_id, _("Code"): j.error_code,
+                   _("Message"): job_error_text(j), _("When"): fmt_date(j.finished_at or j.created_at)}
                   for j in failures], hide_index=True, width="stretch")
 else:
-    st.caption(t("admin.none"))
+    st.caption(_("None."))
 
-st.subheader(t("admin.workers"))
+st.subheader(_("Workers"))
 if workers:
-    st.dataframe([{"worker": w.worker_id, "host": w.hostname, "pid": w.pid, t("admin.device"): w.device,
-                   t("admin.last_seen"): fmt_date(w.last_seen_at),
-                   t("admin.alive"): (now - w.last_seen_at).total_seconds() < WORKER_STALE_SECONDS}
+    st.dataframe([{_("Worker"): w.worker_id, _("Host"): w.hostname, _("Process"): w.pid, _("Device"): w.device,
+                   _("Last heartbeat"): fmt_date(w.last_seen_at),
+                   _("Alive"): label("yes_no", "yes" if (now - w.last_seen_at).total_seconds()
+                                     < WORKER_STALE_SECONDS else "no")}
                   for w in workers], hide_index=True, width="stretch")
 else:
-    st.warning(t("admin.no_workers"))
+    st.warning(_("No worker has reported in. Start one with `python -m jobs.worker`, or jobs will wait forever."))

@@ -17,7 +17,7 @@ import streamlit as st
 
 from core import i18n
 from core.accounts import auth
-from core.errors import SessionInvalid
+from core.errors import SessionInvalid, VormError
 from core.models import Role, User
 
 COOKIE_NAME = "vorm_session"
@@ -27,13 +27,21 @@ _USER = "_vorm_user"  # the user resolved in the latest run
 _LOGGED_OUT = "_vorm_logged_out"  # ignore the page-load cookie after logging out
 _ENDED = "_vorm_session_ended"  # a presented session was revoked or expired
 LANG_KEY = "lang"
+_LANG_OF = "_vorm_lang_of"  # the user whose account language this session has adopted
 
 
 def lang() -> str:
-    """The current language: the sidebar switch, else the browser's locale."""
+    """The current language: the sidebar switch, else the account's language, else the browser's locale.
+
+    ``load_user`` copies the account's language into this session on every new page load, so
+    a reload or a new tab speaks the language the user chose, whatever the browser says.
+    """
     chosen = st.session_state.get(LANG_KEY)
     if chosen in i18n.LANGS:
         return chosen
+    user = st.session_state.get(_USER)
+    if user is not None and user.locale in i18n.LANGS:
+        return str(user.locale)
     try:
         return i18n.normalise_lang(st.context.locale)
     except Exception:  # no browser context (AppTest, bare mode)
@@ -41,12 +49,67 @@ def lang() -> str:
 
 
 def set_lang(value: str) -> None:
+    """The user picked a language: it wins for this session, and is saved on the account when logged in."""
+    from core.db import get_session
+
     st.session_state[LANG_KEY] = i18n.normalise_lang(value)
+    user = st.session_state.get(_USER)
+    if user is not None and user.locale != st.session_state[LANG_KEY]:
+        with get_session() as session:
+            user = auth.set_locale(session, user_id=user.id, locale=st.session_state[LANG_KEY])
+        st.session_state[_USER] = user
 
 
-def t(key: str, **fields: object) -> str:
-    """A text in the current language."""
-    return i18n.t(key, lang(), **fields)
+def _(message: str, **fields: object) -> str:
+    """``message`` (its English text is the msgid) in the current language, ``{fields}`` filled in."""
+    return i18n.translate(message, lang(), **fields)
+
+
+def ngettext(singular: str, plural: str, n: int, **fields: object) -> str:
+    """The plural form for ``n`` in the current language; ``{n}`` is formatted for the locale."""
+    return i18n.translate_plural(singular, plural, n, lang(), **fields)
+
+
+def pgettext(context: str, message: str, **fields: object) -> str:
+    """A short word whose translation depends on where it stands (``pgettext("plan", "free")``)."""
+    return i18n.translate_in_context(context, message, lang(), **fields)
+
+
+N_ = i18n.N_
+
+
+def label(kind: str, value: object) -> str:
+    """A stored value (a mode, a job status, a plan...) in words, in the current language."""
+    from core.labels import label as _label
+
+    return _label(kind, value, lang())
+
+
+def fmt_number(value: float, *, digits: int | None = None) -> str:
+    return i18n.format_number(value, lang(), digits=digits)
+
+
+def fmt_percent(fraction: float) -> str:
+    return i18n.format_percent(fraction, lang())
+
+
+def fmt_size(size_bytes: float) -> str:
+    return i18n.format_size(size_bytes, lang())
+
+
+def fmt_money(amount_cents: int, currency: str) -> str:
+    return i18n.format_money(amount_cents, currency, lang())
+
+
+def plain(text: object) -> str:
+    """Text a person typed, safe inside st.markdown: Markdown, HTML and Streamlit's :color[] stay literal."""
+    import re
+
+    return re.sub(r"([\\`*_{}\[\]()<>:~$])", r"\\\1", str(text))
+
+
+def fmt_duration(seconds: float) -> str:
+    return i18n.format_duration(seconds, lang())
 
 
 def client() -> auth.Client:
@@ -91,7 +154,24 @@ def load_user() -> User | None:
             st.session_state[_ENDED] = True
             st.session_state.pop(_TOKEN, None)
             st.session_state[_LOGGED_OUT] = True
+    if user is not None and st.session_state.get(_LANG_OF) != user.id:
+        user = _adopt_language(user)
     st.session_state[_USER] = user
+    return user
+
+
+def _adopt_language(user: User) -> User:
+    """Once per browser tab and user: a language picked in this tab is saved on the account;
+    otherwise (a reload, a new tab) the account's language wins over the browser's."""
+    st.session_state[_LANG_OF] = user.id
+    chosen = st.session_state.get(LANG_KEY)
+    if chosen in i18n.LANGS and chosen != user.locale:
+        from core.db import get_session
+
+        with get_session() as session:
+            return auth.set_locale(session, user_id=user.id, locale=chosen)
+    if user.locale in i18n.LANGS:
+        st.session_state[LANG_KEY] = user.locale
     return user
 
 
@@ -106,7 +186,7 @@ def require_user() -> User:
     """The logged-in user; otherwise a clear message and the page stops."""
     user = current_user()
     if user is None:
-        st.warning(t("app.login_required"))
+        st.warning(_("Please log in to see this page."))
         st.stop()
     return user
 
@@ -115,7 +195,7 @@ def require_admin() -> User:
     """The logged-in admin, checked on the server from the database row; otherwise the page stops."""
     user = require_user()
     if user.role != Role.ADMIN:
-        st.error(t("app.forbidden"))
+        st.error(_("You are not allowed to see this page."))
         st.stop()
     return user
 
@@ -128,8 +208,7 @@ def log_in(token: str, user: User) -> None:
     st.session_state.pop(_ENDED, None)
     st.session_state["_vorm_cookie_action"] = "set"
     st.session_state["_vorm_go_home"] = True
-    if LANG_KEY not in st.session_state and user.locale in i18n.LANGS:
-        st.session_state[LANG_KEY] = user.locale
+    st.session_state[_USER] = _adopt_language(user)
 
 
 def log_out() -> None:
@@ -153,41 +232,41 @@ def session_ended_notice() -> bool:
 
 
 def fmt_date(value: datetime | None) -> str:
-    if value is None:
-        return "—"
-    return value.strftime("%d-%m-%Y %H:%M") if lang() == "nl" else value.strftime("%Y-%m-%d %H:%M")
+    return i18n.format_date(value, lang())
 
 
 def error_text(exc: Exception) -> str:
-    """A VormError's message in the current language.
-
-    English uses the error's own message (it is written for people and may carry exact
-    figures); Dutch uses the ``error.<code>`` text when there is one and its fields are known.
-    """
-    code = getattr(exc, "code", None)
-    if lang() != "en" and code:
-        key = f"error.{code}"
-        if key in i18n.TEXTS:
-            try:
-                return i18n.t(key, lang(), **getattr(exc, "context", {}))
-            except (KeyError, IndexError, ValueError):
-                pass
+    """A VormError's message in the current language (anything else should not reach a page)."""
+    if isinstance(exc, VormError):
+        return exc.render(lang())
     return str(exc)
+
+
+def job_error_text(job: object) -> str:
+    """Why a job failed, from its stored code and parameters, in the current language."""
+    from core.errors import render_code
+    from core.jobs.errors import JobFailed
+
+    return render_code(getattr(job, "error_code", None), getattr(job, "error_params", None), lang(),
+                       default=JobFailed) or ""
 
 
 def show_error(exc: Exception) -> None:
     st.error(error_text(exc), icon=":material/error:")
 
 
-def flash(kind: str, *, key: str | None = None, message: str | None = None) -> None:
-    """A message shown once at the top of the next run (after st.rerun or a page switch)."""
-    st.session_state["_vorm_flash"] = (kind, key, message)
+def flash(kind: str, *, msgid: str | None = None, message: str | None = None) -> None:
+    """A message shown once at the top of the next run (after st.rerun or a page switch).
+
+    ``msgid`` (marked with N_) is translated when shown, in the language of that run.
+    """
+    st.session_state["_vorm_flash"] = (kind, msgid, message)
 
 
 def show_flash() -> None:
     item = st.session_state.pop("_vorm_flash", None)
     if not item:
         return
-    kind, key, message = item
-    text = t(key) if key else (message or "")
+    kind, msgid, message = item
+    text = _(msgid) if msgid else (message or "")
     {"success": st.success, "error": st.error, "warning": st.warning}.get(kind, st.info)(text)

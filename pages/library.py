@@ -8,14 +8,14 @@ from core.content import library
 from core.db import get_session
 from core.errors import VormError
 from core.models import JobStatus
-from pages.common import error_text, fmt_date, require_user, t
+from pages.common import _, error_text, fmt_date, fmt_number, job_error_text, label, ngettext, require_user
 
 COLUMNS = 4
 
 user = require_user()
-st.title(t("library.title"))
+st.title(_("My models"))
 
-search = st.text_input(t("library.search"), key="library_search", placeholder=t("library.search.placeholder"),
+search = st.text_input(_("Search by name"), key="library_search", placeholder=_("e.g. teapot"),
                        icon=":material/search:")
 if st.session_state.get("_library_last_search") != search:
     st.session_state["_library_last_search"] = search
@@ -28,34 +28,37 @@ with get_session() as session:
     purge = {m.id: library.purge_date(session, user=user, model=m) for m in result.items}
 
 if jobs:
-    with st.expander(t("library.jobs", count=len(jobs)), expanded=any(j.status != JobStatus.FAILED for j in jobs)):
+    with st.expander(_("In progress and recent problems ({count})", count=fmt_number(len(jobs))),
+                     expanded=any(j.status != JobStatus.FAILED for j in jobs)):
         for job in jobs:
-            status = t(f"library.status.{job.status}")
+            status = label("job_status", job.status)
             line = f"**{job.name or '#' + str(job.id)}** · {status} · {fmt_date(job.created_at)}"
             if job.status == JobStatus.RUNNING:
                 line += f" · {int(job.progress_pct)}%"
             st.markdown(line)
-            if job.status == JobStatus.FAILED and job.error_message:
-                st.caption(job.error_message)
+            if job.status == JobStatus.FAILED:
+                st.caption(job_error_text(job))
 
 if result.total == 0:
     if search:
-        st.info(t("library.no_match", search=search), icon=":material/search_off:")
+        st.info(_("No model has “{search}” in its name.", search=search), icon=":material/search_off:")
     else:
         with st.container(border=True, key="library_empty"):
-            st.subheader(t("library.empty.title"))
-            st.write(t("library.empty.body"))
-            st.page_link("pages/upload.py", label=t("library.empty.cta"), icon=":material/add_photo_alternate:")
+            st.subheader(_("Nothing here yet"))
+            st.write(_("Upload a photo of an object on a plain background and Vorm turns it into a 3D model "
+                       "in about a minute."))
+            st.page_link("pages/upload.py", label=_("Make your first model"), icon=":material/add_photo_alternate:")
     st.stop()
 
-st.caption(t("library.count", total=result.total, page=result.page, pages=result.pages))
+st.caption(ngettext("{n} model", "{n} models", result.total) + " · "
+           + _("page {page} of {pages}", page=fmt_number(result.page), pages=fmt_number(result.pages)))
 
 
 @st.dialog(" ")
 def _confirm_delete(model_id: int, name: str) -> None:
-    st.write(t("library.delete.confirm", name=name))
+    st.write(_("Delete “{name}” with all its files? This cannot be undone.", name=name))
     c1, c2 = st.columns(2)
-    if c1.button(t("library.delete.yes"), type="primary", key="delete_yes", icon=":material/delete:"):
+    if c1.button(_("Yes, delete it"), type="primary", key="delete_yes", icon=":material/delete:"):
         try:
             with get_session() as session:
                 library.delete_model(session, user_id=user.id, model_id=model_id)
@@ -64,14 +67,14 @@ def _confirm_delete(model_id: int, name: str) -> None:
             return
         st.session_state["_library_deleted"] = name
         st.rerun()
-    if c2.button(t("library.delete.no"), key="delete_no"):
+    if c2.button(_("Keep it"), key="delete_no"):
         st.rerun()
 
 
 @st.dialog(" ")
 def _rename(model_id: int, name: str) -> None:
-    new = st.text_input(t("library.rename.label"), value=name, key="rename_value", max_chars=library.MAX_NAME_CHARS)
-    if st.button(t("library.rename.save"), type="primary", key="rename_save"):
+    new = st.text_input(_("New name"), value=name, key="rename_value", max_chars=library.MAX_NAME_CHARS)
+    if st.button(_("Save"), type="primary", key="rename_save"):
         try:
             with get_session() as session:
                 library.rename_model(session, user_id=user.id, model_id=model_id, name=new)
@@ -83,7 +86,7 @@ def _rename(model_id: int, name: str) -> None:
 
 deleted = st.session_state.pop("_library_deleted", None)
 if deleted:
-    st.success(t("library.deleted", name=deleted))
+    st.success(_("“{name}” was deleted.", name=deleted))
 
 for start in range(0, len(result.items), COLUMNS):
     cols = st.columns(COLUMNS)
@@ -97,27 +100,27 @@ for start in range(0, len(result.items), COLUMNS):
                                   vertical_alignment="center"):
                     st.markdown(":material/view_in_ar:")
             st.markdown(f"**{model.name or '#' + str(model.id)}**")
-            meta = f"{t(f'upload.mode.{model.mode}')} · {fmt_date(model.created_at)}"
+            meta = f"{label('mode', model.mode)} · {fmt_date(model.created_at)}"
             st.caption(meta)
             left = library.days_left(purge.get(model.id))
             if left is not None:
-                st.caption(t("library.days_left", days=left))
-            st.page_link("pages/model.py", label=t("library.open"), icon=":material/view_in_ar:",
+                st.caption(ngettext("Kept for {n} more day (free plan)", "Kept for {n} more days (free plan)", left))
+            st.page_link("pages/model.py", label=_("Open"), icon=":material/view_in_ar:",
                          query_params={"id": str(model.id)})
             b1, b2 = st.columns(2)
-            if b1.button(":material/edit:", key=f"rename_{model.id}", help=t("library.rename"), width="stretch"):
+            if b1.button(":material/edit:", key=f"rename_{model.id}", help=_("Rename"), width="stretch"):
                 _rename(model.id, model.name)
-            if b2.button(":material/delete:", key=f"delete_{model.id}", help=t("library.delete"), width="stretch"):
+            if b2.button(":material/delete:", key=f"delete_{model.id}", help=_("Delete"), width="stretch"):
                 _confirm_delete(model.id, model.name or f"#{model.id}")
 
 if result.pages > 1:
     p1, p2, p3 = st.columns([1, 2, 1])
-    if p1.button(t("library.prev"), disabled=result.page <= 1, key="page_prev", icon=":material/chevron_left:"):
+    if p1.button(_("Previous"), disabled=result.page <= 1, key="page_prev", icon=":material/chevron_left:"):
         st.session_state["library_page"] = result.page - 1
         st.rerun()
-    p2.markdown(f"<div style='text-align:center'>{t('library.page', page=result.page, pages=result.pages)}</div>",
-                unsafe_allow_html=True)
-    if p3.button(t("library.next"), disabled=result.page >= result.pages, key="page_next",
+    page_text = _("Page {page} of {pages}", page=fmt_number(result.page), pages=fmt_number(result.pages))
+    p2.markdown(f"<div style='text-align:center'>{page_text}</div>", unsafe_allow_html=True)
+    if p3.button(_("Next"), disabled=result.page >= result.pages, key="page_next",
                  icon=":material/chevron_right:"):
         st.session_state["library_page"] = result.page + 1
         st.rerun()

@@ -7,18 +7,18 @@ import streamlit as st
 from core.accounts import auth
 from core.db import get_session
 from core.errors import VormError
-from pages.common import client, error_text, log_in, t
+from pages.common import _, client, error_text, log_in
 
-st.title(t("login.title"))
-st.caption(t("login.intro"))
+st.title(_("Log in"))
+st.caption(_("Turn a photo of an object into a 3D model you can spin, download and print."))
 
-left, _ = st.columns([2, 1])
+left, _spacer = st.columns([2, 1])
 with left:
     with st.form("login_form"):
-        email = st.text_input(t("login.email"), key="login_email", autocomplete="email")
-        password = st.text_input(t("login.password"), type="password", key="login_password",
+        email = st.text_input(_("Email address"), key="login_email", autocomplete="email")
+        password = st.text_input(_("Password"), type="password", key="login_password",
                                  autocomplete="current-password")
-        submitted = st.form_submit_button(t("login.submit"), type="primary", icon=":material/login:")
+        submitted = st.form_submit_button(_("Log in"), type="primary", icon=":material/login:")
     if submitted:
         who = client()
         try:
@@ -31,12 +31,12 @@ with left:
             log_in(token, user)
             st.rerun()
 
-    st.page_link("pages/register.py", label=t("login.no_account"), icon=":material/person_add:")
+    st.page_link("pages/register.py", label=_("No account yet? Create one"), icon=":material/person_add:")
 
-    with st.expander(t("login.forgot")):
+    with st.expander(_("Forgot your password?")):
         with st.form("forgot_form"):
-            reset_email = st.text_input(t("login.email"), key="reset_email")
-            asked = st.form_submit_button(t("login.reset_submit"))
+            reset_email = st.text_input(_("Email address"), key="reset_email")
+            asked = st.form_submit_button(_("Send reset link"))
         if asked:
             try:
                 with get_session() as session:
@@ -44,4 +44,4 @@ with left:
             except VormError as exc:
                 st.error(error_text(exc))
             else:
-                st.success(t("login.reset_sent"))
+                st.success(_("If an account exists for that address, we have emailed a link to reset the password."))

@@ -11,7 +11,7 @@ import streamlit as st
 from core.content import library
 from core.db import get_session
 from core.errors import VormError
-from pages.common import error_text, fmt_date, require_user, t
+from pages.common import _, error_text, fmt_date, fmt_number, label, ngettext, require_user
 
 VIEWER_HEIGHT_PX = 520
 BACKGROUND = [246, 247, 249]
@@ -19,9 +19,9 @@ BACKGROUND = [246, 247, 249]
 user = require_user()
 model_id = st.query_params.get("id")
 if not model_id:
-    st.title(t("model.title"))
-    st.info(t("model.pick"), icon=":material/view_in_ar:")
-    st.page_link("pages/library.py", label=t("nav.library"), icon=":material/view_module:")
+    st.title(_("Model"))
+    st.info(_("Choose a model in “My models” to see it here."), icon=":material/view_in_ar:")
+    st.page_link("pages/library.py", label=_("My models"), icon=":material/view_module:")
     st.stop()
 
 try:
@@ -30,9 +30,9 @@ try:
         purge = library.purge_date(session, user=user, model=model)
 except VormError as exc:
     # Another user's model looks exactly like a missing one.
-    st.title(t("model.title"))
+    st.title(_("Model"))
     st.error(error_text(exc), icon=":material/error:")
-    st.page_link("pages/library.py", label=t("nav.library"), icon=":material/view_module:")
+    st.page_link("pages/library.py", label=_("My models"), icon=":material/view_module:")
     st.stop()
 
 
@@ -72,28 +72,28 @@ def viewer(polys: list[dict[str, Any]]) -> pdk.Deck:
 
 title = model.name or f"#{model.id}"
 st.title(title)
-meta = f"{t(f'upload.mode.{model.mode}')} · {fmt_date(model.created_at)}"
+meta = f"{label('mode', model.mode)} · {fmt_date(model.created_at)}"
 left = library.days_left(purge)
 if left is not None:
-    meta += " · " + t("library.days_left", days=left)
+    meta += " · " + ngettext("Kept for {n} more day (free plan)", "Kept for {n} more days (free plan)", left)
 st.caption(meta)
 
 polys = _polygons(model.id, model.preview_key, user.id)
 view_col, side = st.columns([3, 1])
 with view_col:
     st.pydeck_chart(viewer(polys), height=VIEWER_HEIGHT_PX, key="model_viewer")
-    st.caption(t("model.viewer.help") if polys else t("model.viewer.none"))
+    st.caption(_("Drag to turn the model, scroll to zoom, shift-drag to move it.") if polys
+               else _("There is no preview of this model; the downloads are complete."))
 
 with side:
-    st.subheader(t("model.stats"))
-    size = " × ".join(f"{v:.3g}" for v in (model.extents or []))
-    unit = "mm" if model.stats.get("size_mm") or (model.extents and max(model.extents) > 2) else t("model.units")
-    st.markdown(
-        f"- {t('model.faces')}: **{model.faces:,}**\n"
-        f"- {t('model.watertight')}: **{t('model.yes') if model.watertight else t('model.no')}**\n"
-        f"- {t('model.size')}: **{size or '—'}** {unit if size else ''}"
-    )
-    st.subheader(t("model.downloads"))
+    st.subheader(_("The mesh"))
+    size = " × ".join(fmt_number(float(f"{v:.3g}")) for v in (model.extents or []))
+    unit = "mm" if model.stats.get("size_mm") or (model.extents and max(model.extents) > 2) else _("units")
+    facts = [(_("Triangles"), fmt_number(model.faces)),
+             (_("Watertight (printable)"), label("yes_no", "yes" if model.watertight else "no")),
+             (_("Size"), f"{size} {unit}" if size else "—")]
+    st.markdown("\n".join(f"- {name}: **{value}**" for name, value in facts))
+    st.subheader(_("Downloads"))
     allowed = library.allowed_formats(user)
 
     def _data(fmt: str) -> Any:
@@ -104,23 +104,22 @@ with side:
 
     for fmt in library.ALL_FORMATS:
         if fmt in allowed:
-            st.download_button(t("model.download", fmt=fmt.upper()), data=_data(fmt),
+            st.download_button(_("Download {fmt}", fmt=fmt.upper()), data=_data(fmt),
                                file_name=library.download_name(model, fmt), mime=library.MIME[fmt],
                                key=f"download_{fmt}", icon=":material/download:", on_click="ignore",
                                width="stretch")
         else:
-            st.button(t("model.download", fmt=fmt.upper()), disabled=True, key=f"download_{fmt}",
-                      help=t("model.premium_only"), width="stretch")
+            st.button(_("Download {fmt}", fmt=fmt.upper()), disabled=True, key=f"download_{fmt}",
+                      help=_("More formats (PLY, 3MF) come with premium."), width="stretch")
     if len(allowed) < len(library.ALL_FORMATS):
-        st.caption(t("model.premium_only"))
+        st.caption(_("More formats (PLY, 3MF) come with premium."))
     st.divider()
-    st.page_link("pages/upload.py", label=t("model.again"), icon=":material/replay:",
+    st.page_link("pages/upload.py", label=_("Generate again with other options"), icon=":material/replay:",
                  query_params={"again": str(model.id)})
 
 thumbs = library.thumbnail_urls(model)
 if thumbs:
-    st.subheader(t("model.thumbnails"))
+    st.subheader(_("Views"))
     cols = st.columns(max(1, min(4, len(thumbs))))
     for i, (name, url) in enumerate(thumbs.items()):
-        label = t(f"model.view.{name}")
-        cols[i % len(cols)].image(url, caption=name if label == f"model.view.{name}" else label, width="stretch")
+        cols[i % len(cols)].image(url, caption=label("view", name), width="stretch")

@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from core.accounts import auth
 from core.config import get_settings
 from core.db import get_session
 from core.errors import VormError
@@ -21,15 +22,15 @@ from core.models import (
     Upload,
     utcnow,
 )
-from core.privacy import correction, erasure, exports, maintenance
+from core.privacy import correction, erasure, exports, retention
 from pages import common
-from pages.common import error_text, fmt_date, require_user, t
+from pages.common import N_, _, error_text, fmt_date, fmt_money, fmt_number, label, ngettext, plain, require_user
 
 PER_PAGE = 10  # items per page in each list
 
 user = require_user()
-st.title(t("mydata.title"))
-st.write(t("mydata.intro"))
+st.title(_("My data"))
+st.write(_("Everything we hold about you. You can download it, correct it or delete it here yourself."))
 
 notice = st.session_state.pop("_mydata_notice", None)
 if notice:
@@ -41,10 +42,12 @@ def _pager(key: str, total: int) -> int:
     if total <= PER_PAGE:
         return 0
     pages = -(-total // PER_PAGE)
-    page = int(st.number_input(t("mydata.page"), min_value=1, max_value=pages, value=1, step=1,
+    page = int(st.number_input(_("Page"), min_value=1, max_value=pages, value=1, step=1,
                                key=f"{key}_page", width=160))
     first = (page - 1) * PER_PAGE
-    st.caption(t("mydata.page_of", first=first + 1, last=min(first + PER_PAGE, total), total=total))
+    last = min(first + PER_PAGE, total)
+    st.caption(_("{first}–{last} of {total}", first=fmt_number(first + 1), last=fmt_number(last),
+                 total=fmt_number(total)))
     return first
 
 
@@ -66,26 +69,29 @@ def _done(message: str) -> None:
 # --- export ---------------------------------------------------------------------------
 
 with st.container(border=True, key="mydata_export"):
-    st.subheader(t("mydata.export"))
-    st.write(t("mydata.export_intro"))
+    st.subheader(_("Download your data"))
+    st.write(_("A ZIP with all your data (JSON and CSV), your original uploads and every model. It is ready "
+               "within a minute or two; we also email you the link. One export per 24 hours; the link works "
+               "for 7 days."))
     with get_session() as session:
         latest = exports.latest_export(session, user=user)
         allowed_at = exports.next_export_allowed_at(session, user=user)
     if latest is not None and latest.status in ("pending", "processing"):
-        st.info(t("mydata.export_pending"), icon=":material/hourglass_top:")
-        if st.button(t("mydata.export_refresh"), key="mydata_export_refresh", icon=":material/refresh:"):
+        st.info(_("Your export is being prepared…"), icon=":material/hourglass_top:")
+        if st.button(_("Refresh"), key="mydata_export_refresh", icon=":material/refresh:"):
             st.rerun()
     elif latest is not None and latest.status == "done":
         url = exports.export_download_url(latest)
         if url:
-            st.success(t("mydata.export_ready", date=fmt_date(latest.export_expires_at)), icon=":material/inventory_2:")
-            st.link_button(t("mydata.export_download"), url, key="mydata_export_download", type="primary",
+            st.success(_("Your export is ready (available until {date}).", date=fmt_date(latest.export_expires_at)),
+                       icon=":material/inventory_2:")
+            st.link_button(_("Download ZIP"), url, key="mydata_export_download", type="primary",
                            icon=":material/download:")
     elif latest is not None and latest.status == "failed":
-        st.warning(t("mydata.export_failed"))
+        st.warning(_("Building your export failed. Please request it again."))
     if allowed_at is not None:
-        st.caption(t("mydata.export_next", date=fmt_date(allowed_at)))
-    if st.button(t("mydata.export_request"), key="mydata_export_request", icon=":material/archive:",
+        st.caption(_("Next export possible from {date}.", date=fmt_date(allowed_at)))
+    if st.button(_("Request export"), key="mydata_export_request", icon=":material/archive:",
                  disabled=allowed_at is not None):
         try:
             with get_session() as session:
@@ -93,78 +99,97 @@ with st.container(border=True, key="mydata_export"):
         except VormError as exc:
             st.error(error_text(exc))
         else:
-            _done(t("mydata.export_requested"))
+            _done(_("Your export was requested. Refresh this page in a minute."))
 
 # --- profile and corrections -------------------------------------------------------------
 
-st.subheader(t("mydata.profile"))
+st.subheader(_("Profile"))
 c1, c2 = st.columns(2)
-c1.markdown(f"**{t('mydata.email')}:** {user.email}")
-c1.markdown(f"**{t('mydata.name')}:** {user.name or '—'}")
-c2.markdown(f"**{t('mydata.member_since')}:** {fmt_date(user.created_at)}")
-c2.markdown(f"**{t('mydata.last_login')}:** {fmt_date(user.last_login_at)}")
-c2.markdown(f"**{t('mydata.language')}:** {user.locale}")
+for column, name, value in ((c1, _("Email address"), user.email), (c1, _("Name"), user.name or "—"),
+                             (c2, _("Member since"), fmt_date(user.created_at)),
+                             (c2, _("Last login"), fmt_date(user.last_login_at)),
+                             (c2, _("Language"), label("language", user.locale))):
+    column.markdown(f"**{name}:** {plain(value)}")
 
 e1, e2 = st.columns(2)
-with e1.expander(t("mydata.edit_name"), icon=":material/edit:"), st.form("mydata_name_form"):
-    name = st.text_input(t("mydata.name"), value=user.name, key="mydata_name", max_chars=correction.MAX_NAME_CHARS)
-    if st.form_submit_button(t("mydata.save_name"), type="primary"):
+with e1.expander(_("Change name"), icon=":material/edit:"), st.form("mydata_name_form"):
+    name = st.text_input(_("Name"), value=user.name, key="mydata_name", max_chars=correction.MAX_NAME_CHARS)
+    if st.form_submit_button(_("Save name"), type="primary"):
         try:
             with get_session() as session:
                 correction.change_name(session, user=user, name=name)
         except VormError as exc:
             st.error(error_text(exc))
         else:
-            _done(t("mydata.name_saved"))
-with e2.expander(t("mydata.edit_email"), icon=":material/alternate_email:"), st.form("mydata_email_form"):
-    new_email = st.text_input(t("mydata.new_email"), key="mydata_new_email")
-    password = st.text_input(t("mydata.current_password"), type="password", key="mydata_email_password")
-    if st.form_submit_button(t("mydata.send_confirmation"), type="primary"):
+            _done(_("Your name was saved."))
+with e2.expander(_("Change email address"), icon=":material/alternate_email:"), st.form("mydata_email_form"):
+    new_email = st.text_input(_("New email address"), key="mydata_new_email")
+    password = st.text_input(_("Current password"), type="password", key="mydata_email_password")
+    if st.form_submit_button(_("Send confirmation link"), type="primary"):
         try:
             with get_session() as session:
                 sent_to = correction.request_email_change(session, user=user, new_email=new_email, password=password)
         except VormError as exc:
             st.error(error_text(exc))
         else:
-            _done(t("mydata.email_sent", email=sent_to))
+            _done(_("We sent a confirmation link to {email}. Your address changes when you open it "
+                    "(within 24 hours).", email=sent_to))
+
+with st.expander(_("Change password"), icon=":material/password:"), st.form("mydata_password_form",
+                                                                          clear_on_submit=True):
+    current = st.text_input(_("Current password"), type="password", key="mydata_pw_current",
+                            autocomplete="current-password")
+    new_password = st.text_input(_("New password"), type="password", key="mydata_pw_new",
+                                 help=_("At least 10 characters, with letters and digits."),
+                                 autocomplete="new-password")
+    if st.form_submit_button(_("Change password"), type="primary"):
+        try:
+            with get_session() as session:
+                auth.change_password(session, user_id=user.id, old_password=current, new_password=new_password,
+                                     keep_token=common.session_token())
+        except VormError as exc:
+            st.error(error_text(exc))
+        else:
+            _done(_("Your password was changed. You stay logged in here; other browsers are logged out."))
 
 # --- plan ------------------------------------------------------------------------------
 
-st.subheader(t("mydata.plan"))
-st.markdown(t("mydata.plan_is", plan=user.plan))
+st.subheader(_("Plan and subscription"))
+st.markdown(_("Your plan: **{plan}**", plan=label("plan", user.plan)))
 if user.stripe_customer_id:
-    st.markdown(t("mydata.stripe_customer", ref=user.stripe_customer_id))
-subs, _ = _rows(Subscription, "subs")
+    st.markdown(_("Stripe customer reference: `{ref}`", ref=user.stripe_customer_id))
+subs, _subs_total = _rows(Subscription, "subs")
 if subs:
-    st.dataframe([{"subscription": s.stripe_subscription_id, "status": s.status,
-                   "period end": fmt_date(s.current_period_end), "ended": fmt_date(s.ended_at),
-                   "since": fmt_date(s.created_at)} for s in subs], key="mydata_subscriptions", hide_index=True)
+    st.dataframe([{_("Subscription"): s.stripe_subscription_id, _("Status"): s.status,
+                   _("Period ends"): fmt_date(s.current_period_end), _("Ended"): fmt_date(s.ended_at),
+                   _("Since"): fmt_date(s.created_at)} for s in subs], key="mydata_subscriptions", hide_index=True)
 else:
-    st.caption(t("mydata.no_subscriptions"))
+    st.caption(_("No subscriptions."))
 invoices, inv_total = _rows(InvoiceRecord, "invoices")
 if invoices:
-    st.markdown(f"**{t('mydata.invoices')}**")
-    st.dataframe([{"invoice": i.stripe_invoice_id, "amount": f"{i.amount_cents / 100:.2f} {i.currency.upper()}",
-                   "date": fmt_date(i.created_at)} for i in invoices], key="mydata_invoices", hide_index=True)
+    st.markdown("**" + _("Invoices (references)") + "**")
+    st.dataframe([{_("Invoice"): i.stripe_invoice_id, _("Amount"): fmt_money(i.amount_cents, i.currency),
+                   _("Date"): fmt_date(i.created_at)} for i in invoices], key="mydata_invoices", hide_index=True)
     _pager("invoices", inv_total)
 
 # --- uploads and models ---------------------------------------------------------------------
 
-st.subheader(f"{t('mydata.uploads')} · {t('mydata.models')}")
-st.caption(t("mydata.retention", days=get_settings().retention_days))
+st.subheader(_("Uploads") + " · " + _("Models"))
+st.caption(_("Free plan: uploads and models are deleted {days} days after creation. Premium: kept while your "
+             "subscription runs, and {days} days after it ends.", days=get_settings().retention_days))
 with get_session() as session:
-    rule = maintenance.retention_rule(session, user=user)
+    rule = retention.retention_rule(session, user=user)
 
 
 def _purge_text(created: Any) -> str:
     when = rule.purge_date(created)
     if when is None:
-        return t("mydata.kept")
+        return _("kept while your subscription is active")
     days = max(0, (when - utcnow()).days)
-    return t("mydata.purge_on", date=fmt_date(when), days=days)
+    return ngettext("deleted on {date} ({n} day left)", "deleted on {date} ({n} days left)", days, date=fmt_date(when))
 
 
-def _item_list(model: Any, key: str, empty: str, label: Any, delete: Any) -> None:
+def _item_list(model: Any, key: str, empty: str, name_of: Any, delete: Any) -> None:
     items, total = _rows(model, key)
     if not items:
         st.caption(empty)
@@ -172,26 +197,26 @@ def _item_list(model: Any, key: str, empty: str, label: Any, delete: Any) -> Non
     for item in items:
         with st.container(border=True, key=f"{key}_{item.id}"):
             a, b = st.columns([5, 1], vertical_alignment="center")
-            a.markdown(f"**{label(item)}**  \n{t('mydata.created', date=fmt_date(item.created_at))} · "
-                       f"{_purge_text(item.created_at)}")
-            with b.popover(t("mydata.delete"), icon=":material/delete:", key=f"{key}_del_{item.id}"):
-                if st.button(t("mydata.delete"), key=f"{key}_del_confirm_{item.id}", type="primary"):
+            a.markdown(f"**{plain(name_of(item))}**  \n" + _("created {date}", date=fmt_date(item.created_at))
+                       + " · " + _purge_text(item.created_at))
+            with b.popover(_("Delete"), icon=":material/delete:", key=f"{key}_del_{item.id}"):
+                if st.button(_("Delete"), key=f"{key}_del_confirm_{item.id}", type="primary"):
                     try:
                         with get_session() as session:
                             delete(session, item.id)
                     except VormError as exc:
                         st.error(error_text(exc))
                     else:
-                        _done(t("mydata.deleted"))
+                        _done(_("Deleted."))
     _pager(key, total)
 
 
-tab_u, tab_m = st.tabs([t("mydata.uploads"), t("mydata.models")])
+tab_u, tab_m = st.tabs([_("Uploads"), _("Models")])
 with tab_u:
-    _item_list(Upload, "uploads", t("mydata.no_uploads"), lambda u: u.filename or f"#{u.id}",
+    _item_list(Upload, "uploads", _("You have no uploads."), lambda u: u.filename or f"#{u.id}",
                lambda s, i: erasure.delete_upload(s, user=user, upload_id=i))
 with tab_m:
-    _item_list(Model3D, "models", t("mydata.no_models"), lambda m: m.name or f"#{m.id}",
+    _item_list(Model3D, "models", _("You have no models."), lambda m: m.name or f"#{m.id}",
                lambda s, i: erasure.delete_model(s, user=user, model_id=i))
 
 # --- logs, acceptances, tickets, requests ------------------------------------------------------
@@ -199,42 +224,51 @@ with tab_m:
 def _section(title: str, model: Any, key: str, columns: Callable[[Any], dict[str, Any]], empty: str,
              note: str | None = None) -> None:
     """One paginated table of the user's rows, or its empty state."""
-    st.subheader(t(title))
+    st.subheader(_(title))
     if note:
-        st.caption(t(note))
+        st.caption(_(note))
     rows, total = _rows(model, key)
     if rows:
         st.dataframe([columns(r) for r in rows], key=f"mydata_{key}", hide_index=True)
         _pager(key, total)
     else:
-        st.caption(t(empty))
+        st.caption(_(empty))
 
 
-_section("mydata.access", AccessEvent, "access", note="mydata.access_note", empty="mydata.no_access",
-         columns=lambda e: {"date": fmt_date(e.created_at), "event": e.kind, "reason": e.reason or "",
-                            "IP": e.ip or "", "browser": e.user_agent or ""})
-_section("mydata.acceptances", PolicyAcceptance, "acceptances", empty="mydata.no_acceptances",
-         columns=lambda a: {"version": a.version, "date": fmt_date(a.accepted_at)})
-_section("mydata.tickets", SupportTicket, "tickets", empty="mydata.no_tickets",
-         columns=lambda k: {"#": k.id, "subject": k.subject, "status": k.status, "date": fmt_date(k.created_at)})
-_section("mydata.requests", PrivacyRequest, "requests", empty="mydata.no_requests",
-         columns=lambda r: {"#": r.id, "kind": r.kind, "status": r.status, "date": fmt_date(r.created_at),
-                            "due": t("mydata.due", date=fmt_date(r.due_at)), "resolved": fmt_date(r.resolved_at)})
+_section(N_("Access log (IP address and browser)"), AccessEvent, "access",
+         note=N_("Full IP addresses are kept for 30 days, then shortened to their network; entries go after 180 days."),
+         empty=N_("No entries."),
+         columns=lambda e: {_("Date"): fmt_date(e.created_at), _("Event"): label("access", e.kind),
+                            _("Reason"): label("access_reason", e.reason) if e.reason else "",
+                            _("IP address"): e.ip or "", _("Browser"): e.user_agent or ""})
+_section(N_("Privacy policy acceptances"), PolicyAcceptance, "acceptances", empty=N_("None recorded."),
+         columns=lambda a: {_("Version"): a.version, _("Date"): fmt_date(a.accepted_at)})
+_section(N_("Support tickets"), SupportTicket, "tickets", empty=N_("No tickets."),
+         columns=lambda k: {"#": k.id, _("Subject"): k.subject, _("Status"): label("request_status", k.status),
+                            _("Date"): fmt_date(k.created_at)})
+_section(N_("Privacy requests"), PrivacyRequest, "requests", empty=N_("No privacy requests."),
+         columns=lambda r: {"#": r.id, _("Kind"): label("privacy_kind", r.kind),
+                            _("Status"): label("request_status", r.status), _("Date"): fmt_date(r.created_at),
+                            _("Due"): _("answer due by {date}", date=fmt_date(r.due_at)),
+                            _("Resolved"): fmt_date(r.resolved_at)})
 try:
-    st.page_link("pages/support.py", label=t("mydata.support_link"), icon=":material/support:")
+    st.page_link("pages/support.py", label=_("Questions or another request? Use the support page."),
+                 icon=":material/support:")
 except Exception:  # the page is not registered (run on its own, e.g. in a page test)
-    st.caption(t("mydata.support_link"))
+    st.caption(_("Questions or another request? Use the support page."))
 
 # --- delete the account -------------------------------------------------------------------------
 
 st.divider()
-with st.expander(t("mydata.danger"), icon=":material/warning:"), st.form("mydata_delete_form"):
-    st.warning(t("mydata.danger_intro"))
-    confirm_password = st.text_input(t("mydata.current_password"), type="password", key="mydata_delete_password")
-    understood = st.checkbox(t("mydata.danger_confirm"), key="mydata_delete_understood")
-    if st.form_submit_button(t("mydata.delete_account"), type="primary", icon=":material/delete_forever:"):
+with st.expander(_("Delete your account"), icon=":material/warning:"), st.form("mydata_delete_form"):
+    st.warning(_("This deletes your account and everything in it for good: profile, uploads, models, logs, "
+                 "tickets, sessions, and your customer record at Stripe. Only invoice references stay, because "
+                 "bookkeeping law requires them, without your name or email. This cannot be undone."))
+    confirm_password = st.text_input(_("Current password"), type="password", key="mydata_delete_password")
+    understood = st.checkbox(_("I understand that this cannot be undone"), key="mydata_delete_understood")
+    if st.form_submit_button(_("Delete my account"), type="primary", icon=":material/delete_forever:"):
         if not understood:
-            st.error(t("mydata.danger_confirm"))
+            st.error(_("I understand that this cannot be undone"))
         else:
             try:
                 with get_session() as session:
@@ -244,6 +278,7 @@ with st.expander(t("mydata.danger"), icon=":material/warning:"), st.form("mydata
                 st.error(error_text(exc))
             else:
                 common.log_out()
-                common.flash("success", key="mydata.account_deleted" if outcome == "erased"
-                             else "mydata.account_scheduled")
+                common.flash("success", msgid=N_("Your account and all its data have been deleted. Goodbye!")
+                             if outcome == "erased" else N_("Your account is closed and logged out; the last of "
+                                                            "its data is being deleted within minutes."))
                 st.rerun()

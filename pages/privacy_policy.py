@@ -6,18 +6,29 @@ import re
 
 import streamlit as st
 
+from core import i18n
+from core.config import get_settings
 from core.privacy import policy
-from pages.common import lang, t
+from core.privacy.processors import configured_processors
+from pages.common import _, lang
 
 _HEADING = re.compile(r"^\d+\.\s+\S")
 
+
+def _link(page: str, text: str, icon: str) -> None:
+    try:
+        st.page_link(page, label=text, icon=icon)
+    except Exception:  # the page is not registered (run on its own, e.g. in a page test)
+        st.caption(text)
+
+
 doc = policy.current()
-st.title(t("policy.title"))
-choice = st.radio(t("policy.language"), ["nl", "en"], index=0 if lang() == "nl" else 1, horizontal=True,
-                  key="policy_lang", format_func=lambda code: {"en": "English", "nl": "Nederlands"}[code])
-st.caption(t("policy.last_updated", date=doc.last_updated, version=doc.version))
+st.title(_("Privacy policy"))
+choice = st.radio(_("Language of the policy"), ["nl", "en"], index=0 if lang() == "nl" else 1, horizontal=True,
+                  key="policy_lang", format_func=i18n.LANG_NAMES.__getitem__)
+st.caption(_("Last updated: {date} (version {version})", date=doc.last_updated, version=doc.version))
 if choice == "en":
-    st.caption(t("policy.dutch_binding"))
+    st.caption(_("The Dutch text is the original; this English text is a translation."))
 
 with st.container(border=True, key="policy_text"):
     lines = [line.strip() for line in doc.text(choice).splitlines() if line.strip()]
@@ -27,17 +38,25 @@ with st.container(border=True, key="policy_text"):
         else:
             st.markdown(line)
 
-st.subheader(t("policy.cookies.title"), anchor="cookies")
-st.markdown(t("policy.cookies.text"))
+st.subheader(_("Cookies"), anchor="cookies")
+st.markdown(_("We use only strictly necessary cookies, so we do not ask for consent:\n\n- **Login cookie**: keeps "
+              "you logged in. It holds only a signed reference to your session on our server, which ends when you "
+              "log out or delete your account.\n- **Streamlit connection**: the app framework keeps your browser tab "
+              "connected to the server.\n\nNo analytics, tracking or advertising cookies, and no third-party cookies."))
 
-try:
-    st.page_link("pages/processors.py", label=t("policy.processors_link"), icon=":material/dns:")
-except Exception:  # the page is not registered (run on its own, e.g. in a page test)
-    st.caption(t("policy.processors_link"))
+st.subheader(_("Who processes your data on this installation"), anchor="processors")
+for p in configured_processors():
+    st.markdown(f"- **{_(p.name, **p.fields)}**: {_(p.purpose)}")
+_link("pages/processors.py", _("Who processes your data: see the processors page."), ":material/dns:")
+
+st.subheader(_("How to reach us"), anchor="contact")
+st.markdown(_("- the support form on the support page; privacy requests are answered within one month at the latest\n"
+              "- email: {email}", email=get_settings().support_email))
+_link("pages/support.py", _("Go to the support page"), ":material/support:")
 
 versions = policy.all_versions()
 if len(versions) > 1:
-    with st.expander(t("policy.history")):
+    with st.expander(_("Earlier versions")):
         for v in reversed(versions):
-            kind = t("policy.material") if v.material else t("policy.minor")
+            kind = _("material change") if v.material else _("minor change")
             st.markdown(f"- {v.last_updated} · {v.version} · {kind}")

@@ -1,30 +1,20 @@
-"""Who processes personal data for us (policy clause 4): storage and payments, nothing else."""
+"""Who processes personal data for us (policy clause 4): what this installation really uses."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core.config import get_settings
-from pages.common import t
+from core.privacy.processors import configured_processors
+from pages.common import _
 
-settings = get_settings()
-st.title(t("processors.title"))
-st.write(t("processors.intro"))
+st.title(_("Processors"))
+st.write(_("We do not sell your personal data. Only these service providers process it for us, under a processing "
+           "agreement, and only for what is listed."))
 
-if settings.storage_backend == "s3":
-    endpoint = settings.s3_endpoint_url or f"Amazon S3 ({settings.s3_region})"
-    backend = endpoint
-else:
-    backend = t("processors.storage.local")
-mail_host = settings.smtp_host or t("processors.mail.none")
+for p in configured_processors():
+    with st.container(border=True, key=f"processor_{p.key}"):
+        icon = ":material/cloud:" if p.third_party else ":material/dns:"
+        st.markdown(f"{icon} **{_(p.name, **p.fields)}**")
+        st.write(_(p.purpose))
 
-for name, what, key in (
-    (t("processors.storage.name", backend=backend), t("processors.storage.what"), "processor_storage"),
-    (t("processors.payments.name"), t("processors.payments.what"), "processor_payments"),
-    (t("processors.mail.name", host=mail_host), t("processors.mail.what"), "processor_mail"),
-):
-    with st.container(border=True, key=key):
-        st.markdown(f"**{name}**")
-        st.write(what)
-
-st.info(t("processors.nothing_else"), icon=":material/lock:")
+st.info(_("Nothing else leaves our servers."), icon=":material/lock:")

@@ -10,26 +10,28 @@ from core.accounts import auth
 from core.db import get_session
 from core.errors import VormError
 from core.privacy import policy
-from pages.common import client, error_text, flash, lang, log_in, t
+from pages.common import N_, _, client, error_text, flash, lang, log_in
 
 current = policy.current()
-st.title(t("register.title"))
-st.caption(t("register.intro"))
+st.title(_("Create an account"))
+st.caption(_("Free: 5 models a day. Your images stay private."))
 
-left, _ = st.columns([2, 1])
+left, _spacer = st.columns([2, 1])
 with left:
     with st.form("register_form"):
-        email = st.text_input(t("login.email"), key="register_email", autocomplete="email")
-        name = st.text_input(t("register.name"), key="register_name", autocomplete="name")
-        password = st.text_input(t("login.password"), type="password", key="register_password",
-                                 help=t("register.password_rule"), autocomplete="new-password")
-        st.caption(":material/password: " + t("register.password_rule"))
-        accepted = st.checkbox(t("register.accept", version=current.last_updated), key="register_accept")
-        submitted = st.form_submit_button(t("register.submit"), type="primary", icon=":material/person_add:")
+        email = st.text_input(_("Email address"), key="register_email", autocomplete="email")
+        name = st.text_input(_("Name"), key="register_name", autocomplete="name")
+        password = st.text_input(_("Password"), type="password", key="register_password",
+                                 help=_("At least 10 characters, with letters and digits."),
+                                 autocomplete="new-password")
+        st.caption(":material/password: " + _("At least 10 characters, with letters and digits."))
+        accepted = st.checkbox(_("I accept the privacy policy (version {version})",
+                                 version=current.last_updated), key="register_accept")
+        submitted = st.form_submit_button(_("Create account"), type="primary", icon=":material/person_add:")
     if (Path(__file__).parent / "privacy_policy.py").is_file():
-        st.page_link("pages/privacy_policy.py", label=t("register.read_policy"), icon=":material/policy:")
+        st.page_link("pages/privacy_policy.py", label=_("Read the privacy policy"), icon=":material/policy:")
     else:
-        with st.expander(t("register.read_policy")):
+        with st.expander(_("Read the privacy policy")):
             st.text(current.text(lang()))
     if submitted:
         who = client()
@@ -42,6 +44,6 @@ with left:
             st.error(error_text(exc), icon=":material/error:")
         else:
             log_in(token, user)
-            flash("success", key="register.done")
+            flash("success", msgid=N_("Welcome! Your account is ready."))
             st.rerun()
-    st.page_link("pages/login.py", label=t("register.have_account"), icon=":material/login:")
+    st.page_link("pages/login.py", label=_("Already have an account? Log in"), icon=":material/login:")

@@ -8,32 +8,34 @@ from core.config import get_settings
 from core.db import get_session
 from core.errors import VormError
 from core.support import tickets as support
-from pages.common import current_user, error_text, fmt_date, t
+from pages.common import _, current_user, error_text, fmt_date, label
 
 user = current_user()
-st.title(t("support.title"))
-st.write(t("support.intro"))
+st.title(_("Support and contact"))
+st.write(_("Send us a message; we answer by email. Privacy requests are answered within one month at the latest."))
 
 done = st.session_state.pop("_support_done", None)
 if done:
     st.success(done, icon=":material/check_circle:")
 
-topic = st.selectbox(t("support.topic"), list(support.TOPICS), key="support_topic",
-                     format_func=lambda v: t(f"support.topic.{v}"))
+topic = st.selectbox(_("Topic"), list(support.TOPICS), key="support_topic",
+                     format_func=lambda v: label("support_topic", v))
 kind = None
 if topic == "privacy":
     if user is None:
-        st.warning(t("support.login_for_privacy"), icon=":material/login:")
+        st.warning(_("Log in to file a privacy request, so we know whose data it is about."),
+                   icon=":material/login:")
     else:
-        kind = st.selectbox(t("support.privacy_kind"), list(support.PRIVACY_KINDS), key="support_privacy_kind",
-                            format_func=lambda v: t(f"support.kind.{v}"))
-        st.info(t("support.self_service"), icon=":material/badge:")
+        kind = st.selectbox(_("Kind of privacy request"), list(support.PRIVACY_KINDS), key="support_privacy_kind",
+                            format_func=lambda v: label("privacy_kind", v))
+        st.info(_("Tip: you can download, correct and delete your data yourself, at once, on the My data page."),
+                icon=":material/badge:")
 
 with st.form("support_form", clear_on_submit=False):
-    email = user.email if user is not None else st.text_input(t("support.email"), key="support_email")
-    subject = st.text_input(t("support.subject"), key="support_subject", max_chars=support.MAX_SUBJECT_CHARS)
-    body = st.text_area(t("support.body"), key="support_body", max_chars=support.MAX_BODY_CHARS, height=180)
-    sent = st.form_submit_button(t("support.submit"), type="primary", disabled=topic == "privacy" and user is None)
+    email = user.email if user is not None else st.text_input(_("Your email address"), key="support_email")
+    subject = st.text_input(_("Subject"), key="support_subject", max_chars=support.MAX_SUBJECT_CHARS)
+    body = st.text_area(_("Message"), key="support_body", max_chars=support.MAX_BODY_CHARS, height=180)
+    sent = st.form_submit_button(_("Send"), type="primary", disabled=topic == "privacy" and user is None)
 
 if sent:
     try:
@@ -49,11 +51,12 @@ if sent:
     except VormError as exc:
         st.error(error_text(exc))
     else:
-        message = (t("support.sent_privacy", id=ticket.id, date=fmt_date(due)) if due
-                   else t("support.sent", id=ticket.id))
+        message = (_("Thank you. Your privacy request (ticket #{id}) will be answered by {date} at the latest.",
+                     id=ticket.id, date=fmt_date(due)) if due
+                   else _("Thank you. Your ticket number is #{id}.", id=ticket.id))
         st.session_state["_support_done"] = message
         for key in ("support_subject", "support_body"):
             st.session_state.pop(key, None)
         st.rerun()
 
-st.caption(t("support.direct", email=get_settings().support_email))
+st.caption(_("Or email us at {email}.", email=get_settings().support_email))

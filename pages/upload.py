@@ -11,11 +11,33 @@ from core.content import uploads
 from core.db import get_session
 from core.errors import VormError
 from core.models import JobStatus
-from pages.common import client, error_text, flash, require_user, t
+from pages.common import (
+    N_,
+    _,
+    client,
+    error_text,
+    flash,
+    fmt_number,
+    fmt_percent,
+    job_error_text,
+    label,
+    ngettext,
+    plain,
+    require_user,
+)
 
 PROGRESS_REFRESH_SECONDS = 1.5
 MODES = ("auto", "inflate", "relief", "carve")
 TERMINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+FACE_STEPS = (2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
+MODE_HELP = {
+    "inflate": N_("One photo of an object on a plain background. Its outline is blown up into a rounded, closed "
+                  "shape, coloured from the photo. Best for toys, fruit, logos and flat-ish things."),
+    "relief": N_("Any picture becomes a printable plate whose height follows the brightness. Tick lithophane for a "
+                 "back-lit print where dark areas are thick."),
+    "carve": N_("2 to {max_views} photos taken all around the object on a turntable, at equal steps, from the same "
+                "distance and height. The shape is carved from every outline."),
+}
 
 user = require_user()
 settings = get_settings()
@@ -41,7 +63,7 @@ def _check(data: bytes, filename: str, plan: str) -> dict[str, Any]:
     return {"validated": v, "preview": preview, "share": share}
 
 
-def _quota() -> int | None:
+def _quota() -> int:
     from core.jobs.queue import quota_left_today
 
     with get_session() as session:
@@ -79,10 +101,8 @@ def _again_sources() -> tuple[list[tuple[str, bytes]], dict[str, Any]]:
 
 def _stage_text(stage: str | None) -> str:
     if not stage:
-        return t("upload.stage.waiting")
-    key = f"upload.stage.{stage}"
-    text = t(key)
-    return stage.replace("_", " ") if text == key else text
+        return _("Waiting for a worker")
+    return label("stage", stage)
 
 
 @st.fragment(run_every=PROGRESS_REFRESH_SECONDS)
@@ -99,12 +119,13 @@ def _progress(job_id: int) -> None:
     if job.status in TERMINAL:
         st.rerun()  # the whole page draws the result, and this fragment stops refreshing
     with st.container(border=True, key="job_progress"):
-        st.subheader(t("upload.progress.title", name=job.name or f"#{job.id}"))
+        st.subheader(_("Making “{name}”", name=job.name or f"#{job.id}"))
         if job.status == JobStatus.QUEUED:
-            st.info(t("upload.progress.queued", position=(position or 0) + 1), icon=":material/schedule:")
+            st.info(_("Waiting in the queue: number {position}.", position=fmt_number((position or 0) + 1)),
+                    icon=":material/schedule:")
         st.progress(min(100, max(0, int(job.progress_pct))) / 100,
                     text=f"{_stage_text(job.progress_stage)} · {int(job.progress_pct)}%")
-        if st.button(t("upload.cancel"), key="cancel_job"):
+        if st.button(_("Cancel"), key="cancel_job"):
             with get_session() as session:
                 queue.cancel_job(session, job_id=job.id, user_id=user.id)
             st.rerun()
@@ -120,15 +141,14 @@ def _result(job_id: int) -> None:
         return
     with st.container(border=True, key="job_result"):
         if job.status == JobStatus.SUCCEEDED and job.model_id:
-            st.success(t("upload.done", name=job.name or f"#{job.id}"), icon=":material/check_circle:")
-            st.page_link("pages/model.py", label=t("upload.open_model"), icon=":material/view_in_ar:",
+            st.success(_("“{name}” is ready.", name=job.name or f"#{job.id}"), icon=":material/check_circle:")
+            st.page_link("pages/model.py", label=_("Open the model"), icon=":material/view_in_ar:",
                          query_params={"id": str(job.model_id)})
         elif job.status == JobStatus.CANCELLED:
-            st.warning(t("upload.cancelled"))
+            st.warning(_("The generation was cancelled."))
         else:
-            message = job.error_message or t("upload.failed_unknown")
-            st.error(t("upload.failed", message=message), icon=":material/error:")
-    if st.button(t("upload.start_another"), key="start_another", icon=":material/add_photo_alternate:"):
+            st.error(_("The model could not be made: {message}", message=job_error_text(job)), icon=":material/error:")
+    if st.button(_("Make another model"), key="start_another", icon=":material/add_photo_alternate:"):
         st.session_state.pop("upload_job_id", None)
         st.session_state["uploader_nonce"] = st.session_state.get("uploader_nonce", 0) + 1
         st.rerun()
@@ -136,35 +156,44 @@ def _result(job_id: int) -> None:
 
 # --- the page -------------------------------------------------------------------
 
-st.title(t("upload.title"))
+st.title(_("New model"))
 left = _quota()
-if left is not None:
-    (st.caption if left > 0 else st.warning)(t("upload.quota", count=left, limit=tier["daily_generations"]))
+(st.caption if left > 0 else st.warning)(
+    ngettext("You can start {n} more generation today (of {limit}).",
+             "You can start {n} more generations today (of {limit}).", left,
+             limit=fmt_number(tier["daily_generations"])))
 
 if st.session_state.get("upload_job_id"):
     _result(int(st.session_state["upload_job_id"]))
     st.stop()
 
-with st.expander(t("upload.modes.title"), expanded=not st.query_params.get("again")):
+with st.expander(_("How does it work? The four modes"), expanded=not st.query_params.get("again")):
     cols = st.columns(3)
     for col, mode in zip(cols, ("inflate", "relief", "carve"), strict=True):
         with col:
             st.image(_example(mode), width="stretch")
-            st.markdown(f"**{t(f'upload.mode.{mode}')}**")
-            st.caption(t(f"upload.mode.{mode}.help", max_views=tier["max_views"]))
-    st.caption(t("upload.mode.auto.help"))
+            st.markdown(f"**{label('mode', mode)}**")
+            st.caption(_(MODE_HELP[mode], max_views=tier["max_views"]))
+    st.caption(_("Automatic chooses for you: one image is inflated, several images are carved."))
 
 again_files, again_options = _again_sources()
 if again_files:
-    st.info(t("upload.again", name=again_options.get("name", "")), icon=":material/replay:")
+    st.info(_("Generating “{name}” again from the same images. Change the options below.",
+              name=again_options.get("name", "")), icon=":material/replay:")
     files: list[tuple[str, bytes]] = again_files
 else:
+    limit_mb = fmt_number(tier["max_upload_bytes"] / 1024 / 1024, digits=0)
     picked = st.file_uploader(
-        t("upload.files"), accept_multiple_files=True, key=f"uploader_{st.session_state.get('uploader_nonce', 0)}",
-        help=t("upload.files.help", mb=int(tier["max_upload_bytes"] / 1024 / 1024), max_views=tier["max_views"]),
+        _("Your image, or several views of one object"), accept_multiple_files=True,
+        key=f"uploader_{st.session_state.get('uploader_nonce', 0)}",
+        help=_("PNG, JPEG or WebP, up to {mb} MB each; at most {max_views} views on your plan.", mb=limit_mb,
+               max_views=tier["max_views"]),
     )
     files = [(f.name, f.getvalue()) for f in (picked or [])]
-    st.caption(t("upload.files.hint", mb=int(tier["max_upload_bytes"] / 1024 / 1024), max_views=tier["max_views"]))
+    st.caption(_("PNG, JPEG or WebP, up to {mb} MB each; at most {max_views} views on your plan.", mb=limit_mb,
+                 max_views=tier["max_views"]) + " "
+               + _("Tip: one object, a plain background, and some space around it. Camera details and GPS "
+                   "position are removed before your image is stored."))
 
 if not files:
     st.stop()
@@ -174,7 +203,7 @@ problems = [(name, c["error"]) for name, c in checked if "error" in c]
 good = [(name, c) for name, c in checked if "error" not in c]
 
 for name, exc in problems:
-    st.error(f"**{name}**: {error_text(exc)}", icon=":material/error:")
+    st.error(f"**{plain(name)}**: {error_text(exc)}", icon=":material/error:")
 if len(files) > 1:
     try:
         uploads.check_views(len(files), plan=user.plan)
@@ -183,42 +212,46 @@ if len(files) > 1:
         st.error(error_text(exc), icon=":material/error:")
 
 if good:
-    st.subheader(t("upload.preview.title"))
-    st.caption(t("upload.preview.help"))
+    st.subheader(_("What will be modelled"))
+    st.caption(_("The object as we found it; the washed-out part is treated as background."))
     shown = good[:8]
     cols = st.columns(min(4, len(shown)) * 2 if len(shown) == 1 else min(4, len(shown)))
     if len(shown) == 1:
         name, c = shown[0]
         cols[0].image(c["validated"].image, caption=name, width="stretch")
-        cols[1].image(c["preview"], caption=t("upload.preview.mask", pct=round(c["share"] * 100)), width="stretch")
+        cols[1].image(c["preview"], caption=_("Detected object ({pct} of the image)", pct=fmt_percent(c["share"])),
+                      width="stretch")
     else:
         for i, (name, c) in enumerate(shown):
             cols[i % len(cols)].image(c["preview"], caption=name, width="stretch")
         if len(good) > len(shown):
-            st.caption(t("upload.preview.more", count=len(good) - len(shown)))
+            st.caption(ngettext("…and {n} more view.", "…and {n} more views.", len(good) - len(shown)))
 
-st.subheader(t("upload.options.title"))
+st.subheader(_("Options"))
 mode_default = again_options.get("mode", "auto")
 with st.form("options_form"):
     c1, c2 = st.columns(2)
-    mode = c1.selectbox(t("upload.options.mode"), MODES, index=MODES.index(mode_default) if mode_default in MODES
-                        else 0, format_func=lambda m: t(f"upload.mode.{m}"), key="opt_mode")
-    name = c2.text_input(t("upload.options.name"), value=again_options.get("name") or
+    mode = c1.selectbox(_("Mode"), MODES, index=MODES.index(mode_default) if mode_default in MODES
+                        else 0, format_func=lambda m: label("mode", m), key="opt_mode")
+    name = c2.text_input(_("Name of the model"), value=again_options.get("name") or
                          (files[0][0].rsplit(".", 1)[0][:80] if files else ""), key="opt_name")
-    faces = c1.select_slider(t("upload.options.faces"), options=[2_000, 5_000, 10_000, 20_000, 50_000, 100_000],
-                             value=int(again_options.get("faces", 20_000)) if int(again_options.get(
-                                 "faces", 20_000)) in (2_000, 5_000, 10_000, 20_000, 50_000, 100_000) else 20_000,
-                             help=t("upload.options.faces.help"), key="opt_faces")
-    size_mm = c2.number_input(t("upload.options.size"), min_value=0.0, max_value=2000.0, step=5.0,
-                              value=float(again_options.get("size_mm") or 0.0), help=t("upload.options.size.help"),
+    faces_default = int(again_options.get("faces", 20_000))
+    faces = c1.select_slider(_("Detail (triangles)"), options=FACE_STEPS, format_func=fmt_number,
+                             value=faces_default if faces_default in FACE_STEPS else 20_000,
+                             help=_("More triangles keep finer detail but make larger files. {n} suits most prints.",
+                                    n=fmt_number(20_000)), key="opt_faces")
+    size_mm = c2.number_input(_("Print size of the longest side (mm, 0 = unscaled)"), min_value=0.0,
+                              max_value=2000.0, step=5.0, value=float(again_options.get("size_mm") or 0.0),
+                              help=_("With a size, the files are in millimetres, ready for a slicer."),
                               key="opt_size")
-    lithophane = st.checkbox(t("upload.options.lithophane"), value=bool(again_options.get("lithophane", False)),
-                             help=t("upload.options.lithophane.help"), key="opt_litho")
+    lithophane = st.checkbox(_("Lithophane (relief only)"), value=bool(again_options.get("lithophane", False)),
+                             help=_("Dark areas become thick, so the print shows the picture when lit from behind."),
+                             key="opt_litho")
     blocked = bool(problems) or not good or left == 0
-    submitted = st.form_submit_button(t("upload.submit"), type="primary", icon=":material/deployed_code:",
+    submitted = st.form_submit_button(_("Make my 3D model"), type="primary", icon=":material/deployed_code:",
                                       disabled=blocked)
 if problems:
-    st.caption(t("upload.fix_first"))
+    st.caption(_("Fix the problems above first; then you can start."))
 
 if submitted and not blocked:
     from core.jobs import queue
@@ -241,6 +274,6 @@ if submitted and not blocked:
         st.session_state["upload_job_id"] = job.id
         if "again" in st.query_params:
             del st.query_params["again"]
-        flash("success", key="upload.queued")
+        flash("success", msgid=N_("Your model is on its way."))
         st.rerun()
 

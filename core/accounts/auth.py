@@ -34,6 +34,7 @@ from core.errors import (
     WeakPassword,
     WrongCredentials,
 )
+from core.i18n import N_
 from core.mail import enqueue_mail
 from core.models import AccessEvent, AuthSession, OneTimeToken, PolicyAcceptance, Role, User, pk, utcnow
 from core.privacy import policy
@@ -68,7 +69,7 @@ def normalise_email(email: str) -> str:
 
 def check_password_strength(password: str, *, email: str = "") -> None:
     if len(password.encode()) > MAX_PASSWORD_BYTES:
-        raise WeakPassword("The password is too long: use at most 72 bytes.")
+        raise WeakPassword(N_("The password is too long: use at most 72 bytes."))
     if (
         len(password) < MIN_PASSWORD_LENGTH
         or not re.search(r"[A-Za-z]", password)
@@ -121,9 +122,9 @@ def create_user(
     check_password_strength(password, email=email)
     name = (name or "").strip()
     if len(name) > 120:
-        raise ValidationError("The name is too long (at most 120 characters).")
+        raise ValidationError(N_("The name is too long (at most 120 characters)."))
     if plan not in ("free", "premium"):
-        raise ValidationError("The plan must be free or premium.")
+        raise ValidationError(N_("The plan must be free or premium."))
     if session.exec(select(User.id).where(User.email == email)).first() is not None:
         raise DuplicateEmail()
     user = User(email=email, name=name, password_hash=hash_password(password), role=role, plan=plan,
@@ -145,7 +146,7 @@ def register(session: Session, *, email: str, name: str, password: str, accepted
              locale: str = "en", client: Client = NO_CLIENT) -> User:
     """Self-service registration: the current privacy policy must be accepted."""
     if not accepted_policy:
-        raise ValidationError("Please accept the privacy policy to create an account.")
+        raise ValidationError(N_("Please accept the privacy policy to create an account."))
     user = create_user(session, email=email, password=password, name=name, locale=locale,
                        accepted_policy=policy.current().version)
     user.last_login_at = utcnow()  # registering logs the person in
@@ -252,20 +253,31 @@ def revoke_all_sessions(session: Session, *, user_id: int, except_sid: str | Non
     return count
 
 
-def change_password(session: Session, *, user_id: int, old_password: str, new_password: str) -> None:
-    """Change the password and end every session of the user (the caller logs in again)."""
+def change_password(session: Session, *, user_id: int, old_password: str, new_password: str,
+                    keep_token: str | None = None) -> None:
+    """Change the password and end every session of the user but ``keep_token``'s (the browser that did it).
+
+    Without ``keep_token`` every session ends and the caller logs in again.
+    """
     user = session.get(User, user_id)
     if user is None:
         raise NotFound()
     if not verify_password(old_password, user.password_hash):
-        raise WrongCredentials("The current password is wrong.")
+        raise WrongCredentials(N_("The current password is wrong."))
     check_password_strength(new_password, email=user.email)
     user.password_hash = hash_password(new_password)
     user.updated_at = utcnow()
     session.add(user)
     audit(session, "user.password_changed", user_id=user.id)
+    record_access(session, kind="password_changed", client=NO_CLIENT, user_id=user.id)
     session.commit()
-    revoke_all_sessions(session, user_id=pk(user))
+    keep_sid = None
+    if keep_token:
+        try:
+            keep_sid = str(unsign(keep_token, purpose="session").get("sid", ""))
+        except TokenInvalid:
+            keep_sid = None
+    revoke_all_sessions(session, user_id=pk(user), except_sid=keep_sid)
 
 
 # --- one-time links -----------------------------------------------------
@@ -306,15 +318,18 @@ def request_password_reset(session: Session, *, email: str, client: Client = NO_
     token = issue_one_time_token(session, user_id=pk(user), purpose="password_reset",
                                  minutes=settings.reset_token_minutes)
     link = f"{settings.public_url.rstrip('/')}/?reset={token}"
-    from core.i18n import t
+    from core.i18n import translate
 
     enqueue_mail(
         session,
         to=user.email,
         user_id=user.id,
         kind="password_reset",
-        subject=t("mail.reset.subject", user.locale),
-        body=t("mail.reset.body", user.locale, name=user.name or user.email, link=link,
+        subject=translate("Reset your Vorm password", user.locale),
+        body=translate("Hello {name},\n\nSomeone (hopefully you) asked to reset your Vorm password. Open this link "
+                       "within {minutes} minutes to choose a new one:\n\n{link}\n\nIf it was not you, ignore this "
+                       "email; your password stays as it is.\n\nVorm",
+                       user.locale, name=user.name or user.email, link=link,
                minutes=settings.reset_token_minutes),
     )
     record_access(session, kind="reset_requested", client=client, user_id=user.id)
@@ -336,12 +351,24 @@ def reset_password(session: Session, *, token: str, new_password: str) -> User:
     return user
 
 
+def set_locale(session: Session, *, user_id: int, locale: str) -> User:
+    """The account's language, for its pages and its mails."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound()
+    user.locale = locale if locale in ("en", "nl") else "en"
+    session.add(user)
+    session.commit()
+    session.refresh(user)
+    return user
+
+
 def set_plan(session: Session, *, email: str, plan: str) -> User:
     if plan not in ("free", "premium"):
-        raise ValidationError("The plan must be free or premium.")
+        raise ValidationError(N_("The plan must be free or premium."))
     user = get_user_by_email(session, email)
     if user is None:
-        raise NotFound(f"No account with the email address {email!r}.")
+        raise NotFound(N_("No account with the email address {email}."), email=email)
     user.plan = plan
     user.updated_at = utcnow()
     session.add(user)

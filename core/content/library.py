@@ -22,6 +22,7 @@ from sqlmodel import select
 from core.audit import audit
 from core.config import get_settings
 from core.errors import NotFound, PermissionDenied, ValidationError
+from core.i18n import N_
 from core.models import GenerationJob, JobStatus, Model3D, User, pk, utcnow
 from core.storage import get_storage
 
@@ -102,19 +103,19 @@ def get_model(session: Session, *, user_id: int, model_id: int | str) -> Model3D
     try:
         mid = int(model_id)
     except (TypeError, ValueError):
-        raise NotFound("That model does not exist, or it is not yours.") from None
+        raise NotFound(N_("That model does not exist, or it is not yours.")) from None
     model = session.exec(select(Model3D).where(Model3D.id == mid).where(Model3D.user_id == user_id)).first()
     if model is None:
-        raise NotFound("That model does not exist, or it is not yours.")
+        raise NotFound(N_("That model does not exist, or it is not yours."))
     return model
 
 
 def rename_model(session: Session, *, user_id: int, model_id: int, name: str) -> Model3D:
     name = " ".join((name or "").split())
     if not name:
-        raise ValidationError("The name cannot be empty.")
+        raise ValidationError(N_("The name cannot be empty."))
     if len(name) > MAX_NAME_CHARS:
-        raise ValidationError(f"The name is too long (at most {MAX_NAME_CHARS} characters).")
+        raise ValidationError(N_("The name is too long (at most {limit} characters)."), limit=MAX_NAME_CHARS)
     model = get_model(session, user_id=user_id, model_id=model_id)
     model.name = name
     session.add(model)
@@ -221,7 +222,8 @@ def ensure_export(session: Session, *, user: User, model_id: int, fmt: str) -> s
     fmt = (fmt or "").lower()
     model = get_model(session, user_id=pk(user), model_id=model_id)
     if fmt not in ALL_FORMATS:
-        raise ValidationError(f"Unknown format {fmt!r}: use one of {', '.join(ALL_FORMATS)}.")
+        raise ValidationError(N_("Unknown format {fmt}: use one of {formats}."), fmt=fmt,
+                              formats=", ".join(ALL_FORMATS))
     allowed = allowed_formats(user)
     if fmt not in allowed:
         raise FormatNotInPlan(fmt=fmt.upper(), allowed=", ".join(f.upper() for f in allowed))

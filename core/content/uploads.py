@@ -26,6 +26,7 @@ from PIL import Image
 from core.accounts.auth import NO_CLIENT, Client, record_access
 from core.config import get_settings
 from core.errors import ValidationError
+from core.i18n import N_
 from core.models import Upload, User, pk
 from core.storage import get_storage, user_prefix
 
@@ -98,7 +99,8 @@ def validate_upload(data: bytes, *, filename: str, plan: str) -> ValidatedImage:
     from core.generation.errors import EmptyFile
 
     if not data:
-        raise EmptyFile("The file is empty (0 bytes). Choose the image file again; it may not have saved completely.")
+        raise EmptyFile(N_("The file is empty (0 bytes). Choose the image file again; it may not have saved "
+                           "completely."))
     limit = get_settings().tier(plan)["max_upload_bytes"]
     if len(data) > limit:
         raise UploadTooLarge(size_mb=len(data) / 1024 / 1024, limit_mb=limit / 1024 / 1024)
@@ -107,8 +109,12 @@ def validate_upload(data: bytes, *, filename: str, plan: str) -> ValidatedImage:
     try:
         image = _load_image(data, max_pixels(plan))
     except ImageTooLarge as exc:
-        raise ImageTooLarge(f"{str(exc).rstrip('.')}. Shrink it (for example to 4000 × 3000 pixels) and try "
-                            "again; details beyond the plan's resolution are not used anyway.") from exc
+        template = (N_("The image is {width}×{height} pixels; the limit is {megapixels} megapixels. Shrink it "
+                       "(for example to 4000 × 3000 pixels) and try again; details beyond the plan's resolution "
+                       "are not used anyway.") if exc.context else
+                    N_("The image has too many pixels to process. Shrink it (for example to 4000 × 3000 pixels) "
+                       "and try again; details beyond the plan's resolution are not used anyway."))
+        raise ImageTooLarge(template, **exc.context) from exc
     encoded, ext, content_type = _reencode(image, lossless=data.startswith(b"\x89PNG"))
     return ValidatedImage(image=image, data=encoded, ext=ext, content_type=content_type, width=image.width,
                           height=image.height, filename=clean_filename(filename))

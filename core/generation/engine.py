@@ -31,6 +31,7 @@ from core.generation.errors import (
 from core.generation.export import to_glb
 from core.generation.images import downscale, foreground, load_image
 from core.generation.options import GenerationOptions, GenerationResult
+from core.i18n import N_
 
 Progress = Callable[[str, float], None]
 
@@ -70,23 +71,23 @@ def generate(
     options.validate()
     engine = ENGINES.get(options.engine)
     if engine is None:
-        raise UnknownEngine(f"No engine named {options.engine!r} is installed.")
+        raise UnknownEngine(N_("No engine named {engine} is installed."), engine=options.engine)
     return engine.run(images, options, progress or (lambda stage, fraction: None))
 
 
 def resolve_mode(mode: str, n_images: int, max_views: int) -> str:
     """The mode to run for this many images; raises for combinations that cannot work."""
     if n_images == 0:
-        raise InvalidOption("Give at least one image.")
+        raise InvalidOption(N_("Give at least one image."))
     if mode == "auto":
         mode = "inflate" if n_images == 1 else "carve"
     if mode == "carve":
         if n_images < 2:
             raise TooFewViews()
         if n_images > max_views:
-            raise TooManyViews(f"Too many views for one carve: use at most {max_views} images.")
+            raise TooManyViews(max_views=max_views)
     elif n_images != 1:
-        raise UnsupportedMode(f"The {mode} mode takes exactly one image; carve takes several views.")
+        raise UnsupportedMode(N_("The {mode} mode takes exactly one image; carve takes several views."), mode=mode)
     return mode
 
 

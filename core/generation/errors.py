@@ -68,9 +68,9 @@ class ViewSizeMismatch(ValidationError):
 
 
 class TooManyViews(ValidationError):
-    """Too many views for one carve: use at most 64 images."""
+    """Too many views for one carve: use at most {max_views} images."""
 
-    code = "too_many_views"
+    code = "too_many_carve_views"
 
 
 class TooFewViews(ValidationError):

@@ -22,6 +22,7 @@ from core.generation.errors import (
     UnsupportedImageType,
 )
 from core.generation.options import DEFAULT_MAX_PIXELS
+from core.i18n import N_
 
 ACCEPTED_FORMATS = ["PNG", "JPEG", "WEBP"]
 try:  # HEIC only when the optional plugin is installed; it is not required.
@@ -71,9 +72,8 @@ def load_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image
         raise CorruptImage() from err
     width, height = image.size
     if width * height > max_pixels:
-        raise ImageTooLarge(
-            f"The image is {width}×{height} pixels; the limit is {max_pixels / 1e6:g} megapixels."
-        )
+        raise ImageTooLarge(N_("The image is {width}×{height} pixels; the limit is {megapixels} megapixels."),
+                            width=width, height=height, megapixels=f"{max_pixels / 1e6:g}")
     if width < 1 or height < 1:
         raise CorruptImage()
     try:
@@ -137,7 +137,7 @@ def foreground(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
         coverage = alpha.astype(np.float32) / 255.0
         mask = alpha >= 128
         if not mask.any():
-            raise NoForeground("The image is fully transparent: there is no object to model.")
+            raise NoForeground(N_("The image is fully transparent: there is no object to model."))
     else:
         mask, coverage = _segment(rgba[..., :3])
     mask = _clean(mask)

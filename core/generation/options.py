@@ -8,6 +8,7 @@ from typing import Any
 import trimesh
 
 from core.generation.errors import InvalidOption, UnsupportedMode
+from core.i18n import N_
 
 MODES = ("auto", "inflate", "relief", "carve")
 DEVICES = ("auto", "cpu", "cuda")
@@ -36,21 +37,23 @@ class GenerationOptions:
     def validate(self) -> None:
         """Raise :class:`InvalidOption` or :class:`UnsupportedMode` for values that cannot work."""
         if self.mode not in MODES:
-            raise UnsupportedMode(f"Unknown mode {self.mode!r}: use one of {', '.join(MODES)}.")
+            raise UnsupportedMode(N_("Unknown mode {mode}: use one of {modes}."), mode=self.mode,
+                                  modes=", ".join(MODES))
         if self.device not in DEVICES:
-            raise InvalidOption(f"Unknown device {self.device!r}: use one of {', '.join(DEVICES)}.")
+            raise InvalidOption(N_("Unknown device {device}: use one of {devices}."), device=self.device,
+                                devices=", ".join(DEVICES))
         if not MIN_FACES <= int(self.faces) <= MAX_FACES:
-            raise InvalidOption(f"faces must be between {MIN_FACES} and {MAX_FACES:,}.")
+            raise InvalidOption(N_("faces must be between {low} and {high}."), low=MIN_FACES, high=MAX_FACES)
         if not 32 <= int(self.resolution) <= 8192:
-            raise InvalidOption("resolution must be between 32 and 8192 pixels.")
+            raise InvalidOption(N_("resolution must be between 32 and 8192 pixels."))
         if self.size_mm is not None and not 0 < self.size_mm <= 10_000:
-            raise InvalidOption("size_mm must be positive and at most 10 m.")
+            raise InvalidOption(N_("size_mm must be positive and at most 10 m."))
         if self.fov_deg is not None and not 1 <= self.fov_deg <= 120:
-            raise InvalidOption("fov_deg must be between 1 and 120 degrees.")
+            raise InvalidOption(N_("fov_deg must be between 1 and 120 degrees."))
         if self.relief_base_mm <= 0 or self.relief_height_mm < 0:
-            raise InvalidOption("The relief base must be thicker than 0 mm and its height at least 0 mm.")
+            raise InvalidOption(N_("The relief base must be thicker than 0 mm and its height at least 0 mm."))
         if self.max_views < 2 or self.max_pixels < 1:
-            raise InvalidOption("max_views must be at least 2 and max_pixels positive.")
+            raise InvalidOption(N_("max_views must be at least 2 and max_pixels positive."))
 
 
 @dataclass

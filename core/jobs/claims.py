@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core.config import get_settings
+from core.jobs.errors import WorkerLost
 from core.jobs.queue import _fenced_update, _later, _now, _short, _single_statement
 from core.models import (
     GenerationJob,
@@ -51,7 +52,8 @@ def _claim_statement(dialect: str, limit: int) -> Any:
             .where(JOBS.c.id == picked.c.id, JOBS.c.status == JobStatus.QUEUED)
             .values(status=JobStatus.RUNNING, attempts=JOBS.c.attempts + 1, worker_id=sa.bindparam("b_worker_id"),
                     lease_expires_at=until, progress_stage="claimed",
-                    started_at=sa.func.coalesce(JOBS.c.started_at, now), error_code=None, error_message=None)
+                    started_at=sa.func.coalesce(JOBS.c.started_at, now), error_code=None, error_message=None,
+                    error_params=None)
             .returning(*JOBS.c))
 
 
@@ -142,10 +144,14 @@ def complete_job(session: Session, *, job: GenerationJob, stats: dict[str, Any],
 
 
 def fail_job(session: Session, *, job: GenerationJob, code: str, message: str,
-             stats: dict[str, Any] | None = None) -> bool:
-    """Give up on the job with a reason the user sees; commits. False when the claim was lost."""
+             stats: dict[str, Any] | None = None, params: dict[str, Any] | None = None) -> bool:
+    """Give up on the job; commits. False when the claim was lost.
+
+    Users see the message of ``code`` filled with ``params`` (core.errors.render_code), in their
+    language; ``message`` is the English detail for operators.
+    """
     values: dict[str, Any] = {"status": JobStatus.FAILED, "finished_at": _now(session), "lease_expires_at": None,
-                              "error_code": code[:64], "error_message": _short(message)}
+                              "error_code": code[:64], "error_message": _short(message), "error_params": params}
     if stats is not None:
         values["stats"] = stats
     _single_statement(session)
@@ -191,9 +197,9 @@ def recover_stalled(session: Session) -> dict[str, int]:
     exhausted = col(GenerationJob.attempts) >= col(GenerationJob.max_attempts)
     failed = session.execute(
         sa.update(GenerationJob).where(expired, exhausted)
-        .values(status=JobStatus.FAILED, finished_at=now, lease_expires_at=None, error_code="worker_lost",
+        .values(status=JobStatus.FAILED, finished_at=now, lease_expires_at=None, error_code=WorkerLost.code,
                 error_message="The worker running this job stopped responding too many times; it was not "
-                              "retried again. Try again later or contact support.")
+                              "retried again.")
         .returning(col(GenerationJob.id)).execution_options(synchronize_session=False)).scalars().all()
     requeued = session.execute(
         sa.update(GenerationJob).where(expired, sa.not_(exhausted))

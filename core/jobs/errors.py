@@ -20,7 +20,7 @@ import logging
 
 import sqlalchemy as sa
 
-from core.errors import NotFound, QuotaExceeded, ValidationError
+from core.errors import NotFound, QuotaExceeded, ValidationError, VormError
 from core.models import (
     GenerationJob,
 )
@@ -80,3 +80,36 @@ class JobNotRequeueable(ValidationError):
     """Job {job_id} is {status}; only failed or cancelled jobs can be requeued."""
 
     code = "not_requeueable"
+
+
+# --- why a job failed, when it is not the input's fault (stored as error_code; see core.errors.render_code) ---
+
+
+class JobFailed(VormError):
+    """The model could not be made. Please try again, or contact support."""
+
+    code = "job_failed"
+
+
+class JobCrashed(JobFailed):
+    """The generation failed {attempts} times with an internal error and will not be retried. Try other images, or contact support."""  # noqa: E501
+
+    code = "crashed"
+
+
+class WorkerLost(JobFailed):
+    """The worker running this job stopped responding too many times. Please try again."""
+
+    code = "worker_lost"
+
+
+class TemporaryProblem(JobFailed):
+    """A temporary problem kept this generation from running. Please try again later."""
+
+    code = "transient_gave_up"
+
+
+class JobCancelled(JobFailed):
+    """The generation was cancelled."""
+
+    code = "cancelled"

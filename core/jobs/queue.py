@@ -40,8 +40,10 @@ from sqlmodel import Session, col, select
 from core.audit import audit
 from core.config import get_settings
 from core.errors import NotFound, ValidationError
+from core.i18n import N_
 from core.jobs.errors import (
     DailyQuotaReached,
+    JobCancelled,
     JobNotFound,
     JobNotRequeueable,
     NoImages,
@@ -76,7 +78,7 @@ TRANSIENT_MAX_RETRIES = 8  # transient errors do not use up attempts, but do giv
 ERROR_MESSAGE_CHARS = 1000  # the column's width
 
 #: Failure codes that are our fault, not the input's.
-SYSTEM_FAILURE_CODES = frozenset({"worker_lost", "crashed", "transient"})
+SYSTEM_FAILURE_CODES = frozenset({"worker_lost", "crashed", "transient", "transient_gave_up"})
 
 
 
@@ -181,7 +183,7 @@ def enqueue_generation(session: Session, *, user: User, upload_ids: list[int], m
     if not ids:
         raise NoImages()
     if len(set(ids)) != len(ids):
-        raise ValidationError("The same image was given twice.")
+        raise ValidationError(N_("The same image was given twice."))
     if mode not in MODES:
         raise UnknownMode()
     for key in options:
@@ -195,7 +197,7 @@ def enqueue_generation(session: Session, *, user: User, upload_ids: list[int], m
         found = set(session.exec(select(col(Upload.id)).where(col(Upload.id).in_(ids),
                                                          col(Upload.user_id) == user_id)).all())
         if found != set(ids):
-            raise NotFound("One of the images was not found; upload it again.")
+            raise NotFound(N_("One of the images was not found; upload it again."))
         if _used_today(session, user_id=user_id) >= int(tier["daily_generations"]):
             raise DailyQuotaReached(limit=tier["daily_generations"])
         if _active_count(session, user_id=user_id) >= settings.max_running_jobs_per_user:
@@ -264,7 +266,7 @@ def cancel_job(session: Session, *, job_id: int, user_id: int | None) -> Generat
         sa.update(GenerationJob)
         .where(col(GenerationJob.id) == job.id, col(GenerationJob.status).in_(ACTIVE_STATUSES))
         .values(status=JobStatus.CANCELLED, finished_at=_now(session), lease_expires_at=None,
-                error_code="cancelled", error_message="Cancelled.")
+                error_code=JobCancelled.code, error_message="Cancelled.")
         .execution_options(synchronize_session=False))
     if result.rowcount:  # type: ignore[attr-defined]
         audit(session, "job.cancelled", user_id=job.user_id, job_id=job.id)
@@ -280,7 +282,8 @@ def requeue(session: Session, *, job_id: int) -> GenerationJob:
         .where(col(GenerationJob.id) == job.id,
                col(GenerationJob.status).in_((JobStatus.FAILED, JobStatus.CANCELLED)))
         .values(status=JobStatus.QUEUED, attempts=0, run_after=None, lease_expires_at=None, worker_id=None,
-                error_code=None, error_message=None, progress_stage=None, progress_pct=0, finished_at=None)
+                error_code=None, error_message=None, error_params=None, progress_stage=None, progress_pct=0,
+                finished_at=None)
         .execution_options(synchronize_session=False))
     if not result.rowcount:  # type: ignore[attr-defined]
         session.rollback()

@@ -30,8 +30,9 @@ from sqlmodel import Session, col, select
 
 from core.config import get_settings
 from core.db import get_session
-from core.errors import NotFound, TransientError, ValidationError
+from core.errors import NotFound, TransientError, ValidationError, stored_params
 from core.jobs import claims, queue
+from core.jobs.errors import JobCrashed, TemporaryProblem
 from core.models import GenerationJob, Model3D, Upload
 from core.storage import Storage, get_storage, user_prefix
 
@@ -239,7 +240,7 @@ def process(job: GenerationJob, *, lost: threading.Event | None = None, storage:
         _discard(storage, model)
         log.info("Job %s failed on its input: %s (%s)", job.id, exc, exc.code)
         with get_session() as session:
-            claims.fail_job(session, job=job, code=exc.code, message=str(exc))
+            claims.fail_job(session, job=job, code=exc.code, message=str(exc), params=stored_params(exc))
         return "failed"
     except Exception as exc:
         _discard(storage, model)
@@ -255,8 +256,8 @@ def _retry_or_fail(job: GenerationJob, exc: Exception) -> str:
         log.warning("Job %s: transient error %r (retry %d)", job.id, exc, retries)
         with get_session() as session:
             if retries > queue.TRANSIENT_MAX_RETRIES:
-                claims.fail_job(session, job=job, code="transient", stats=stats,
-                               message="A temporary problem kept this generation from running; try again later.")
+                claims.fail_job(session, job=job, code=TemporaryProblem.code, stats=stats,
+                                message=f"{TemporaryProblem.default_template()} ({type(exc).__name__})")
                 return "failed"
             claims.retry_job(session, job=job, delay_seconds=queue.backoff_seconds(retries), code="transient",
                             message=message, count_attempt=False, stats=stats)
@@ -265,9 +266,9 @@ def _retry_or_fail(job: GenerationJob, exc: Exception) -> str:
     detail = f"{type(exc).__name__}: {exc}"[:300]
     with get_session() as session:
         if job.attempts >= job.max_attempts:
-            claims.fail_job(session, job=job, code="crashed",
-                           message=f"The generation failed {job.attempts} times with an internal error and will "
-                                   f"not be retried. Try other images, or contact support. ({detail})")
+            # The detail (it can name server paths) is for the operator; the user gets JobCrashed's message.
+            claims.fail_job(session, job=job, code=JobCrashed.code, params={"attempts": job.attempts},
+                            message=f"The generation failed {job.attempts} times with an internal error ({detail})")
             return "failed"
         claims.retry_job(session, job=job, delay_seconds=queue.backoff_seconds(job.attempts), code="crashed",
                         message=f"The generation failed with an internal error; it will be retried. ({detail})")

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from core.audit import audit
 from core.config import get_settings
 from core.errors import NotFound
-from core.i18n import t
+from core.i18n import N_, translate
 from core.mail import enqueue_mail
 from core.models import (
     PolicyAcceptance,
@@ -54,7 +54,7 @@ def acknowledge_policy(session: Session, *, user: User) -> None:
     current = policy.current()
     fresh = session.get(User, user.id)
     if fresh is None:
-        raise NotFound("This account no longer exists.")
+        raise NotFound(N_("This account no longer exists."))
     fresh.policy_acknowledged_version = current.version
     session.add(fresh)
     session.add(PolicyAcceptance(user_id=int(fresh.id or 0), version=current.version))
@@ -75,7 +75,10 @@ def publish_policies(session: Session) -> list[dict[str, Any]]:
             continue
         session.add(PolicyVersion(version=doc.version, last_updated=doc.last_updated, material=doc.material))
         session.flush()
-        mails = _announce(session, doc) if doc.material and doc is policy.current() else 0
+        # Only the latest material change is announced: one published with minor ones after it
+        # in the same run (a fresh install) still is, an older one superseded in that run is not.
+        latest_material = _current_material()
+        mails = _announce(session, doc) if latest_material and doc.version == latest_material.version else 0
         audit(session, "policy.published", version=doc.version, material=doc.material, notices=mails)
         session.commit()
         published.append({"version": doc.version, "material": doc.material, "notices": mails})
@@ -100,8 +103,11 @@ def _announce(session: Session, doc: policy.PolicyDoc) -> int:
         after = users[-1].id
         for u in users:
             enqueue_mail(session, to=u.email, user_id=u.id, kind="policy_notice",
-                         subject=t("privacy.mail.policy.subject", u.locale),
-                         body=t("privacy.mail.policy.body", u.locale, name=u.name or u.email,
+                         subject=translate("We have updated our privacy policy", u.locale),
+                         body=translate("Hello {name},\n\nWe have made a material change to our privacy policy (last "
+                                        "updated {date}). Please read it here:\n\n{link}\n\nYou will see a notice in "
+                                        "the app until you confirm you have read it.\n\nVorm",
+                                        u.locale, name=u.name or u.email,
                                 date=doc.last_updated, link=url))
             count += 1
         session.flush()

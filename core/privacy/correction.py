@@ -13,7 +13,7 @@ from core.accounts.auth import (
 from core.audit import audit
 from core.config import get_settings
 from core.errors import DuplicateEmail, NotFound, ValidationError
-from core.i18n import t
+from core.i18n import N_, translate
 from core.mail import enqueue_mail
 from core.models import (
     User,
@@ -41,7 +41,7 @@ class SameEmail(ValidationError):
 def change_name(session: Session, *, user: User, name: str) -> User:
     name = (name or "").strip()
     if len(name) > MAX_NAME_CHARS:
-        raise ValidationError(f"The name is too long (at most {MAX_NAME_CHARS} characters).")
+        raise ValidationError(N_("The name is too long (at most {limit} characters)."), limit=MAX_NAME_CHARS)
     user = session.merge(user)
     user.name, user.updated_at = name, utcnow()
     session.add(user)
@@ -68,8 +68,11 @@ def request_email_change(session: Session, *, user: User, new_email: str, passwo
                                  minutes=EMAIL_CHANGE_TOKEN_MINUTES, new_email=new_email)
     link = f"{get_settings().public_url.rstrip('/')}/?confirm_email={token}"
     enqueue_mail(session, to=new_email, user_id=user.id, kind="email_change",
-                 subject=t("privacy.mail.email_change.subject", user.locale),
-                 body=t("privacy.mail.email_change.body", user.locale, name=user.name or user.email, link=link,
+                 subject=translate("Confirm your new email address for Vorm", user.locale),
+                 body=translate("Hello {name},\n\nPlease confirm that this is your new email address for Vorm by "
+                                "opening this link within {hours} hours:\n\n{link}\n\nIf you did not ask for this, "
+                                "ignore this email; nothing changes.\n\nVorm",
+                                user.locale, name=user.name or user.email, link=link,
                         hours=EMAIL_CHANGE_TOKEN_MINUTES // 60))
     audit(session, "user.email_change_requested", user_id=user.id)
     session.commit()
@@ -82,7 +85,7 @@ def confirm_email_change(session: Session, *, token: str) -> User:
     user = session.get(User, row.user_id)
     if user is None or not row.new_email or user.password_hash == ERASED_PASSWORD_HASH:
         session.rollback()
-        raise NotFound("This account no longer exists.")
+        raise NotFound(N_("This account no longer exists."))
     if session.exec(select(User.id).where(User.email == row.new_email)).first() is not None:
         session.rollback()
         raise DuplicateEmail()
@@ -91,8 +94,10 @@ def confirm_email_change(session: Session, *, token: str) -> User:
     session.add(user)
     # Tell the old address, so an unexpected change does not go unnoticed.
     enqueue_mail(session, to=old, user_id=user.id, kind="email_changed",
-                 subject=t("privacy.mail.email_changed.subject", user.locale),
-                 body=t("privacy.mail.email_changed.body", user.locale, name=user.name or old, new=user.email,
+                 subject=translate("Your Vorm email address was changed", user.locale),
+                 body=translate("Hello {name},\n\nThe email address of your Vorm account was changed to {new}. If "
+                                "that was not you, contact us at once at {support}.\n\nVorm",
+                                user.locale, name=user.name or old, new=user.email,
                         support=get_settings().support_email))
     audit(session, "user.email_changed", user_id=user.id)
     session.commit()

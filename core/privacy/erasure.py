@@ -24,6 +24,7 @@ from core.audit import audit
 from core.billing import client
 from core.db import get_session
 from core.errors import NotFound, WrongCredentials
+from core.i18n import N_
 from core.models import (
     AuthSession,
     GenerationJob,
@@ -69,7 +70,7 @@ class PasswordRequired(WrongCredentials):
 def delete_upload(session: Session, *, user: User, upload_id: int, storage: Storage | None = None) -> None:
     up = session.get(Upload, upload_id)
     if up is None or up.user_id != user.id:
-        raise NotFound("That upload does not exist (any more).")
+        raise NotFound(N_("That upload does not exist (any more)."))
     (storage or get_storage()).delete_many([up.storage_key])
     session.delete(up)
     audit(session, "upload.deleted", user_id=user.id, upload_id=upload_id, actor="user")
@@ -79,7 +80,7 @@ def delete_upload(session: Session, *, user: User, upload_id: int, storage: Stor
 def delete_model(session: Session, *, user: User, model_id: int, storage: Storage | None = None) -> None:
     model = session.get(Model3D, model_id)
     if model is None or model.user_id != user.id:
-        raise NotFound("That model does not exist (any more).")
+        raise NotFound(N_("That model does not exist (any more)."))
     storage = storage or get_storage()
     storage.delete_many(_model_object_keys(storage, model))
     session.delete(model)
@@ -191,7 +192,7 @@ def delete_account(session: Session, *, user: User, password: str, client: Clien
     """
     fresh = session.get(User, user.id)
     if fresh is None:
-        raise NotFound("This account no longer exists.")
+        raise NotFound(N_("This account no longer exists."))
     if not verify_password(password or "", fresh.password_hash):
         raise PasswordRequired()
     start_erasure(session, user_id=fresh.id)  # type: ignore[arg-type]

@@ -26,7 +26,7 @@ from sqlmodel import Session, SQLModel, col, select
 from core.audit import audit
 from core.db import get_session
 from core.errors import NotFound, QuotaExceeded
-from core.i18n import t
+from core.i18n import N_, translate
 from core.mail import enqueue_mail
 from core.models import (
     Model3D,
@@ -242,7 +242,7 @@ def request_export(session: Session, *, user: User) -> PrivacyRequest:
     allowed = next_export_allowed_at(session, user=user)
     if allowed is not None:
         when = allowed.strftime("%Y-%m-%d %H:%M UTC")
-        raise ExportTooSoon(f"You can request one export per 24 hours. The next one is possible from {when}.",
+        raise ExportTooSoon(N_("You can request one export per 24 hours. The next one is possible from {when}."),
                             when=when)
     req = create_privacy_request(session, user=user, kind="access", status="pending",
                                  details="Self-service export from the My data page.")
@@ -287,8 +287,12 @@ def build_export(request_id: int, *, storage: Storage | None = None) -> str:
             session.add(req)
             link = storage.url(key, expires_seconds=EXPORT_VALID_DAYS * 86400, filename=export_filename(req))
             enqueue_mail(session, to=user.email, user_id=user.id, kind="export_ready",
-                         subject=t("privacy.mail.export.subject", user.locale),
-                         body=t("privacy.mail.export.body", user.locale, name=user.name or user.email, link=link,
+                         subject=translate("Your Vorm data export is ready", user.locale),
+                         body=translate("Hello {name},\n\nThe export of your data that you asked for is ready. "
+                                        "Download it here:\n\n{link}\n\nThe link works for {days} days (until "
+                                        "{expires}); after that the file is deleted. You can also download it from "
+                                        "the My data page.\n\nVorm",
+                                        user.locale, name=user.name or user.email, link=link,
                                 days=EXPORT_VALID_DAYS, expires=req.export_expires_at.strftime("%Y-%m-%d %H:%M UTC")))
             audit(session, "privacy.export_ready", user_id=uid, request_id=req.id, rows=counts["rows"],
                   files=counts["files"], missing=counts["missing"])

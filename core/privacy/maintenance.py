@@ -102,8 +102,3 @@ def daily_maintenance(now: datetime | None = None, *, storage: Storage | None = 
                 log.exception("daily maintenance step %s failed", name)
                 out["errors"][name] = f"{type(exc).__name__}: {exc}"[:500]
     return out
-
-
-# Re-exported for the UI: "days left" next to a free user's uploads and models.
-purge_date = retention.purge_date
-retention_rule = retention.retention_rule

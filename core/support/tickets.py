@@ -16,6 +16,7 @@ from core.accounts.auth import normalise_email
 from core.audit import audit
 from core.config import get_settings
 from core.errors import ValidationError
+from core.i18n import N_
 from core.mail import enqueue_mail
 from core.models import PrivacyRequest, SupportTicket, User, utcnow
 
@@ -48,7 +49,7 @@ def add_month(moment: datetime) -> datetime:
 def create_privacy_request(session: Session, *, user: User, kind: str, details: str = "",
                            status: str = "open", now: datetime | None = None) -> PrivacyRequest:
     if kind not in PRIVACY_KINDS:
-        raise ValidationError("Choose the kind of privacy request.")
+        raise ValidationError(N_("Choose the kind of privacy request."))
     now = now or utcnow()
     req = PrivacyRequest(user_id=int(user.id or 0), kind=kind, status=status,
                          details=(details or "")[:MAX_DETAILS_CHARS], created_at=now, due_at=add_month(now))
@@ -64,13 +65,13 @@ def create_ticket(session: Session, *, user: User | None, email: str, subject: s
     email = normalise_email(user.email if user is not None else email)
     subject, body = (subject or "").strip(), (body or "").strip()
     if topic not in TOPICS:
-        raise ValidationError("Choose a topic.")
+        raise ValidationError(N_("Choose a topic."))
     if not subject or not body:
         raise MessageIncomplete()
     if len(subject) > MAX_SUBJECT_CHARS:
-        raise ValidationError(f"The subject is too long (at most {MAX_SUBJECT_CHARS} characters).")
+        raise ValidationError(N_("The subject is too long (at most {limit} characters)."), limit=MAX_SUBJECT_CHARS)
     if len(body) > MAX_BODY_CHARS:
-        raise ValidationError(f"The message is too long (at most {MAX_BODY_CHARS} characters).")
+        raise ValidationError(N_("The message is too long (at most {limit} characters)."), limit=MAX_BODY_CHARS)
     ticket = SupportTicket(user_id=user.id if user else None, email=email, subject=subject, body=body)
     if topic == "privacy":
         if user is None:

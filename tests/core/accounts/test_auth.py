@@ -26,7 +26,7 @@ def test_register_records_policy_acceptance_and_access(session):
     assert user.email == "ada@example.org"
     assert user.password_hash.startswith("$2b$") and "lovelace" not in user.password_hash
     acc = session.exec(select(PolicyAcceptance).where(PolicyAcceptance.user_id == user.id)).one()
-    assert acc.version == "2025-05-02"
+    assert acc.version == "2026-11-25"
     event = session.exec(select(AccessEvent).where(AccessEvent.user_id == user.id)).one()
     assert (event.ip, event.user_agent) == ("203.0.113.7", "pytest-browser/1.0")
 

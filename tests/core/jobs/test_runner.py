@@ -107,6 +107,12 @@ def test_engine_crash_retries_with_backoff_then_fails(session: Session) -> None:
     row = reload(session, job.id)
     assert (row.status, row.attempts, row.error_code) == ("failed", 2, "crashed")
     assert "failed 2 times" in (row.error_message or "") and "RuntimeError" in (row.error_message or "")
+    # The user's message comes from the code and its parameters, in their language, without the detail.
+    from core.errors import render_code
+
+    shown = {lang: render_code(row.error_code, row.error_params, lang) for lang in ("en", "nl")}
+    assert "failed 2 times" in shown["en"] and "2 keer mislukt" in shown["nl"]
+    assert not any("RuntimeError" in text for text in shown.values())
 
 
 class FlakyStorage:

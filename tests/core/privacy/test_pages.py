@@ -28,14 +28,52 @@ def page(name: str, *, user=None, lang: str = "en") -> AppTest:
 def test_policy_and_processors_pages(db, lang):
     at = page("privacy_policy", lang=lang).run()
     assert not at.exception
-    assert any("2025-05-02" in c.value for c in at.caption)
+    assert any("2026-11-25" in c.value for c in at.caption)
     text = " ".join(m.value for m in at.markdown)
     assert ("Gegevensbeveiliging" if lang == "nl" else "Data Security") in text
     assert "cookies" in text.lower()
     at.radio(key="policy_lang").set_value("en" if lang == "nl" else "nl").run()
     assert not at.exception
     at = page("processors", lang=lang).run()
-    assert not at.exception and "Stripe" in " ".join(m.value for m in at.markdown)
+    text = " ".join(m.value for m in at.markdown)
+    assert not at.exception and "Stripe" not in text  # billing is not configured in the tests' settings
+    assert ("een map op onze eigen server" if lang == "nl" else "a folder on our own server") in text
+
+
+def test_processors_name_what_is_configured(db, monkeypatch):
+    from core.config import reset_settings
+
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_" + "x" * 24)
+    monkeypatch.setenv("STORAGE_BACKEND", "s3")
+    monkeypatch.setenv("S3_BUCKET", "vorm")
+    monkeypatch.setenv("S3_ENDPOINT_URL", "https://minio.internal.example:9000")
+    monkeypatch.setenv("SMTP_HOST", "smtp.example.org")
+    reset_settings()
+    try:
+        for name in ("processors", "privacy_policy"):
+            at = page(name).run()
+            text = " ".join(m.value for m in at.markdown)
+            assert not at.exception
+            assert "Payments: Stripe" in text
+            assert "S3-compatible store at minio.internal.example" in text
+            assert "the mail server smtp.example.org" in text
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+
+
+def test_policy_page_lists_the_contact_routes(db, monkeypatch):
+    from core.config import reset_settings
+
+    monkeypatch.setenv("SUPPORT_EMAIL", "help@vorm.example")
+    reset_settings()
+    try:
+        at = page("privacy_policy", lang="nl").run()
+        text = " ".join(m.value for m in at.markdown)
+        assert "help@vorm.example" in text and "ondersteuningspagina" in text
+    finally:
+        monkeypatch.undo()
+        reset_settings()
 
 
 def test_support_page_files_tickets(session):
@@ -100,3 +138,35 @@ def test_my_data_wrong_password_keeps_the_account(session):
     at.checkbox(key="mydata_delete_understood").check()
     at.button(key="FormSubmitter:mydata_delete_form-Delete my account").click().run()
     assert at.error and session.get(User, user.id) is not None
+
+
+@pytest.mark.parametrize("lang", ["en", "nl"])
+def test_my_data_changes_the_password_and_ends_other_sessions(session, lang):
+    from core.accounts import auth
+    from core.errors import SessionInvalid, WrongCredentials
+
+    user = create_random_user(session)
+    here = auth.create_session(session, user=user)
+    elsewhere = auth.create_session(session, user=user)
+    at = page("my_data", user=user, lang=lang)
+    at.session_state["_vorm_token"] = here
+    at.run()
+    at.text_input(key="mydata_pw_current").set_value("not-the-password-1")
+    at.text_input(key="mydata_pw_new").set_value("a-new-password-42")
+    at.button(key="FormSubmitter:mydata_password_form-" + ("Wachtwoord wijzigen" if lang == "nl"
+                                                             else "Change password")).click().run()
+    assert at.error and not at.exception  # the wrong current password changes nothing
+    auth.authenticate(session, email=user.email, password=PASSWORD)
+
+    at.text_input(key="mydata_pw_current").set_value(PASSWORD)
+    at.text_input(key="mydata_pw_new").set_value("a-new-password-42")
+    at.button(key="FormSubmitter:mydata_password_form-" + ("Wachtwoord wijzigen" if lang == "nl"
+                                                             else "Change password")).click().run()
+    assert not at.exception and not at.error
+    session.expire_all()
+    assert auth.authenticate(session, email=user.email, password="a-new-password-42").id == user.id
+    with pytest.raises(WrongCredentials):
+        auth.authenticate(session, email=user.email, password=PASSWORD)
+    auth.resolve_session(session, here)  # this browser stays logged in
+    with pytest.raises(SessionInvalid):
+        auth.resolve_session(session, elsewhere)

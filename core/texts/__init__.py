@@ -1,1 +1,0 @@
-"""Dutch and English texts, one module per area; each defines TEXTS = {key: {"en": ..., "nl": ...}}."""
