@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from core.accounts.signing import sign, unsign
 from core.audit import audit
-from core.config import get_settings
+from core.config import get_settings, public_url
 from core.errors import (
     AccountLocked,
     DuplicateEmail,
@@ -305,7 +305,7 @@ def request_password_reset(session: Session, *, email: str, client: Client = NO_
         return
     token = issue_one_time_token(session, user_id=pk(user), purpose="password_reset",
                                  minutes=settings.reset_token_minutes)
-    link = f"{settings.public_url.rstrip('/')}/?reset={token}"
+    link = f"{public_url()}/?reset={token}"
     from core.i18n import t
 
     enqueue_mail(
