@@ -303,7 +303,7 @@ def _flash() -> None:
 def main() -> None:
     from pages import common
 
-    st.set_page_config(page_title="Vorm", page_icon=":material/deployed_code:", layout="wide",
+    st.set_page_config(page_title="Vorm", page_icon=str(ROOT / "static" / "favicon.png"), layout="wide",
                        initial_sidebar_state="expanded")
     _ensure_database()
     user = common.load_user()
