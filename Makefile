@@ -30,10 +30,14 @@ i18n: $(STAMP)
 i18n-compile: $(STAMP)
 	$(BIN)/pybabel -q compile -d $(LOCALES) -D vorm
 
+# The web app's port (honcho's base port: web gets it, the worker the next hundred). The web process
+# prints the address to open and builds every link on it; `make run PORT=8600` moves all of them.
+PORT ?= 8501
+
 run: install
 	$(BIN)/python -m core.manage migrate
 	$(BIN)/python -m core.manage bootstrap-admin
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .

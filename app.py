@@ -26,7 +26,7 @@ log = logging.getLogger("vorm.web")
 
 @contextlib.asynccontextmanager
 async def lifespan(_app: Any) -> AsyncIterator[None]:
-    """Apply migrations once per process, before the first page is served."""
+    """Apply migrations once per process and record the address it listens on, before the first page."""
     from starlette.concurrency import run_in_threadpool
 
     from core.db import migrate
@@ -37,6 +37,11 @@ async def lifespan(_app: Any) -> AsyncIterator[None]:
     except VormError as exc:
         # Keep serving: /healthz answers 503 and every page shows this message until the database is back.
         log.error("Could not apply database migrations: %s", exc)
+    from core.config import record_public_url
+
+    # Links (file URLs, emails, the worker's too) follow the port this process really got.
+    url = record_public_url(address=st.get_option("server.address"), port=int(st.get_option("server.port")))
+    print(f"\n  Vorm is ready: open {url}\n", flush=True)  # noqa: T201
     yield
 
 
@@ -98,7 +103,7 @@ def _sync_cookie() -> None:
 
     from streamlit_authenticator.models.cookie_model import CookieModel
 
-    from core.config import get_settings
+    from core.config import get_settings, public_url
 
     settings = get_settings()
     # In the sidebar's end, so the hidden component frames never shift the page's own elements.
@@ -112,7 +117,7 @@ def _sync_cookie() -> None:
                 method="set", cookie=common.COOKIE_NAME, value=token, key="vorm_cookie_set", default=False,
                 options={"path": "/", "sameSite": "strict",
                          "expires": (datetime.now() + timedelta(days=settings.session_days)).isoformat(),
-                         **({"secure": True} if settings.public_url.startswith("https://") else {})},
+                         **({"secure": True} if public_url().startswith("https://") else {})},
             )
         elif action == "delete":
             done = model.cookie_manager.cookie_manager(method="delete", cookie=common.COOKIE_NAME,
@@ -289,7 +294,7 @@ def _flash() -> None:
 def main() -> None:
     from pages import common
 
-    st.set_page_config(page_title="Vorm", page_icon=":material/deployed_code:", layout="wide",
+    st.set_page_config(page_title="Vorm", page_icon=str(ROOT / "static" / "favicon.png"), layout="wide",
                        initial_sidebar_state="expanded")
     _ensure_database()
     user = common.load_user()

@@ -8,6 +8,7 @@ the product embedded: a SQLite file, a local storage folder, the CPU.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import tomllib
 from pathlib import Path
@@ -20,6 +21,7 @@ from core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRETS_TOML = ROOT / ".streamlit" / "secrets.toml"
+log = logging.getLogger(__name__)
 
 #: Secrets that ship in examples; refused outside development.
 PLACEHOLDER_SECRETS = frozenset({"", "changethis", "change-me", "dev-secret-change-me", "sk_test_placeholder"})
@@ -48,7 +50,7 @@ class Settings(BaseSettings):
 
     # Runtime
     environment: Literal["development", "production", "test"] = "development"
-    public_url: str = "http://localhost:8501"
+    public_url: str = ""  # empty: the web process's own address (see public_url() below)
     data_dir: Path = ROOT / "var"
     log_level: str = "INFO"
 
@@ -137,6 +139,8 @@ class Settings(BaseSettings):
                 value = getattr(self, name)
                 if value in PLACEHOLDER_SECRETS or "placeholder" in value or len(value) < 16:
                     raise ValueError(f"{name.upper()} must be set to a real secret in production")
+            if not self.public_url:
+                raise ValueError("PUBLIC_URL must be set in production: the address users open, the base of every link")
         if self.storage_backend == "s3" and not self.s3_bucket:
             raise ValueError("S3_BUCKET is required when STORAGE_BACKEND=s3")
         return self
@@ -175,3 +179,62 @@ def get_settings() -> Settings:
 def reset_settings() -> None:
     """Forget the cached settings (tests change the environment between cases)."""
     get_settings.cache_clear()
+
+
+# --- the address users open -----------------------------------------------------------
+
+#: Where ``make run`` serves the web app; the fallback before any web process has said where it listens.
+DEFAULT_PUBLIC_URL = "http://localhost:8501"
+#: Under DATA_DIR: the address the web process listens on, written at its start for the worker.
+PUBLIC_URL_FILE = "public-url"
+
+_recorded: dict[Path, str] = {}  # data_dir -> this web process's own address
+
+
+def public_url() -> str:
+    """The base of every link we hand out (signed file URLs, emailed links), without a trailing slash.
+
+    ``PUBLIC_URL`` when it is set (a proxy, a domain; required in production). Otherwise the
+    address the web process really listens on, so that links work on a fresh ``make run``
+    whatever port honcho or a PaaS gave it: the web process records it at start
+    (``record_public_url``) in ``DATA_DIR``, where the worker reads it. Before any web process
+    has started: ``DEFAULT_PUBLIC_URL``.
+    """
+    settings = get_settings()
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    if settings.data_dir in _recorded:
+        return _recorded[settings.data_dir]
+    try:
+        recorded = (settings.data_dir / PUBLIC_URL_FILE).read_text().strip()
+    except OSError:
+        recorded = ""
+    return recorded.rstrip("/") or DEFAULT_PUBLIC_URL
+
+
+def record_public_url(*, address: str, port: int) -> str:
+    """Called by the web process at start with the address and port it listens on.
+
+    Remembers ``http://HOST:PORT`` for this process and writes it to ``DATA_DIR`` for the worker,
+    unless ``PUBLIC_URL`` is set. Returns the address users should open (``public_url()``).
+    """
+    settings = get_settings()
+    if settings.public_url:
+        return public_url()
+    host = address.strip() or "localhost"
+    if host in ("0.0.0.0", "::"):  # every interface: this machine's own name for it
+        host = "localhost"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 literal
+    url = f"http://{host}:{port}"
+    _recorded[settings.data_dir] = url
+    path = settings.data_dir / PUBLIC_URL_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{PUBLIC_URL_FILE}.{os.getpid()}")
+        tmp.write_text(url + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.warning("Could not record the web address in %s (%s): the worker's links will not "
+                    "follow it; set PUBLIC_URL", path, exc)
+    return url

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from core import config
 from core.config import Settings, get_settings
 from core.errors import NotFound, TransientError
 
@@ -56,10 +57,11 @@ def _content_type(key: str, given: str | None) -> str:
 class LocalStorage:
     """Files under one folder. Writes are atomic (temp file, then rename)."""
 
-    def __init__(self, root: Path, *, public_url: str = "", presign_seconds: int = 300) -> None:
+    def __init__(self, root: Path, *, public_url: str | None = None, presign_seconds: int = 300) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self.public_url = public_url.rstrip("/")
+        # None: core.config.public_url() at each link, which follows the web process's real address.
+        self.public_url = public_url.rstrip("/") if public_url is not None else None
         self.presign_seconds = presign_seconds
 
     def _path(self, key: str) -> Path:
@@ -127,7 +129,8 @@ class LocalStorage:
         if filename:
             payload["f"] = filename
         token = sign(payload, purpose="file", ttl_seconds=expires_seconds or self.presign_seconds)
-        return f"{self.public_url}/files/{token}"
+        base = self.public_url if self.public_url is not None else config.public_url()
+        return f"{base}/files/{token}"
 
 
 class S3Storage:
@@ -250,9 +253,7 @@ def make_storage(settings: Settings | None = None) -> Storage:
     settings = settings or get_settings()
     if settings.storage_backend == "s3":
         return S3Storage(settings)
-    return LocalStorage(
-        settings.local_storage_dir, public_url=settings.public_url, presign_seconds=settings.presign_seconds
-    )
+    return LocalStorage(settings.local_storage_dir, presign_seconds=settings.presign_seconds)
 
 
 @functools.cache

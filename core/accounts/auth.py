@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from core.accounts.signing import sign, unsign
 from core.audit import audit
-from core.config import get_settings
+from core.config import get_settings, public_url
 from core.errors import (
     AccountLocked,
     DuplicateEmail,
@@ -317,7 +317,7 @@ def request_password_reset(session: Session, *, email: str, client: Client = NO_
         return
     token = issue_one_time_token(session, user_id=pk(user), purpose="password_reset",
                                  minutes=settings.reset_token_minutes)
-    link = f"{settings.public_url.rstrip('/')}/?reset={token}"
+    link = f"{public_url()}/?reset={token}"
     from core.i18n import translate
 
     enqueue_mail(
@@ -330,7 +330,7 @@ def request_password_reset(session: Session, *, email: str, client: Client = NO_
                        "within {minutes} minutes to choose a new one:\n\n{link}\n\nIf it was not you, ignore this "
                        "email; your password stays as it is.\n\nVorm",
                        user.locale, name=user.name or user.email, link=link,
-               minutes=settings.reset_token_minutes),
+                       minutes=settings.reset_token_minutes),
     )
     record_access(session, kind="reset_requested", client=client, user_id=user.id)
     session.commit()

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from core.audit import audit
-from core.config import get_settings
+from core.config import public_url
 from core.errors import NotFound
 from core.i18n import N_, translate
 from core.mail import enqueue_mail
@@ -86,7 +86,7 @@ def publish_policies(session: Session) -> list[dict[str, Any]]:
 
 
 def _announce(session: Session, doc: policy.PolicyDoc) -> int:
-    url = f"{get_settings().public_url.rstrip('/')}/privacy-policy"  # the page's url_path in app.py
+    url = f"{public_url()}/privacy-policy"  # the page's url_path in app.py
     usr = User.__table__  # type: ignore[attr-defined]
     count, after = 0, 0
     while True:

@@ -11,7 +11,7 @@ from core.accounts.auth import (
     verify_password,
 )
 from core.audit import audit
-from core.config import get_settings
+from core.config import get_settings, public_url
 from core.errors import DuplicateEmail, NotFound, ValidationError
 from core.i18n import N_, translate
 from core.mail import enqueue_mail
@@ -66,7 +66,7 @@ def request_email_change(session: Session, *, user: User, new_email: str, passwo
         raise DuplicateEmail()
     token = issue_one_time_token(session, user_id=int(user.id or 0), purpose="email_change",
                                  minutes=EMAIL_CHANGE_TOKEN_MINUTES, new_email=new_email)
-    link = f"{get_settings().public_url.rstrip('/')}/?confirm_email={token}"
+    link = f"{public_url()}/?confirm_email={token}"
     enqueue_mail(session, to=new_email, user_id=user.id, kind="email_change",
                  subject=translate("Confirm your new email address for Vorm", user.locale),
                  body=translate("Hello {name},\n\nPlease confirm that this is your new email address for Vorm by "

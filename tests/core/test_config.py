@@ -1,6 +1,7 @@
 import pytest
 
-from core.config import get_settings, reset_settings
+from core import config
+from core.config import get_settings, public_url, record_public_url, reset_settings
 from core.errors import ConfigError
 
 
@@ -34,7 +35,65 @@ def test_placeholder_secrets_are_refused_in_production(monkeypatch):
     reset_settings()
     monkeypatch.setenv("SECRET_KEY", "a-long-and-random-production-secret")
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_realrealrealreal1234")
+    monkeypatch.setenv("PUBLIC_URL", "https://vorm.example.org")
     assert get_settings().environment == "production"
+
+
+def test_production_needs_an_explicit_public_url(monkeypatch):
+    # Behind a proxy the address users open cannot be derived from the port the web process listens on.
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("SECRET_KEY", "a-long-and-random-production-secret")
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_realrealrealreal1234")
+    monkeypatch.delenv("PUBLIC_URL", raising=False)
+    with pytest.raises(ConfigError, match="PUBLIC_URL"):
+        get_settings()
+
+
+@pytest.fixture
+def data_dir(monkeypatch, tmp_path):
+    monkeypatch.delenv("PUBLIC_URL", raising=False)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(config, "_recorded", {})
+    return tmp_path / "data"
+
+
+def test_public_url_before_any_web_process_is_make_runs_address(data_dir):
+    assert public_url() == "http://localhost:8501"
+
+
+def test_public_url_follows_the_port_the_web_process_listens_on(data_dir, monkeypatch):
+    # honcho's PORT, a PaaS's PORT, `make run PORT=...`: the web process records what it really got.
+    assert record_public_url(address="0.0.0.0", port=5000) == "http://localhost:5000"
+    assert public_url() == "http://localhost:5000"
+    # The worker is another process: it reads what the web process wrote under DATA_DIR.
+    monkeypatch.setattr(config, "_recorded", {})
+    assert (data_dir / "public-url").read_text().strip() == "http://localhost:5000"
+    assert public_url() == "http://localhost:5000"
+    # A restart on another port replaces it.
+    record_public_url(address="", port=8600)
+    monkeypatch.setattr(config, "_recorded", {})
+    assert public_url() == "http://localhost:8600"
+
+
+def test_public_url_keeps_a_specific_listen_address(data_dir):
+    assert record_public_url(address="127.0.0.1", port=8501) == "http://127.0.0.1:8501"
+    assert record_public_url(address="::1", port=8501) == "http://[::1]:8501"
+
+
+def test_an_explicit_public_url_wins_and_is_not_overwritten(data_dir, monkeypatch):
+    monkeypatch.setenv("PUBLIC_URL", "https://vorm.example.org/")
+    assert record_public_url(address="0.0.0.0", port=5000) == "https://vorm.example.org"
+    assert public_url() == "https://vorm.example.org"
+    assert not (data_dir / "public-url").exists()
+
+
+def test_local_file_links_use_the_recorded_address(data_dir, monkeypatch, tmp_path):
+    from core.storage import make_storage
+
+    monkeypatch.setenv("STORAGE_DIR", str(tmp_path / "storage"))
+    storage = make_storage()  # made before the web process has said where it listens, like the worker's
+    record_public_url(address="0.0.0.0", port=5123)
+    assert storage.url("users/1/models/m/model.glb").startswith("http://localhost:5123/files/")
 
 
 def test_secrets_toml_is_read(monkeypatch, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from core.config import get_settings
+from core.config import public_url
 from core.errors import NotFound
 from core.routes import ROUTES
 from core.storage import S3Storage, delete_prefix, get_storage, user_prefix
@@ -100,7 +100,8 @@ def test_local_signed_url_is_served_and_refused_when_tampered_or_expired(db):
     storage.put("users/3/models/m/model.glb", b"local-glb")
     client = TestClient(Starlette(routes=ROUTES))
     url = storage.url("users/3/models/m/model.glb", filename="model.glb")
-    path = url.removeprefix(get_settings().public_url)
+    assert url.startswith(public_url() + "/files/")
+    path = url.removeprefix(public_url())
     resp = client.get(path)
     assert resp.status_code == 200 and resp.content == b"local-glb"
     assert resp.headers["content-type"] == "model/gltf-binary"
@@ -115,5 +116,5 @@ def test_local_signed_url_is_served_and_refused_when_tampered_or_expired(db):
     payload["k"] = "users/4/models/m/model.glb"
     forged = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
     assert client.get(f"/files/{forged}.{mac}").status_code == 403
-    expired = storage.url("users/3/models/m/model.glb", expires_seconds=-1).removeprefix(get_settings().public_url)
+    expired = storage.url("users/3/models/m/model.glb", expires_seconds=-1).removeprefix(public_url())
     assert client.get(expired).status_code == 403

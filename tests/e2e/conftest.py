@@ -89,7 +89,7 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
     }
     (base / "data").mkdir()
     # A copy of the policy folder, so a test can publish a new version as an operator would.
-    shutil.copytree(ROOT / "core" / "policies", base / "policies")
+    shutil.copytree(ROOT / "core" / "privacy" / "policies", base / "policies")
     env["POLICY_DIR"] = str(base / "policies")
     logs = SCREENSHOTS.parent / "e2e-logs"
     logs.mkdir(parents=True, exist_ok=True)
