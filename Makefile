@@ -9,7 +9,9 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 
 .PHONY: run test install lint e2e clean i18n i18n-compile
 
-$(STAMP): requirements.txt requirements-dev.txt
+# The stamp's name hashes both requirements files, so it needs no timestamps: a fresh clone with a
+# ready .venv installs nothing.
+$(STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
