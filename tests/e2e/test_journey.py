@@ -174,7 +174,7 @@ def test_journey(page, product, tmp_path) -> None:  # type: ignore[no-untyped-de
     page.get_by_text("Nederlands").click()
     page.get_by_role("heading", name="Mijn modellen").wait_for()
     page.get_by_role("button", name="Uitloggen").wait_for()
-    page.get_by_text(re.compile(r"Nog \d+ dagen bewaard")).first.wait_for()
+    page.get_by_text(re.compile(r"nog \d+ dagen bewaard", re.IGNORECASE)).first.wait_for()
     wait_app(page)
     shot(page, "09-library-nl")
 
