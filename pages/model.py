@@ -114,8 +114,8 @@ with side:
     if len(allowed) < len(library.ALL_FORMATS):
         st.caption(_("More formats (PLY, 3MF) come with premium."))
     st.divider()
-    st.page_link("pages/upload.py", label=_("Generate again with other options"), icon=":material/replay:",
-                 query_params={"again": str(model.id)})
+    st.page_link("pages/upload.py", label=_("Generate again"), icon=":material/replay:",
+                 query_params={"again": str(model.id)}, help=_("The same images, with other options."))
 
 thumbs = library.thumbnail_urls(model)
 if thumbs:

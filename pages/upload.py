@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import streamlit as st
@@ -96,6 +97,16 @@ def _again_sources() -> tuple[list[tuple[str, bytes]], dict[str, Any]]:
         return [], {}
 
 
+def _uploader_instructions(text: str) -> None:
+    """Streamlit's uploader says "50MB per file" in English (its global upload bound, not the plan's
+    limit) and offers no way to change it: hide that line and show ours in its place."""
+    quoted = json.dumps(text, ensure_ascii=False)  # a valid CSS string
+    st.html(f"""<style>
+      [data-testid="stFileUploaderDropzoneInstructions"] > * {{ display: none !important; }}
+      [data-testid="stFileUploaderDropzoneInstructions"]::after {{ content: {quoted}; font-size: 0.875rem; }}
+    </style>""")
+
+
 # --- a job in progress ----------------------------------------------------------
 
 
@@ -183,6 +194,7 @@ if again_files:
     files: list[tuple[str, bytes]] = again_files
 else:
     limit_mb = fmt_number(tier["max_upload_bytes"] / 1024 / 1024, digits=0)
+    _uploader_instructions(_("Up to {mb} MB per file · PNG, JPEG or WebP", mb=limit_mb))
     picked = st.file_uploader(
         _("Your image, or several views of one object"), accept_multiple_files=True,
         key=f"uploader_{st.session_state.get('uploader_nonce', 0)}",
@@ -190,9 +202,8 @@ else:
                max_views=tier["max_views"]),
     )
     files = [(f.name, f.getvalue()) for f in (picked or [])]
-    st.caption(_("PNG, JPEG or WebP, up to {mb} MB each; at most {max_views} views on your plan.", mb=limit_mb,
-                 max_views=tier["max_views"]) + " "
-               + _("Tip: one object, a plain background, and some space around it. Camera details and GPS "
+    st.caption(ngettext("At most {n} view on your plan.", "At most {n} views on your plan.", tier["max_views"])
+               + " " + _("Tip: one object, a plain background, and some space around it. Camera details and GPS "
                    "position are removed before your image is stored."))
 
 if not files:
