@@ -89,13 +89,19 @@ def test_a_dutch_user_sees_dutch_everywhere(dutch_page, product, browser, tmp_pa
 
     page.get_by_role("link", name=nl("My models")).click()
     page.get_by_role("heading", name=nl("My models")).wait_for()
+    page.get_by_role("link", name=nl("Open")).first.wait_for()
+    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stImage] img')]"
+                           ".some(img => img.complete && img.naturalWidth > 0)")
     wait_app(page)
     shot(page, "nl-3-library")
     assert english_leftovers(page) == []
 
     page.get_by_role("link", name=nl("My data")).click()
     page.get_by_role("heading", name=nl("My data")).wait_for()
+    page.get_by_role("heading", name=nl("Delete your account")).or_(
+        page.get_by_text(nl("Delete your account"))).first.wait_for()
     wait_app(page)
+    page.wait_for_timeout(1000)
     shot(page, "nl-4-my-data")
     assert english_leftovers(page) == []
 
