@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import inspect
 
+from core.i18n import fill
+
 
 class VormError(Exception):
     """Something went wrong."""
@@ -34,7 +36,7 @@ class VormError(Exception):
         # be shown later, in another language (``render``), from its code and context alone.
         self.template = message if message is not None else self.default_template()
         self.context = context
-        super().__init__(_fill(self.template, context))
+        super().__init__(fill(self.template, context))
 
     @classmethod
     def default_template(cls) -> str:
@@ -49,15 +51,6 @@ class VormError(Exception):
         from core.i18n import translate
 
         return translate(self.template, lang, **self.context)
-
-
-def _fill(template: str, context: dict[str, object]) -> str:
-    if not context:
-        return template
-    try:
-        return template.format(**context)
-    except (KeyError, IndexError, ValueError):
-        return template
 
 
 def error_class(code: str | None) -> type[VormError] | None:

@@ -79,7 +79,8 @@ def translations(lang: str | None) -> NullTranslations:
     return _catalog(lang, stamp)  # type: ignore[arg-type]
 
 
-def _fill(text: str, fields: dict[str, Any]) -> str:
+def fill(text: str, fields: dict[str, Any]) -> str:
+    """``text.format(**fields)``, or ``text`` as it is when the fields do not fit (logged)."""
     if not fields:
         return text
     try:
@@ -91,18 +92,18 @@ def _fill(text: str, fields: dict[str, Any]) -> str:
 
 def translate(message: str, lang: str | None, **fields: Any) -> str:
     """``message`` (an English msgid) in ``lang``, with ``{fields}`` filled in."""
-    return _fill(translations(lang).gettext(message), fields)
+    return fill(translations(lang).gettext(message), fields)
 
 
 def translate_plural(singular: str, plural: str, n: int, lang: str | None, **fields: Any) -> str:
     """The form for ``n`` by the language's plural rule; ``{n}`` is filled in, formatted for the locale."""
     text = translations(lang).ngettext(singular, plural, n)
-    return _fill(text, {"n": format_number(n, lang), **fields})
+    return fill(text, {"n": format_number(n, lang), **fields})
 
 
 def translate_in_context(context: str, message: str, lang: str | None, **fields: Any) -> str:
     """For short words whose translation depends on where they stand ("free" as a plan)."""
-    return _fill(str(translations(lang).pgettext(context, message)), fields)
+    return fill(str(translations(lang).pgettext(context, message)), fields)
 
 
 # --- formats ---------------------------------------------------------------------
