@@ -104,11 +104,19 @@ class Settings(BaseSettings):
     premium_max_upload_mb: float = 40.0
     max_running_jobs_per_user: int = 2
     retention_days: int = 30
+    # Storage objects without a database row (a worker killed between writing and committing) are
+    # deleted by the daily maintenance once they are this old; younger ones may be a write in flight.
+    orphan_grace_hours: float = 24.0
 
     # Worker
     worker_concurrency: int = 1
     job_lease_seconds: int = 60
     job_max_attempts: int = 3
+    # A transient failure (storage or database unreachable) is not the job's fault: it backs off
+    # without using an attempt, retrying at most every job_transient_retry_max_seconds, and fails
+    # only when the trouble has lasted job_transient_deadline_seconds since its first transient failure.
+    job_transient_deadline_seconds: float = 3600.0
+    job_transient_retry_max_seconds: float = 30.0
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
     @classmethod

@@ -42,6 +42,11 @@ async def signed_file(request: Request) -> Response:
         return PlainTextResponse("This link is invalid or has expired.", status_code=403)
     except NotFound:
         return PlainTextResponse("The file does not exist (any more).", status_code=404)
+    except TransientError as exc:
+        # The detail (it can name the storage folder) goes to the log, never to the client.
+        log.warning("Signed file %s: storage unavailable (%s)", payload.get("k"), getattr(exc, "detail", exc))
+        return PlainTextResponse("The file storage is temporarily unavailable. Please try again in a few minutes.",
+                                 status_code=503, headers={"Retry-After": "60"})
     key = payload["k"]
     headers = {"Cache-Control": "private, max-age=60", "X-Content-Type-Options": "nosniff"}
     if payload.get("f"):

@@ -3,6 +3,16 @@
 Objects are private. Readers get short-lived signed URLs: S3 presigns them;
 the local backend signs a token that the web process serves at ``/files/<token>``.
 Keys are laid out per user (``users/<id>/...``) so that erasure is a prefix delete.
+
+Failures are classified here, where the backend is known, not guessed by callers:
+
+- :class:`FileMissing` (a ``NotFound``): the object is not there;
+- :class:`StorageUnavailable` (a ``TransientError``): the store cannot be reached or refuses
+  for now (a local folder that is unmounted or read-only, a full disk, S3 connection errors,
+  throttling and 5xx answers). Worth retrying later; the worker backs off without using up
+  an attempt. Its message never carries the path or the backend's text, which go to the log
+  through ``__cause__`` and :attr:`StorageUnavailable.detail`;
+- anything else (a bad key, S3 access denied) is a bug or a configuration error and propagates.
 """
 
 from __future__ import annotations
@@ -11,19 +21,52 @@ import functools
 import logging
 import mimetypes
 import os
+import stat
 import tempfile
 import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from core import config
 from core.config import Settings, get_settings
-from core.errors import NotFound, TransientError
+from core.errors import NotFound, TransientError, VormError
 
 log = logging.getLogger(__name__)
 
 S3_DELETE_BATCH = 1000  # the most keys one DeleteObjects request takes
+LOCAL_TEMP_PREFIX = ".tmp-"  # a local write in progress (or one killed half-way)
+#: S3 error codes that mean "not now" rather than "never".
+S3_TRANSIENT_CODES = frozenset({"SlowDown", "RequestTimeout", "RequestTimeTooSkewed", "InternalError",
+                                "ServiceUnavailable", "Throttling", "ThrottlingException", "RequestLimitExceeded",
+                                "TooManyRequests", "BandwidthLimitExceeded", "OperationAborted"})
+
+
+class FileMissing(NotFound):
+    """The file does not exist (any more)."""
+
+    code = "file_missing"
+
+
+class StorageUnavailable(TransientError):
+    """The file storage is temporarily unavailable. Please try again in a few minutes."""
+
+    code = "storage_unavailable"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__()
+        #: For operators and logs only (it may name server paths); never shown to users.
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One object as listed, with its last-modified time (the orphan sweep's age)."""
+
+    key: str
+    modified_at: datetime
 
 
 class Storage(Protocol):
@@ -31,6 +74,7 @@ class Storage(Protocol):
     def get(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str) -> Iterator[str]: ...
+    def list_objects(self, prefix: str) -> Iterator[StoredObject]: ...
     def delete_many(self, keys: Iterable[str]) -> int: ...
     def url(self, key: str, *, expires_seconds: int | None = None, filename: str | None = None) -> str: ...
 
@@ -55,7 +99,11 @@ def _content_type(key: str, given: str | None) -> str:
 
 
 class LocalStorage:
-    """Files under one folder. Writes are atomic (temp file, then rename)."""
+    """Files under one folder. Writes are atomic (temp file, then rename).
+
+    The folder may be a mount; when it is gone or refuses writes, every operation raises
+    StorageUnavailable rather than reporting objects as missing or a listing as empty.
+    """
 
     def __init__(self, root: Path, *, public_url: str | None = None, presign_seconds: int = 300) -> None:
         self.root = Path(root)
@@ -67,39 +115,92 @@ class LocalStorage:
     def _path(self, key: str) -> Path:
         return self.root / _check_key(key)
 
+    def _unavailable(self, exc: OSError) -> StorageUnavailable:
+        return StorageUnavailable(f"local storage {self.root}: {type(exc).__name__}: {exc}")
+
+    def _root_gone(self) -> bool:
+        try:
+            return not self.root.is_dir()
+        except OSError:
+            return True
+
+    def _missing_or_unavailable(self, exc: OSError) -> VormError:
+        # A missing file under a present root is missing; a missing root is an unmounted store.
+        if isinstance(exc, FileNotFoundError | NotADirectoryError) and not self._root_gone():
+            return FileMissing()
+        return self._unavailable(exc)
+
     def put(self, key: str, data: bytes, content_type: str | None = None) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            if self._root_gone():
+                raise FileNotFoundError(f"the storage folder {self.root} is not there")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=LOCAL_TEMP_PREFIX)
+        except OSError as exc:
+            raise self._unavailable(exc) from exc
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise self._unavailable(exc) from exc
             raise
 
     def get(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
-        except FileNotFoundError:
-            raise NotFound("The file does not exist (any more).") from None
+        except OSError as exc:
+            raise self._missing_or_unavailable(exc) from exc
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        try:
+            return stat.S_ISREG(self._path(key).stat().st_mode)
+        except OSError as exc:
+            error = self._missing_or_unavailable(exc)
+            if isinstance(error, FileMissing):
+                return False
+            raise error from exc
 
     def list(self, prefix: str) -> Iterator[str]:
+        for obj in self._walk(prefix, temp=False):
+            yield obj.key
+
+    def list_objects(self, prefix: str) -> Iterator[StoredObject]:
+        """Every object under ``prefix`` with its age, including abandoned temp files of killed writes."""
+        return self._walk(prefix, temp=True)
+
+    def _walk(self, prefix: str, *, temp: bool) -> Iterator[StoredObject]:
+        if self._root_gone():
+            raise self._unavailable(FileNotFoundError(f"the storage folder {self.root} is not there"))
         base = self.root / prefix if prefix else self.root
         start = base if base.is_dir() else base.parent
         if not start.exists():
             return
-        for dirpath, _dirs, files in os.walk(start):
+
+        def fail(exc: OSError) -> None:
+            if isinstance(exc, FileNotFoundError) and not self._root_gone():
+                return  # a folder deleted while we walk it (a concurrent delete): nothing to list there
+            raise self._unavailable(exc) from exc
+
+        for dirpath, dirs, files in os.walk(start, onerror=fail):
+            dirs.sort()
             for name in sorted(files):
-                if name.startswith(".tmp-"):
+                if name.startswith(LOCAL_TEMP_PREFIX) and not temp:
                     continue
-                key = Path(dirpath, name).relative_to(self.root).as_posix()
-                if key.startswith(prefix):
-                    yield key
+                path = Path(dirpath, name)
+                key = path.relative_to(self.root).as_posix()
+                if not key.startswith(prefix):
+                    continue
+                try:
+                    mtime = path.stat().st_mtime
+                except FileNotFoundError:
+                    continue  # deleted (or renamed into place) since os.walk saw it
+                except OSError as exc:
+                    raise self._unavailable(exc) from exc
+                yield StoredObject(key, datetime.fromtimestamp(mtime, UTC))
 
     def delete_many(self, keys: Iterable[str]) -> int:
         count = 0
@@ -110,8 +211,9 @@ class LocalStorage:
                 path.unlink()
                 count += 1
                 parents.add(path.parent)
-            except FileNotFoundError:
-                pass
+            except OSError as exc:
+                if isinstance(self._missing_or_unavailable(exc), StorageUnavailable):
+                    raise self._unavailable(exc) from exc
         for parent in sorted(parents, key=lambda p: len(p.parts), reverse=True):
             # Empty folders are removed so that a user's erased prefix leaves nothing behind.
             while parent != self.root and parent.is_dir():
@@ -166,17 +268,27 @@ class S3Storage:
         )
 
     def _wrap(self, exc: Exception) -> Exception:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import (
+            ClientError,
+            ConnectionError,
+            HTTPClientError,
+            IncompleteReadError,
+            ResponseStreamingError,
+        )
 
         if isinstance(exc, ClientError):
-            code = exc.response.get("Error", {}).get("Code", "")
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
             if code in ("NoSuchKey", "404", "NotFound"):
-                return NotFound("The file does not exist (any more).")
-            if code.startswith("5") or code in ("SlowDown", "RequestTimeout", "InternalError"):
-                return TransientError(f"Storage is temporarily unavailable ({code}).")
+                return FileMissing()
+            if code in S3_TRANSIENT_CODES or code.startswith("5") or status >= 500 or status == 429:
+                return StorageUnavailable(f"S3 {code or status}: {error.get('Message', '')}")
             return exc
-        if isinstance(exc, BotoCoreError):
-            return TransientError(f"Storage is not reachable ({type(exc).__name__}).")
+        # Connection refused or reset, DNS, timeouts, a body cut off: the store, not the request.
+        if isinstance(exc, ConnectionError | HTTPClientError | IncompleteReadError | ResponseStreamingError
+                      | OSError):
+            return StorageUnavailable(f"S3 not reachable: {type(exc).__name__}: {exc}")
         return exc
 
     def put(self, key: str, data: bytes, content_type: str | None = None) -> None:
@@ -207,11 +319,15 @@ class S3Storage:
             raise wrapped from exc
 
     def list(self, prefix: str) -> Iterator[str]:
+        for obj in self.list_objects(prefix):
+            yield obj.key
+
+    def list_objects(self, prefix: str) -> Iterator[StoredObject]:
         paginator = self.client.get_paginator("list_objects_v2")
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):
-                    yield obj["Key"]
+                    yield StoredObject(obj["Key"], obj["LastModified"])
         except Exception as exc:
             raise self._wrap(exc) from exc
 
@@ -236,7 +352,7 @@ class S3Storage:
             raise self._wrap(exc) from exc
         errors = resp.get("Errors", [])
         if errors:
-            raise TransientError(f"Storage refused to delete {len(errors)} objects ({errors[0].get('Code')}).")
+            raise StorageUnavailable(f"S3 refused to delete {len(errors)} objects ({errors[0].get('Code')})")
         return len(keys)
 
     def url(self, key: str, *, expires_seconds: int | None = None, filename: str | None = None) -> str:

@@ -265,8 +265,6 @@ if problems:
     st.caption(_("Fix the problems above first; then you can start."))
 
 if submitted and not blocked:
-    from core.jobs import queue
-
     options: dict[str, Any] = {"faces": int(faces)}
     if size_mm:
         options["size_mm"] = float(size_mm)
@@ -274,11 +272,9 @@ if submitted and not blocked:
         options["lithophane"] = True
     try:
         with get_session() as session:
-            who = client()
-            stored = [uploads.store_upload(session, user=user, data=c["validated"].data, filename=n, client=who,
-                                           validated=c["validated"]) for n, c in good]
-            job = queue.enqueue_generation(session, user=user, upload_ids=[u.id for u in stored], mode=mode,
-                                           options=options, name=name.strip()[:255])
+            # Limits first, then storage, then rows and job in one transaction: a refusal stores nothing.
+            job = uploads.submit_generation(session, user=user, images=[c["validated"] for _n, c in good],
+                                            mode=mode, options=options, name=name.strip()[:255], client=client())
     except VormError as exc:
         st.error(error_text(exc), icon=":material/error:")
     else:

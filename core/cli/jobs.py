@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from core.content.uploads import store_upload
+    from core.content.uploads import submit_generation, validate_upload
 
     paths = [Path(p) for p in args.images]
     for path in paths:
@@ -51,11 +51,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         user = auth.get_user_by_email(session, args.user)
         if user is None:
             raise NotFound(f"No account with the email address {args.user}.")
-        upload_ids = [int(store_upload(session, user=user, data=path.read_bytes(), filename=path.name).id or 0)
-                      for path in paths]
-        session.commit()
-        job = queue.enqueue_generation(session, user=user, upload_ids=upload_ids, mode=args.mode, options={},
-                                       name=args.name or paths[0].stem)
+        images = [validate_upload(path.read_bytes(), filename=path.name, plan=user.plan) for path in paths]
+        job = submit_generation(session, user=user, images=images, mode=args.mode, options={},
+                                name=args.name or paths[0].stem)
     print(job.id)
     return 0
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,10 +64,17 @@ def cmd_export_user(args: argparse.Namespace) -> int:
     user_id = _user_id(args.email)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    with get_session() as session, tmp.open("wb") as fh:
-        counts = exports.write_export(session, user_id=user_id, out=fh)
-    tmp.replace(out)
+    # A hidden temporary file only the operator can read (it holds personal data), renamed into
+    # place when complete and removed when the export fails half-way.
+    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        with get_session() as session, os.fdopen(fd, "wb") as fh:
+            counts = exports.write_export(session, user_id=user_id, out=fh)
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     print(f"Wrote {out}: {counts['rows']} rows, {counts['files']} files"
           + (f", {counts['missing']} missing from storage" if counts["missing"] else "") + ".")
     return 0
@@ -86,6 +95,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
     verb = "Would delete" if args.dry_run else "Deleted"
     print(f"{verb} {result.models} models and {result.uploads} uploads ({result.objects} storage objects) "
           f"of {len(result.per_user)} users; retention cutoff {result.cutoff:%Y-%m-%d %H:%M} UTC.")
+    print(f"{verb} {result.orphans} storage objects that no database row refers to.")
     for user_id, count in sorted(result.per_user.items()):
         print(f"  user {user_id}: {count} items")
     return 0

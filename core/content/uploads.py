@@ -15,23 +15,27 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
 from core.accounts.auth import NO_CLIENT, Client, record_access
 from core.config import get_settings
-from core.errors import ValidationError
+from core.errors import ValidationError, VormError
 from core.i18n import N_
-from core.models import Upload, User, pk
+from core.models import GenerationJob, Upload, User, pk
 from core.storage import get_storage, user_prefix
 
 if TYPE_CHECKING:
     from sqlmodel import Session
+
+log = logging.getLogger(__name__)
 
 #: Pixels accepted per image, by plan. Images are shrunk to the plan's processing
 #: resolution anyway; the cap only keeps decoding cheap and refuses bombs early.
@@ -143,20 +147,83 @@ def mask_preview(image: Image.Image, *, max_side: int = MASK_PREVIEW_SIDE_PX) ->
     return Image.fromarray(out.clip(0, 255).astype(np.uint8)), float(mask.mean())
 
 
+def _upload_row(user: User, key: str, v: ValidatedImage) -> Upload:
+    return Upload(user_id=pk(user), storage_key=key, filename=v.filename, content_type=v.content_type,
+                  size_bytes=len(v.data), width=v.width, height=v.height, sha256=hashlib.sha256(v.data).hexdigest())
+
+
+def _new_key(user: User, v: ValidatedImage) -> str:
+    return f"{user_prefix(pk(user))}uploads/{uuid.uuid4().hex}.{v.ext}"
+
+
+def _forget(keys: list[str]) -> None:
+    """Delete objects whose rows were never committed; if storage refuses, the orphan sweep takes them."""
+    if not keys:
+        return
+    try:
+        get_storage().delete_many(keys)
+    except Exception:
+        log.warning("could not delete %d uploaded objects without rows (the orphan sweep will)", len(keys),
+                    exc_info=True)
+
+
 def store_upload(session: Session, *, user: User, data: bytes, filename: str, client: Client | None = None,
                  validated: ValidatedImage | None = None) -> Upload:
     """Validate, strip metadata, store under ``users/<uid>/uploads/`` and log the upload (IP, browser)."""
     v = validated or validate_upload(data, filename=filename, plan=user.plan)
-    key = f"{user_prefix(pk(user))}uploads/{uuid.uuid4().hex}.{v.ext}"
+    key = _new_key(user, v)
     get_storage().put(key, v.data, content_type=v.content_type)
-    upload = Upload(user_id=pk(user), storage_key=key, filename=v.filename, content_type=v.content_type,
-                    size_bytes=len(v.data), width=v.width, height=v.height,
-                    sha256=hashlib.sha256(v.data).hexdigest())
-    session.add(upload)
-    record_access(session, kind="upload", client=client or NO_CLIENT, user_id=user.id)
-    session.commit()
+    try:
+        upload = _upload_row(user, key, v)
+        session.add(upload)
+        record_access(session, kind="upload", client=client or NO_CLIENT, user_id=user.id)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        _forget([key])
+        raise
     session.refresh(upload)
     return upload
+
+
+def submit_generation(session: Session, *, user: User, images: Sequence[ValidatedImage], mode: str,
+                      options: dict[str, Any], name: str = "", client: Client | None = None) -> GenerationJob:
+    """Store validated images and queue their generation, or refuse having stored nothing.
+
+    In this order: the plan's limits are checked first (reads only, and no transaction stays open
+    while storage is written); the images are stored; their Upload rows, the access log and the job
+    are inserted in one transaction that checks the limits again under the user's lock. If that
+    still refuses (another tab won the race) or fails, the objects just stored are deleted.
+    """
+    from core.jobs import queue
+
+    try:
+        queue.check_limits(session, user=user, views=len(images), mode=mode, options=options)
+    except VormError as exc:
+        log.info("generation refused for user %s before storing anything: %s", user.id, exc.code)
+        raise
+    finally:
+        session.rollback()
+    storage = get_storage()
+    keys: list[str] = []
+    try:
+        rows = []
+        for v in images:
+            key = _new_key(user, v)
+            keys.append(key)
+            storage.put(key, v.data, content_type=v.content_type)
+            rows.append(_upload_row(user, key, v))
+        for _row in rows:
+            record_access(session, kind="upload", client=client or NO_CLIENT, user_id=user.id)
+        return queue.enqueue_generation(session, user=user, upload_ids=[], new_uploads=rows, mode=mode,
+                                        options=options, name=name)
+    except BaseException as exc:
+        session.rollback()
+        _forget(keys)
+        if isinstance(exc, VormError):
+            log.info("generation refused for user %s; %d stored images deleted again: %s", user.id, len(keys),
+                     exc.code)
+        raise
 
 
 # --- the upload page's example pictures ---------------------------------------

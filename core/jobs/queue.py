@@ -31,6 +31,7 @@ Claiming and finishing are in ``core.jobs.claims``; heartbeats and maintenance s
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -74,7 +75,6 @@ USER_OPTIONS = frozenset({"faces", "size_mm", "fov_deg", "lithophane", "relief_b
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 RETRY_BASE_SECONDS = 2.0  # first retry after a crash or a transient error; doubles per attempt
 RETRY_MAX_SECONDS = 300.0  # backoff ceiling
-TRANSIENT_MAX_RETRIES = 8  # transient errors do not use up attempts, but do give up eventually
 ERROR_MESSAGE_CHARS = 1000  # the column's width
 
 #: Failure codes that are our fault, not the input's.
@@ -170,38 +170,70 @@ def _lock_user(session: Session, user_id: int) -> None:
                     .execution_options(synchronize_session=False))
 
 
-def enqueue_generation(session: Session, *, user: User, upload_ids: list[int], mode: str,
-                       options: dict[str, Any], name: str = "") -> GenerationJob:
-    """Check the user's limits and queue a generation; commits. Raises QuotaExceeded or ValidationError.
-
-    Call it with no writes pending in ``session``: it rolls back on refusal.
-    """
+def _check_request(*, user: User, views: int, mode: str, options: dict[str, Any]) -> None:
+    """The refusals that need no database: images, mode, options, views per plan."""
     settings = get_settings()
     tier = settings.tier(user.plan)
-    user_id = int(user.id or 0)
-    ids = [int(i) for i in upload_ids]
-    if not ids:
+    if views < 1:
         raise NoImages()
-    if len(set(ids)) != len(ids):
-        raise ValidationError(N_("The same image was given twice."))
     if mode not in MODES:
         raise UnknownMode()
     for key in options:
         if key not in USER_OPTIONS:
             raise UnknownOption(name=key)
-    if mode in ("carve", "auto") and len(ids) > int(tier["max_views"]):
-        raise TooManyViews(limit=tier["max_views"], given=len(ids), premium=settings.premium_max_views)
+    if mode in ("carve", "auto") and views > int(tier["max_views"]):
+        raise TooManyViews(limit=tier["max_views"], given=views, premium=settings.premium_max_views)
+
+
+def _check_counts(session: Session, *, user: User) -> None:
+    """The refusals that count the user's jobs: today's quota, jobs queued or running."""
+    settings = get_settings()
+    tier = settings.tier(user.plan)
+    user_id = int(user.id or 0)
+    if _used_today(session, user_id=user_id) >= int(tier["daily_generations"]):
+        raise DailyQuotaReached(limit=tier["daily_generations"])
+    if _active_count(session, user_id=user_id) >= settings.max_running_jobs_per_user:
+        raise TooManyActiveJobs(limit=settings.max_running_jobs_per_user)
+
+
+def check_limits(session: Session, *, user: User, views: int, mode: str, options: dict[str, Any]) -> None:
+    """Raise what ``enqueue_generation`` would refuse a job of ``views`` new images with; reads only.
+
+    For callers that must store files before they can enqueue (the upload page): refuse first, so
+    that a refusal stores nothing. ``enqueue_generation`` checks again under the user's lock.
+    """
+    _check_request(user=user, views=views, mode=mode, options=options)
+    _check_counts(session, user=user)
+
+
+def enqueue_generation(session: Session, *, user: User, upload_ids: list[int], mode: str,
+                       options: dict[str, Any], name: str = "", new_uploads: Sequence[Upload] = ()) -> GenerationJob:
+    """Check the user's limits and queue a generation; commits. Raises QuotaExceeded or ValidationError.
+
+    ``new_uploads`` are Upload rows not yet in the database (their files already stored); they are
+    inserted in the same transaction as the job, so a refusal leaves neither. Call it with no other
+    writes pending in ``session``: it rolls back on refusal.
+    """
+    user_id = int(user.id or 0)
+    ids = [int(i) for i in upload_ids]
+    if len(set(ids)) != len(ids):
+        raise ValidationError(N_("The same image was given twice."))
+    _check_request(user=user, views=len(ids) + len(new_uploads), mode=mode, options=options)
+    tier = get_settings().tier(user.plan)
 
     _lock_user(session, user_id)
     try:
         found = set(session.exec(select(col(Upload.id)).where(col(Upload.id).in_(ids),
-                                                         col(Upload.user_id) == user_id)).all())
+                                                         col(Upload.user_id) == user_id)).all()) if ids else set()
         if found != set(ids):
             raise NotFound(N_("One of the images was not found; upload it again."))
-        if _used_today(session, user_id=user_id) >= int(tier["daily_generations"]):
-            raise DailyQuotaReached(limit=tier["daily_generations"])
-        if _active_count(session, user_id=user_id) >= settings.max_running_jobs_per_user:
-            raise TooManyActiveJobs(limit=settings.max_running_jobs_per_user)
+        _check_counts(session, user=user)
+        if new_uploads:
+            if any(u.user_id != user_id for u in new_uploads):
+                raise ValueError("new uploads must belong to the user")
+            session.add_all(new_uploads)
+            session.flush()
+            ids += [int(u.id or 0) for u in new_uploads]
         job_options = dict(options)
         # The tier at enqueue time decides the resolution; a later downgrade does not shrink a queued job.
         job_options["resolution"] = int(tier["resolution_px"])

@@ -7,8 +7,10 @@ How a failure ends (the worker only claims and calls :func:`process`):
 
 - engine input errors (``core.errors.ValidationError``, e.g. no foreground) fail the
   job at once with the engine's code and message, which the user sees;
-- transient errors (storage hiccup, database restart) put it back in the queue with
-  exponential backoff, without using up an attempt, at most ``TRANSIENT_MAX_RETRIES`` times;
+- transient errors (storage unreachable or refusing writes, database restart; classified where
+  they arise: ``core.storage.StorageUnavailable``, ``core.db``) put it back in the queue with
+  exponential backoff, without using up an attempt, until they have lasted
+  ``job_transient_deadline_seconds`` since the first one (an outage, however many retries);
 - anything else is an engine crash: retried with backoff until ``max_attempts``, then failed.
 """
 
@@ -23,6 +25,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,12 +36,15 @@ from core.db import get_session
 from core.errors import NotFound, TransientError, ValidationError, stored_params
 from core.jobs import claims, queue
 from core.jobs.errors import JobCrashed, TemporaryProblem
-from core.models import GenerationJob, Model3D, Upload
+from core.models import GenerationJob, Model3D, Upload, utcnow
 from core.storage import Storage, get_storage, user_prefix
 
 log = logging.getLogger(__name__)
 
 PROGRESS_MIN_INTERVAL_SECONDS = 1.0  # progress writes are throttled; stage changes always go through
+#: Transient failures further apart than this are separate spells; the deadline counts per spell, so
+#: a hiccup this morning does not shorten the patience for an outage this afternoon.
+TRANSIENT_STREAK_GAP_SECONDS = 900.0
 ENGINE_PLUGINS_ENV = "VORM_ENGINE_PLUGINS"  # comma-separated modules that register extra engines
 
 ProgressFn = Callable[[str, float], None]
@@ -247,20 +253,37 @@ def process(job: GenerationJob, *, lost: threading.Event | None = None, storage:
         return _retry_or_fail(job, exc)
 
 
+def _transient_detail(exc: BaseException) -> str:
+    """What the operator needs (it may name server paths); never shown to users."""
+    detail = getattr(exc, "detail", "") or str(exc)
+    return f"{type(exc).__name__}: {detail}"[:300]
+
+
 def _retry_or_fail(job: GenerationJob, exc: Exception) -> str:
     stats = dict(job.stats or {})
     if _is_transient(exc):
+        settings = get_settings()
         retries = int(stats.get("transient_retries", 0)) + 1
         stats["transient_retries"] = retries
-        message = f"A temporary problem occurred ({type(exc).__name__}); it will be retried."
-        log.warning("Job %s: transient error %r (retry %d)", job.id, exc, retries)
+        now = utcnow()
+        since = _parse_time(stats.get("transient_since"))
+        last = _parse_time(stats.get("transient_last"))
+        gap = max(TRANSIENT_STREAK_GAP_SECONDS, 3 * settings.job_transient_retry_max_seconds)
+        if since is None or last is None or (now - last).total_seconds() > gap:
+            since = now  # a new spell of trouble: the deadline counts from here
+        stats.update(transient_since=since.isoformat(), transient_last=now.isoformat())
+        detail = _transient_detail(exc)
+        lasted = (now - since).total_seconds()
+        log.warning("Job %s: transient error for %.0f s (retry %d): %s", job.id, lasted, retries, detail)
         with get_session() as session:
-            if retries > queue.TRANSIENT_MAX_RETRIES:
+            if lasted >= settings.job_transient_deadline_seconds:
                 claims.fail_job(session, job=job, code=TemporaryProblem.code, stats=stats,
-                                message=f"{TemporaryProblem.default_template()} ({type(exc).__name__})")
+                                message=f"Transient errors for {lasted:.0f} s, {retries} retries; gave up ({detail})")
                 return "failed"
-            claims.retry_job(session, job=job, delay_seconds=queue.backoff_seconds(retries), code="transient",
-                            message=message, count_attempt=False, stats=stats)
+            delay = min(queue.backoff_seconds(retries), settings.job_transient_retry_max_seconds)
+            claims.retry_job(session, job=job, delay_seconds=delay, code="transient",
+                             message=f"A temporary problem occurred; it will be retried ({detail})",
+                             count_attempt=False, stats=stats)
         return "retry"
     log.exception("Job %s crashed on attempt %d of %d", job.id, job.attempts, job.max_attempts)
     detail = f"{type(exc).__name__}: {exc}"[:300]
@@ -273,6 +296,16 @@ def _retry_or_fail(job: GenerationJob, exc: Exception) -> str:
         claims.retry_job(session, job=job, delay_seconds=queue.backoff_seconds(job.attempts), code="crashed",
                         message=f"The generation failed with an internal error; it will be retried. ({detail})")
     return "retry"
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _discard(storage: Storage, model: Model3D | None) -> None:

@@ -110,6 +110,21 @@ def user_rows(session: Session, user_id: int) -> Iterator[tuple[sa.Table, list[d
         yield table, [dict(r) for r in rows]
 
 
+def _without_operator_detail(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    """The row as the user may see it: diagnostics meant for operators (exception text, server
+    paths, mail server answers) are replaced by the message the user is shown in the app."""
+    if table == "generation_job" and row.get("error_message"):
+        from core.errors import render_code
+        from core.jobs.errors import JobFailed
+
+        locale = "en"  # the data files are in one language, like their column names
+        row = {**row, "error_message": render_code(row.get("error_code"), row.get("error_params"), locale,
+                                                   default=JobFailed)}
+    elif table == "outbox" and row.get("last_error"):
+        row = {**row, "last_error": "(not exported: our mail server's diagnostic message)"}
+    return row
+
+
 def _safe_name(name: str, fallback: str) -> str:
     keep = "".join(c if c.isalnum() or c in "-_." else "_" for c in (name or ""))[:80].strip("._")
     return keep or fallback
@@ -176,6 +191,7 @@ def write_export(session: Session, *, user_id: int, out: IO[bytes], storage: Sto
         for table, rows in user_rows(session, user_id):
             if table.name == "user" and rows:
                 email = str(rows[0].get("email", ""))
+            rows = [_without_operator_detail(table.name, r) for r in rows]
             data = [{k: _jsonable(v) for k, v in r.items()} for r in rows]
             everything[table.name] = data
             counts["rows"] += len(rows)
@@ -274,6 +290,7 @@ def build_export(request_id: int, *, storage: Storage | None = None) -> str:
         if req is None or user is None or user.id is None:
             return "skipped"
         uid = user.id
+        key = None
         try:
             now = utcnow()
             key = f"{user_prefix(uid)}exports/{req.id}-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)}.zip"
@@ -301,6 +318,13 @@ def build_export(request_id: int, *, storage: Storage | None = None) -> str:
         except Exception:
             session.rollback()
             log.exception("export %s failed", request_id)
+            if key is not None:
+                # The ZIP may be stored already; no row will point to it, so it goes now (and if
+                # storage refuses, the orphan sweep takes it a day later).
+                try:
+                    storage.delete_many([key])
+                except Exception:
+                    log.warning("could not delete the unfinished export %s", key, exc_info=True)
             req = session.get(PrivacyRequest, request_id)
             if req is not None:
                 req.status = "failed"

@@ -11,6 +11,13 @@
 The purge streams expired rows in chunks by id, deletes their storage objects in
 batches first and the rows after (so a crash leaves rows to retry, never orphaned
 objects), and commits per chunk. Memory stays flat however many rows expire.
+
+Objects can still lose their row elsewhere: a worker killed between writing a model and
+committing it, an upload stored just before its job was refused, an export whose request
+failed. Nothing would ever expire those, so the purge ends with an orphan sweep: every
+object under ``users/<id>/uploads|models|exports/`` that no row refers to and that is older
+than ``orphan_grace_hours`` (younger ones may be a write whose commit is on its way) is
+deleted, and counted in the purge's audit entry.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from core.models import (
     User,
     utcnow,
 )
-from core.storage import Storage, get_storage, user_prefix
+from core.storage import Storage, StoredObject, get_storage, user_prefix
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +61,8 @@ IP_FULL_DAYS = 30  # full IP addresses are kept this long (fraud prevention)
 ACCESS_EVENT_DAYS = 180  # access events are deleted after this many days
 IPV4_KEEP_BITS = 24
 IPV6_KEEP_BITS = 48
+ORPHAN_KINDS = ("uploads", "models", "exports")  # the folders under users/<id>/ that rows refer to
+ORPHAN_BATCH = 1000  # listed objects checked against the database per round
 USED_TOKEN_KEEP_DAYS = 1  # one-time tokens stay a day past use or expiry, for "link already used" messages
 
 
@@ -117,12 +126,13 @@ class PurgeResult:
     models: int = 0
     uploads: int = 0
     objects: int = 0
+    orphans: int = 0  # objects no row referred to (see sweep_orphans)
     per_user: Counter[int] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
         return {"dry_run": self.dry_run, "now": self.now.isoformat(), "cutoff": self.cutoff.isoformat(),
                 "models": self.models, "uploads": self.uploads, "objects": self.objects,
-                "users": len(self.per_user)}
+                "orphans": self.orphans, "users": len(self.per_user)}
 
 
 def _model_keys(storage: Storage, row: Any) -> Iterator[str]:
@@ -193,12 +203,83 @@ def purge_expired(session: Session, *, now: datetime | None = None, dry_run: boo
                 session.connection().execute(uploads.delete().where(uploads.c.id.in_([r.id for r in rows])))
                 session.commit()
 
+    # After the rows' own objects are gone, so that the sweep does not list them again.
+    result.orphans = sweep_orphans(session, now=now, storage=storage, dry_run=dry_run)
     if not dry_run:
         audit(session, "retention.purge", models=result.models, uploads=result.uploads, objects=result.objects,
-              users=len(result.per_user), cutoff=cutoff.isoformat())
+              orphans=result.orphans, users=len(result.per_user), cutoff=cutoff.isoformat())
         session.commit()
     log.info("retention purge: %s", result.as_dict())
     return result
+
+
+# --- orphans: objects without a row ---------------------------------------------------
+
+
+def _orphan_candidate(obj: StoredObject) -> tuple[str, str] | None:
+    """(kind, what a row would hold) for an object under users/<id>/<kind>/, else None."""
+    parts = obj.key.split("/")
+    if len(parts) < 4 or parts[0] != "users" or not parts[1].isdigit() or parts[2] not in ORPHAN_KINDS:
+        return None
+    if parts[2] == "models":
+        if len(parts) < 5:
+            return ("models_key", obj.key)  # a file directly under models/: only a glb_key could name it
+        return ("models", "/".join(parts[:4]) + "/")
+    return (parts[2], obj.key)
+
+
+def _referenced(session: Session, kind: str, values: list[str]) -> set[str]:
+    conn = session.connection()
+    if kind == "uploads":
+        table, column = Upload.__table__, "storage_key"  # type: ignore[attr-defined]
+    elif kind == "exports":
+        table, column = PrivacyRequest.__table__, "export_key"  # type: ignore[attr-defined]
+    elif kind == "models_key":
+        table, column = Model3D.__table__, "glb_key"  # type: ignore[attr-defined]
+    else:
+        table = Model3D.__table__  # type: ignore[attr-defined]
+        bare = [v.rstrip("/") for v in values]  # a prefix stored without its trailing slash counts too
+        found = conn.execute(sa.select(table.c.storage_prefix)
+                             .where(table.c.storage_prefix.in_(values + bare))).scalars().all()
+        return {f if f.endswith("/") else f + "/" for f in found}
+    return set(conn.execute(sa.select(table.c[column]).where(table.c[column].in_(values))).scalars().all())
+
+
+def _sweep_batch(session: Session, storage: Storage, batch: list[tuple[str, str, str]], dry_run: bool) -> int:
+    by_kind: dict[str, set[str]] = {}
+    for kind, value, _key in batch:
+        by_kind.setdefault(kind, set()).add(value)
+    kept = {kind: _referenced(session, kind, sorted(values)) for kind, values in by_kind.items()}
+    session.rollback()  # end the read: no transaction stays open across storage calls
+    orphans = sorted(key for kind, value, key in batch if value not in kept[kind])
+    if orphans:
+        log.warning("orphan sweep: %d objects without a row%s, e.g. %s", len(orphans),
+                    " (dry run)" if dry_run else "", orphans[0])
+    return len(orphans) if dry_run else storage.delete_many(orphans)
+
+
+def sweep_orphans(session: Session, *, now: datetime | None = None, storage: Storage | None = None,
+                  dry_run: bool = False) -> int:
+    """Delete objects under users/<id>/uploads|models|exports/ that no row refers to and that are older
+    than ``orphan_grace_hours``; returns how many (with dry_run: how many would go)."""
+    now = now or utcnow()
+    storage = storage or get_storage()
+    older_than = now - timedelta(hours=get_settings().orphan_grace_hours)
+    count = 0
+    batch: list[tuple[str, str, str]] = []
+    for obj in storage.list_objects("users/"):
+        if obj.modified_at >= older_than:
+            continue
+        candidate = _orphan_candidate(obj)
+        if candidate is None:
+            continue
+        batch.append((*candidate, obj.key))
+        if len(batch) >= ORPHAN_BATCH:
+            count += _sweep_batch(session, storage, batch, dry_run)
+            batch = []
+    if batch:
+        count += _sweep_batch(session, storage, batch, dry_run)
+    return count
 
 
 # --- access log, tokens, sessions, exports -------------------------------------------
