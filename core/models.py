@@ -222,6 +222,8 @@ class Subscription(SQLModel, table=True):
     status: str = Field(default="active", max_length=32)
     current_period_end: datetime | None = ts()
     ended_at: datetime | None = ts()
+    # Stripe's time of the newest event applied: an older one arriving late must not undo it.
+    last_event_at: datetime | None = ts()
     created_at: datetime = ts(default=True)
     updated_at: datetime = ts(default=True)
 

@@ -16,17 +16,39 @@ from core.errors import TransientError, VormError
 
 log = logging.getLogger(__name__)
 
-
-
 #: Subscription states in which the customer keeps premium.
 ACTIVE_STATUSES = frozenset({"active", "trialing", "past_due"})
-WEBHOOK_TOLERANCE_SECONDS = 300  # Stripe's default: older signatures are refused as replays
+#: Subscription states Stripe never leaves: a canceled subscription is not revived, a new one is made.
+FINAL_STATUSES = frozenset({"canceled", "incomplete_expired"})
+# Stripe's default: older signatures are refused as replays. Newer ones by as much are refused too:
+# a timestamp from the future would keep a captured request replayable for longer.
+WEBHOOK_TOLERANCE_SECONDS = 300
+# Stripe waits about 10 s for a webhook's answer, and a webhook asks Stripe once: past this, it falls
+# back to the event's own copy rather than keep Stripe (and the web process's threads) waiting.
+STRIPE_TIMEOUT_SECONDS = 8.0
 
 
 class WebhookRejected(VormError):
     """The webhook payload or its signature is not valid."""
 
     code = "webhook_rejected"
+
+    @property
+    def reason(self) -> str:
+        """A short code for what was wrong (recorded in the log and the audit log)."""
+        return str(self.context.get("reason") or self.code)
+
+
+class BillingNotConfigured(VormError):
+    """Billing is not configured: no Stripe webhook signing secret is set."""
+
+    code = "billing_not_configured"
+
+
+class RequestTooLarge(VormError):
+    """The request body is larger than {limit_kb} kB."""
+
+    code = "request_too_large"
 
 
 class BillingUnavailable(TransientError):
@@ -38,11 +60,23 @@ class BillingUnavailable(TransientError):
 # --- the client -----------------------------------------------------------
 
 
+def _is_placeholder(secret: str) -> bool:
+    return secret.strip() in PLACEHOLDER_SECRETS or "placeholder" in secret.lower()
+
+
 def stripe_configured() -> bool:
     s = get_settings()
-    return bool(s.stripe_api_base) or (
-        s.stripe_secret_key not in PLACEHOLDER_SECRETS and "placeholder" not in s.stripe_secret_key
-    )
+    return bool(s.stripe_api_base) or not _is_placeholder(s.stripe_secret_key)
+
+
+def webhook_secret() -> str | None:
+    """The webhook signing secret, or None while it is unset or a placeholder from the examples.
+
+    A placeholder is public (it ships in the repository), so anyone could sign events with it:
+    without a real secret the webhook refuses everything.
+    """
+    secret = get_settings().stripe_webhook_secret
+    return None if _is_placeholder(secret) else secret
 
 
 @functools.cache
@@ -50,7 +84,8 @@ def _client_for(api_key: str, api_base: str | None) -> Any:
     import stripe
 
     bases: dict[str, str] = {"api": api_base.rstrip("/")} if api_base else {}
-    return stripe.StripeClient(api_key, base_addresses=bases, max_network_retries=2)  # type: ignore[arg-type]
+    return stripe.StripeClient(api_key, base_addresses=bases, max_network_retries=2,  # type: ignore[arg-type]
+                               http_client=stripe.RequestsClient(timeout=STRIPE_TIMEOUT_SECONDS))
 
 
 def get_client() -> Any:
@@ -61,6 +96,27 @@ def get_client() -> Any:
 
 def reset_client() -> None:
     _client_for.cache_clear()
+
+
+def fetch_subscription(subscription_id: str) -> dict[str, Any] | None:
+    """Stripe's current copy of a subscription; None when Stripe is not set up, unreachable or does not know it.
+
+    Events arrive late, twice and out of order, so the webhook applies this rather than the event's
+    copy when it can. None is never an error: the caller falls back to the event and its time.
+    """
+    import stripe
+
+    if not stripe_configured():
+        return None
+    try:
+        # One try: Stripe waits for the webhook's answer, and the event's own copy is a fallback.
+        sub = get_client().v1.subscriptions.retrieve(subscription_id, options={"max_network_retries": 0})
+    except stripe.StripeError as exc:
+        log.warning("Stripe subscription %s could not be fetched (%s: %s); applying the event's own copy",
+                    subscription_id, type(exc).__name__, str(exc)[:200])
+        return None
+    data = sub.to_dict() if hasattr(sub, "to_dict") else dict(sub)
+    return data if isinstance(data, dict) else None
 
 
 def delete_customer(customer_id: str) -> str:
