@@ -416,3 +416,31 @@ def test_daily_quota_refuses_before_storing_and_a_lost_race_deletes_what_it_stor
         uploads.submit_generation(session, user=user, images=[image], mode="auto", options={})
     assert session.exec(select(sa.func.count()).select_from(Upload)).one() == 1
     assert all_keys() == {r.storage_key for r in rows}
+
+
+
+def test_an_unreachable_database_is_reported_without_its_detail(monkeypatch, tmp_path):
+    """The health check and the pages say that the database is down, not where it is or what the driver said."""
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+    from streamlit.testing.v1 import AppTest
+
+    from core.config import ROOT, reset_settings
+    from core.db import reset_engines
+    from core.routes import ROUTES
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://vorm:secret-password@127.0.0.1:1/nowhere")
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    reset_settings()
+    reset_engines()
+    try:
+        resp = TestClient(Starlette(routes=ROUTES)).get("/healthz")
+        assert resp.status_code == 503 and resp.json() == {"status": "error", "database": "unreachable"}
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+        shown = " ".join(e.value for e in at.error)
+        assert "cannot reach its database" in shown
+        assert "secret-password" not in shown and "127.0.0.1" not in shown and "psycopg" not in shown.lower()
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+        reset_engines()
