@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import bcrypt
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -24,9 +25,9 @@ from core.accounts.signing import sign, unsign
 from core.audit import audit
 from core.config import get_settings, public_url
 from core.errors import (
-    AccountLocked,
     DuplicateEmail,
     InvalidEmail,
+    LoginRefused,
     NotFound,
     SessionInvalid,
     TokenInvalid,
@@ -156,37 +157,62 @@ def register(session: Session, *, email: str, name: str, password: str, accepted
 
 
 def authenticate(session: Session, *, email: str, password: str, client: Client = NO_CLIENT) -> User:
-    """Check a login. Failures are counted; too many lock the account for a while."""
+    """Check a login. Failures are counted; too many lock the account for a while.
+
+    An unknown address, a wrong password and a locked account look the same from outside: one
+    message (``LoginRefused``) and one bcrypt check each, so neither the text nor the time tells
+    which accounts exist. The access log records which it was.
+
+    The counter is raised in the database (``failed_logins + 1``), never read and written back, so
+    concurrent failures all count and the lock starts at the threshold whatever the timing.
+    """
     settings = get_settings()
-    now = utcnow()
     user = get_user_by_email(session, email)
     if user is None:
         bcrypt.checkpw(password.encode()[:MAX_PASSWORD_BYTES], _DUMMY_HASH)
         record_access(session, kind="login_failed", client=client, reason="unknown_email")
         session.commit()
-        raise WrongCredentials()
-    if user.locked_until and user.locked_until > now:
-        record_access(session, kind="login_failed", client=client, user_id=user.id, reason="locked")
+        raise LoginRefused()
+    uid = pk(user)
+    password_ok = verify_password(password, user.password_hash)  # before looking at the lock: same time
+    now = utcnow()
+    users = User.__table__  # type: ignore[attr-defined]
+    lock_over = sa.and_(users.c.locked_until.is_not(None), users.c.locked_until <= now)
+    if password_ok:
+        # Succeeds only while the account is not locked, checked and cleared in one statement.
+        done = session.execute(
+            sa.update(users).where(users.c.id == uid)
+            .where(sa.or_(users.c.locked_until.is_(None), users.c.locked_until <= now))
+            .values(failed_logins=0, locked_until=None, last_login_at=now)
+        )
+        if done.rowcount == 1:  # type: ignore[attr-defined]
+            record_access(session, kind="login", client=client, user_id=uid)
+            session.commit()
+            session.refresh(user)
+            return user
+        record_access(session, kind="login_failed", client=client, user_id=uid, reason="locked")
         session.commit()
-        raise AccountLocked()
-    if user.locked_until and user.locked_until <= now:
-        user.failed_logins, user.locked_until = 0, None
-    if not verify_password(password, user.password_hash):
-        user.failed_logins += 1
+        raise LoginRefused()
+    # A lock that has run out starts a fresh count.
+    failed, locked_until = session.execute(
+        sa.update(users).where(users.c.id == uid)
+        .values(failed_logins=sa.case((lock_over, 1), else_=users.c.failed_logins + 1),
+                locked_until=sa.case((lock_over, None), else_=users.c.locked_until))
+        .returning(users.c.failed_logins, users.c.locked_until)
+    ).one()
+    if locked_until is not None:
+        reason = "locked"
+    elif failed >= settings.max_failed_logins:
+        locked = session.execute(sa.update(users).where(users.c.id == uid).where(users.c.locked_until.is_(None))
+                                 .values(locked_until=now + timedelta(minutes=settings.lockout_minutes)))
+        reason = "locked_out" if locked.rowcount == 1 else "locked"  # type: ignore[attr-defined]
+        if reason == "locked_out":
+            audit(session, "user.locked_out", user_id=uid, failed_logins=failed)
+    else:
         reason = "wrong_password"
-        if user.failed_logins >= settings.max_failed_logins:
-            user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
-            reason = "locked_out"
-            audit(session, "user.locked_out", user_id=user.id, failed_logins=user.failed_logins)
-        session.add(user)
-        record_access(session, kind="login_failed", client=client, user_id=user.id, reason=reason)
-        session.commit()
-        raise AccountLocked() if reason == "locked_out" else WrongCredentials()
-    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
-    session.add(user)
-    record_access(session, kind="login", client=client, user_id=user.id)
+    record_access(session, kind="login_failed", client=client, user_id=uid, reason=reason)
     session.commit()
-    return user
+    raise LoginRefused()
 
 
 # --- sessions -----------------------------------------------------------
