@@ -264,17 +264,18 @@ def revoke_session(session: Session, token: str | None) -> None:
         session.commit()
 
 
+def _revoke_sessions(session: Session, *, user_id: int, except_sid: str | None = None) -> int:
+    """Revoke the user's open sessions in the caller's transaction (one UPDATE, no commit)."""
+    sessions = AuthSession.__table__  # type: ignore[attr-defined]
+    query = (sa.update(sessions).where(sessions.c.user_id == user_id).where(sessions.c.revoked_at.is_(None))
+             .values(revoked_at=utcnow()))
+    if except_sid is not None:
+        query = query.where(sessions.c.id != except_sid)
+    return int(session.execute(query).rowcount)  # type: ignore[attr-defined]
+
+
 def revoke_all_sessions(session: Session, *, user_id: int, except_sid: str | None = None) -> int:
-    rows = session.exec(
-        select(AuthSession).where(AuthSession.user_id == user_id).where(AuthSession.revoked_at == None)  # noqa: E711
-    ).all()
-    now = utcnow()
-    count = 0
-    for row in rows:
-        if row.id != except_sid:
-            row.revoked_at = now
-            session.add(row)
-            count += 1
+    count = _revoke_sessions(session, user_id=user_id, except_sid=except_sid)
     session.commit()
     return count
 
@@ -283,7 +284,8 @@ def change_password(session: Session, *, user_id: int, old_password: str, new_pa
                     keep_token: str | None = None) -> None:
     """Change the password and end every session of the user but ``keep_token``'s (the browser that did it).
 
-    Without ``keep_token`` every session ends and the caller logs in again.
+    Without ``keep_token`` every session ends and the caller logs in again. Every outstanding
+    one-time link (reset, email change) dies with the old password.
     """
     user = session.get(User, user_id)
     if user is None:
@@ -294,42 +296,76 @@ def change_password(session: Session, *, user_id: int, old_password: str, new_pa
     user.password_hash = hash_password(new_password)
     user.updated_at = utcnow()
     session.add(user)
-    audit(session, "user.password_changed", user_id=user.id)
-    record_access(session, kind="password_changed", client=NO_CLIENT, user_id=user.id)
-    session.commit()
     keep_sid = None
     if keep_token:
         try:
             keep_sid = str(unsign(keep_token, purpose="session").get("sid", ""))
         except TokenInvalid:
             keep_sid = None
-    revoke_all_sessions(session, user_id=pk(user), except_sid=keep_sid)
+    # One transaction: the new password, no old link and no other session exist only together.
+    _void_tokens(session, user_id=pk(user))
+    _revoke_sessions(session, user_id=pk(user), except_sid=keep_sid)
+    audit(session, "user.password_changed", user_id=user.id)
+    record_access(session, kind="password_changed", client=NO_CLIENT, user_id=user.id)
+    session.commit()
 
 
 # --- one-time links -----------------------------------------------------
+#
+# Single use is enforced by the database: a link is spent by ``UPDATE ... WHERE used_at IS NULL``
+# and counts only when that changed one row, so of concurrent uses exactly one gets through.
+# A new link voids the user's older ones of its purpose; a password change or reset voids all.
 
 
 def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_one_time_token(session: Session, *, user_id: int, purpose: str, minutes: int,
+def _void_tokens(session: Session, *, user_id: int, purpose: str | None = None) -> None:
+    """Mark the user's unused links (of ``purpose``, or all) as used, in the caller's transaction."""
+    tokens = OneTimeToken.__table__  # type: ignore[attr-defined]
+    query = (sa.update(tokens).where(tokens.c.user_id == user_id).where(tokens.c.used_at.is_(None))
+             .values(used_at=utcnow()))
+    if purpose is not None:
+        query = query.where(tokens.c.purpose == purpose)
+    session.execute(query)
+
+
+def issue_one_time_token(session: Session, *, user_id: int, purpose: str, minutes: float,
                          new_email: str | None = None) -> str:
+    """A new link for ``purpose``; the user's older unused links of that purpose stop working."""
+    _void_tokens(session, user_id=user_id, purpose=purpose)
     token = secrets.token_urlsafe(32)
     session.add(OneTimeToken(user_id=user_id, purpose=purpose, token_hash=_hash_token(token), new_email=new_email,
                              expires_at=utcnow() + timedelta(minutes=minutes)))
     return token
 
 
-def consume_one_time_token(session: Session, *, token: str, purpose: str) -> OneTimeToken:
+def peek_one_time_token(session: Session, *, token: str, purpose: str) -> OneTimeToken:
+    """The unused, unexpired link row for ``token``, without spending it; else TokenInvalid."""
     row = session.exec(
         select(OneTimeToken).where(OneTimeToken.token_hash == _hash_token(token or ""))
-        .where(OneTimeToken.purpose == purpose)
+        .where(OneTimeToken.purpose == purpose).execution_options(populate_existing=True)
     ).first()
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
         raise TokenInvalid()
-    row.used_at = utcnow()
-    session.add(row)
+    return row
+
+
+def consume_one_time_token(session: Session, *, token: str, purpose: str) -> OneTimeToken:
+    """Spend a link, atomically, in the caller's transaction (a rollback gives it back)."""
+    now = utcnow()
+    tokens = OneTimeToken.__table__  # type: ignore[attr-defined]
+    spent = session.execute(
+        sa.update(tokens).where(tokens.c.token_hash == _hash_token(token or "")).where(tokens.c.purpose == purpose)
+        .where(tokens.c.used_at.is_(None)).where(tokens.c.expires_at > now).values(used_at=now)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        raise TokenInvalid()
+    row = session.exec(
+        select(OneTimeToken).where(OneTimeToken.token_hash == _hash_token(token or ""))
+        .where(OneTimeToken.purpose == purpose).execution_options(populate_existing=True)
+    ).one()
     return row
 
 
@@ -363,17 +399,23 @@ def request_password_reset(session: Session, *, email: str, client: Client = NO_
 
 
 def reset_password(session: Session, *, token: str, new_password: str) -> User:
-    row = consume_one_time_token(session, token=token, purpose="password_reset")
+    """Set a new password from an emailed link: the link is spent, every other link and session ends."""
+    row = peek_one_time_token(session, token=token, purpose="password_reset")
     user = session.get(User, row.user_id)
     if user is None:
         raise TokenInvalid()
     check_password_strength(new_password, email=user.email)
-    user.password_hash = hash_password(new_password)
+    # Hashed before the link is spent: bcrypt takes a while, and SQLite holds its write lock from the
+    # first write of a transaction to its commit.
+    new_hash = hash_password(new_password)
+    consume_one_time_token(session, token=token, purpose="password_reset")
+    user.password_hash = new_hash
     user.failed_logins, user.locked_until, user.updated_at = 0, None, utcnow()
     session.add(user)
+    _void_tokens(session, user_id=pk(user))
+    _revoke_sessions(session, user_id=pk(user))
     audit(session, "user.password_reset", user_id=user.id)
     session.commit()
-    revoke_all_sessions(session, user_id=pk(user))
     return user
 
 

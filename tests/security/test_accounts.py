@@ -84,3 +84,96 @@ def test_the_lock_starts_exactly_at_the_threshold(db):
         reasons = [e.reason for e in session.exec(select(AccessEvent).where(AccessEvent.user_id == user.id)
                                                  .order_by(AccessEvent.id))]
     assert reasons[-2:] == ["locked_out", "locked"]
+
+
+# --- 2. one-time links are single-use -------------------------------------------------------
+
+
+def _reset_link(email: str) -> str:
+    """Ask for a reset link and read it from the newest mail in the outbox."""
+    from core.models import OutboxMessage
+
+    with get_session() as session:
+        auth.request_password_reset(session, email=email)
+        mail = session.exec(select(OutboxMessage).where(OutboxMessage.to_address == email)
+                            .order_by(OutboxMessage.id.desc())).first()  # type: ignore[union-attr]
+    assert mail is not None
+    return mail.body.split("reset=")[1].split()[0]
+
+
+def test_concurrent_resets_with_one_token_let_exactly_one_through(db):
+    from core.errors import TokenInvalid
+
+    with get_session() as session:
+        user = create_random_user(session)
+    token = _reset_link(user.email)
+
+    def reset(i: int) -> int:
+        with get_session() as session:
+            return auth.reset_password(session, token=token, new_password=f"racing-pass-{i}x").id or 0
+
+    results = _all_at_once(4, reset)
+    winners = [i for i, r in enumerate(results) if r == user.id]
+    assert len(winners) == 1, results
+    assert all(isinstance(r, TokenInvalid) for i, r in enumerate(results) if i != winners[0]), results
+    with get_session() as session:
+        assert auth.authenticate(session, email=user.email, password=f"racing-pass-{winners[0]}x").id == user.id
+
+
+def test_a_newer_reset_link_voids_the_older_ones(db):
+    from core.errors import TokenInvalid
+
+    with get_session() as session:
+        user = create_random_user(session)
+    old, new = _reset_link(user.email), _reset_link(user.email)
+    with get_session() as session, pytest.raises(TokenInvalid):
+        auth.reset_password(session, token=old, new_password="older-link-pass-1")
+    with get_session() as session:
+        auth.reset_password(session, token=new, new_password="newer-link-pass-2")
+    with get_session() as session, pytest.raises(TokenInvalid):
+        auth.reset_password(session, token=old, new_password="older-link-pass-3")
+    with get_session() as session:
+        assert auth.authenticate(session, email=user.email, password="newer-link-pass-2").id == user.id
+
+
+def test_a_reset_voids_a_pending_email_change_and_ends_every_session(db):
+    from core.errors import SessionInvalid, TokenInvalid
+    from core.models import OutboxMessage
+    from core.privacy import correction
+
+    with get_session() as session:
+        user = create_random_user(session)
+        cookie = auth.create_session(session, user=user)
+        # Whoever knew the password asked to move the account to their own address...
+        correction.request_email_change(session, user=user, new_email="taker@example.net", password=PASSWORD)
+        mail = session.exec(select(OutboxMessage).where(OutboxMessage.to_address == "taker@example.net")).one()
+    confirm = mail.body.split("confirm_email=")[1].split()[0]
+    # ...and the owner takes the account back with a reset.
+    with get_session() as session:
+        auth.reset_password(session, token=_reset_link(user.email), new_password="taken-back-pass-1")
+    with get_session() as session, pytest.raises(TokenInvalid):
+        correction.confirm_email_change(session, token=confirm)
+    with get_session() as session, pytest.raises(SessionInvalid):
+        auth.resolve_session(session, cookie)
+    with get_session() as session:
+        assert session.get(User, user.id).email == user.email  # type: ignore[union-attr]
+
+
+def test_a_password_change_voids_reset_links_and_other_sessions_but_keeps_this_one(db):
+    from core.errors import SessionInvalid, TokenInvalid
+
+    with get_session() as session:
+        user = create_random_user(session)
+        here = auth.create_session(session, user=user)
+        elsewhere = auth.create_session(session, user=user)
+    token = _reset_link(user.email)
+    with get_session() as session:
+        auth.change_password(session, user_id=user.id, old_password=PASSWORD, new_password="changed-pass-77",
+                             keep_token=here)
+    with get_session() as session, pytest.raises(TokenInvalid):
+        auth.reset_password(session, token=token, new_password="attacker-pass-1")
+    with get_session() as session:
+        assert auth.resolve_session(session, here)[0].id == user.id
+        with pytest.raises(SessionInvalid):
+            auth.resolve_session(session, elsewhere)
+        assert auth.authenticate(session, email=user.email, password="changed-pass-77").id == user.id
