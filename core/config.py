@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     max_failed_logins: int = 5
     lockout_minutes: float = 15.0
     reset_token_minutes: int = 60
+    # Reset mails: at most this many to one address, and this many requests from one client IP, per hour.
+    reset_mails_per_address_per_hour: int = 3
+    reset_requests_per_ip_per_hour: int = 10
 
     # Tiers
     free_daily_generations: int = 5

@@ -369,12 +369,51 @@ def consume_one_time_token(session: Session, *, token: str, purpose: str) -> One
     return row
 
 
+RESET_RATE_WINDOW = timedelta(hours=1)
+
+
+def _serialise(session: Session, name: str) -> None:
+    """Make concurrent check-then-write transactions on ``name`` take turns until commit.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: nothing to do here, the first write of
+    the transaction takes the database's write lock, so the caller writes before it counts.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"vorm:{name}".encode()).digest()[:8], "big", signed=True)
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
 def request_password_reset(session: Session, *, email: str, client: Client = NO_CLIENT) -> None:
-    """Mail a one-time reset link. Says nothing about whether the account exists."""
+    """Mail a one-time reset link. Says nothing about whether the account exists.
+
+    Rate-limited per address (``RESET_MAILS_PER_ADDRESS_PER_HOUR``, so nobody can flood an inbox)
+    and per client IP (``RESET_REQUESTS_PER_IP_PER_HOUR``). A refused request looks exactly like a
+    granted one to the asker; the access log records why no mail went.
+    """
     settings = get_settings()
     user = get_user_by_email(session, email)
-    if user is None:
-        record_access(session, kind="reset_requested", client=client, reason="unknown_email")
+    _serialise(session, "password_reset")
+    event = record_access(session, kind="reset_requested", client=client, user_id=user.id if user else None)
+    session.flush()  # this request counts itself; on SQLite the write lock now holds the counts below still
+    since = utcnow() - RESET_RATE_WINDOW
+    reason = None
+    if event.ip is not None:
+        from_ip = session.exec(select(sa.func.count()).select_from(AccessEvent)
+                               .where(AccessEvent.kind == "reset_requested").where(AccessEvent.ip == event.ip)
+                               .where(AccessEvent.created_at >= since)).one()
+        if from_ip > settings.reset_requests_per_ip_per_hour:
+            reason = "rate_limited_ip"
+    if reason is None and user is None:
+        reason = "unknown_email"
+    if reason is None and user is not None:
+        mailed = session.exec(select(sa.func.count()).select_from(OneTimeToken)
+                              .where(OneTimeToken.user_id == user.id).where(OneTimeToken.purpose == "password_reset")
+                              .where(OneTimeToken.created_at >= since)).one()
+        if mailed >= settings.reset_mails_per_address_per_hour:
+            reason = "rate_limited_address"
+    if reason is not None or user is None:
+        event.reason = reason
+        session.add(event)
         session.commit()
         return
     token = issue_one_time_token(session, user_id=pk(user), purpose="password_reset",
@@ -394,7 +433,6 @@ def request_password_reset(session: Session, *, email: str, client: Client = NO_
                        user.locale, name=user.name or user.email, link=link,
                        minutes=settings.reset_token_minutes),
     )
-    record_access(session, kind="reset_requested", client=client, user_id=user.id)
     session.commit()
 
 
