@@ -37,7 +37,13 @@ async def lifespan(_app: Any) -> AsyncIterator[None]:
     except VormError as exc:
         # Keep serving: /healthz answers 503 and every page shows this message until the database is back.
         log.error("Could not apply database migrations: %s", exc)
-    from core.config import record_public_url
+    from core.config import record_public_url, secret_key
+
+    try:
+        secret_key()  # made now if this install has none yet, so a DATA_DIR it cannot write shows at start
+    except VormError as exc:
+        log.error("%s", exc)
+        raise
 
     # Links (file URLs, emails, the worker's too) follow the port this process really got.
     url = record_public_url(address=st.get_option("server.address"), port=int(st.get_option("server.port")))
@@ -103,12 +109,12 @@ def _sync_cookie() -> None:
 
     from streamlit_authenticator.models.cookie_model import CookieModel
 
-    from core.config import get_settings, public_url
+    from core.config import get_settings, public_url, secret_key
 
     settings = get_settings()
     # In the sidebar's end, so the hidden component frames never shift the page's own elements.
     with st.sidebar, st.container(height=1, border=False):
-        model = CookieModel(cookie_name=common.COOKIE_NAME, cookie_key=settings.secret_key,
+        model = CookieModel(cookie_name=common.COOKIE_NAME, cookie_key=secret_key(),
                             cookie_expiry_days=settings.session_days)
         token = st.session_state.get("_vorm_token")
         done = False

@@ -5,9 +5,11 @@ secret key, cookies. Real databases (``db``: SQLite and PostgreSQL), real thread
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlmodel import select
 
@@ -275,3 +277,124 @@ def test_reset_requests_from_one_ip_are_limited_whatever_the_address(db):
     with get_session() as session:
         auth.request_password_reset(session, email=users[-1].email, client=auth.Client(ip="203.0.113.67"))
     assert _reset_mails(users[-1].email) == 1
+
+
+# --- 4. no forgeable default secret -----------------------------------------------------------
+
+OLD_DEFAULT_SECRET = "dev-secret-" + "change-me"  # the public constant the review forged /files/ links with
+
+
+def _forge(payload: dict[str, Any], *, purpose: str, secret: str) -> str:
+    """A token made the way core.accounts.signing makes them, with a secret of the attacker's choice."""
+    import base64
+    import hashlib
+    import hmac
+    import json
+    import time
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    body = b64(json.dumps({**payload, "exp": time.time() + 300}, separators=(",", ":")).encode())
+    key = hashlib.sha256(f"{purpose}:{secret}".encode()).digest()
+    return f"{body}.{b64(hmac.new(key, body.encode(), hashlib.sha256).digest())}"
+
+
+@pytest.fixture
+def no_secret_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """Settings without SECRET_KEY, with a fresh DATA_DIR; returns that folder."""
+    from core.config import reset_settings
+
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    reset_settings()
+    yield tmp_path / "data"
+    reset_settings()
+
+
+def test_without_secret_key_a_random_key_is_made_once_kept_0600_and_reused(no_secret_key: Path):
+    import stat
+
+    from core.accounts.signing import sign, unsign
+    from core.config import reset_settings, secret_key
+
+    key = secret_key()
+    path = no_secret_key / "secret-key"
+    assert path.read_text().strip() == key and len(key) >= 32 and key != OLD_DEFAULT_SECRET
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    token = sign({"k": "x"}, purpose="file", ttl_seconds=60)
+    reset_settings()  # as a restart does
+    assert secret_key() == key and unsign(token, purpose="file")["k"] == "x"
+
+
+def test_processes_starting_at_once_agree_on_one_key(no_secret_key: Path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(8), ctx.Queue()
+
+    def start() -> None:
+        from core.config import secret_key
+
+        barrier.wait()
+        results.put(secret_key())
+
+    procs = [ctx.Process(target=start) for _ in range(8)]
+    for p in procs:
+        p.start()
+    keys = {results.get(timeout=60) for _ in procs}
+    for p in procs:
+        p.join(timeout=60)
+    assert len(keys) == 1 and keys == {(no_secret_key / "secret-key").read_text().strip()}
+
+
+def test_the_loser_of_a_start_race_keeps_the_winners_key(no_secret_key: Path):
+    """The step the race turns on, made deterministic: a process that found no key file and made its
+    own key publishes it after another process already did. The file must keep the first key."""
+    from core.config import _publish_key, secret_key
+
+    no_secret_key.mkdir(parents=True)
+    path = no_secret_key / "secret-key"
+    _publish_key(path, "first-process-key-" + "a" * 40)
+    _publish_key(path, "second-process-key-" + "b" * 40)
+    assert path.read_text().strip() == "first-process-key-" + "a" * 40 == secret_key()
+    assert sorted(p.name for p in no_secret_key.iterdir()) == ["secret-key"]  # no half-made files left
+
+
+def test_a_token_signed_with_the_old_default_is_refused(no_secret_key: Path):
+    from core.accounts.signing import unsign
+    from core.errors import TokenInvalid
+
+    with pytest.raises(TokenInvalid):
+        unsign(_forge({"k": "uploads/1/a.png"}, purpose="file", secret=OLD_DEFAULT_SECRET), purpose="file")
+
+
+def test_a_published_example_secret_is_refused_outright(no_secret_key: Path, monkeypatch: pytest.MonkeyPatch):
+    from core.config import reset_settings
+    from core.errors import ConfigError
+
+    monkeypatch.setenv("SECRET_KEY", OLD_DEFAULT_SECRET)
+    reset_settings()
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        get_settings()
+
+
+def test_no_secret_constant_is_left_in_the_code():
+    root = Path(__file__).resolve().parents[2]
+    hits = [str(p) for folder in ("core", "jobs", "pages") for p in (root / folder).rglob("*.py")
+            if OLD_DEFAULT_SECRET in p.read_text()]
+    hits += [name for name in ("app.py", ".streamlit/secrets.toml.example")
+             if "a-long-random-string" in (root / name).read_text() or OLD_DEFAULT_SECRET in (root / name).read_text()]
+    assert hits == []
+
+
+def test_a_file_link_forged_with_the_old_default_downloads_nothing_from_a_default_install(web_server):
+    from core.storage import LocalStorage
+
+    server = web_server()  # no SECRET_KEY configured, as on a fresh install
+    LocalStorage(Path(server.env["STORAGE_DIR"])).put("uploads/7/private.png", b"someone else's photo")
+    forged = _forge({"k": "uploads/7/private.png"}, purpose="file", secret=OLD_DEFAULT_SECRET)
+    response = httpx.get(f"{server.url}/files/{forged}", timeout=30)
+    assert response.status_code == 403 and b"someone else" not in response.content
+    # The web process made its own key, in its DATA_DIR, readable by its user only.
+    assert oct((Path(server.env["DATA_DIR"]) / "secret-key").stat().st_mode & 0o777) == "0o600"
