@@ -35,6 +35,8 @@ async def signed_file(request: Request) -> Response:
     from core.storage import get_storage
 
     token = request.path_params["token"]
+    if not token.isascii():  # never one of ours; the MAC check below only takes ASCII
+        return PlainTextResponse("This link is invalid or has expired.", status_code=403)
     try:
         payload = unsign(token, purpose="file")
         data = await run_in_threadpool(get_storage().get, payload["k"])

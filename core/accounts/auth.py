@@ -11,10 +11,12 @@ deletion (which revoke rows) make a copied cookie useless at once.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import bcrypt
 import sqlalchemy as sa
@@ -39,6 +41,8 @@ from core.i18n import N_
 from core.mail import enqueue_mail
 from core.models import AccessEvent, AuthSession, OneTimeToken, PolicyAcceptance, Role, User, pk, utcnow
 from core.privacy import policy
+
+log = logging.getLogger(__name__)
 
 BCRYPT_ROUNDS = 12
 MIN_PASSWORD_LENGTH = 10
@@ -228,12 +232,23 @@ def create_session(session: Session, *, user: User, client: Client = NO_CLIENT) 
     return sign({"sid": sid, "uid": user.id}, purpose="session", ttl_seconds=days * 86400)
 
 
+def _session_claims(token: str | None) -> dict[str, Any]:
+    """The signed payload of a session cookie value, or TokenInvalid.
+
+    A cookie is whatever the browser sent: one with characters outside ASCII (which no value of
+    ours has) is refused here, before the MAC check, whose constant-time compare only takes ASCII.
+    """
+    if not token or not token.isascii():
+        if token:
+            log.info("Refused a session cookie with non-ASCII characters")
+        raise TokenInvalid()
+    return unsign(token, purpose="session")
+
+
 def resolve_session(session: Session, token: str | None) -> tuple[User, AuthSession]:
     """The user behind a cookie value, or SessionInvalid."""
-    if not token:
-        raise SessionInvalid()
     try:
-        payload = unsign(token, purpose="session")
+        payload = _session_claims(token)
     except TokenInvalid:
         raise SessionInvalid() from None
     row = session.get(AuthSession, str(payload.get("sid", "")))
@@ -253,7 +268,7 @@ def resolve_session(session: Session, token: str | None) -> tuple[User, AuthSess
 def revoke_session(session: Session, token: str | None) -> None:
     """Logout: the session row is revoked, so the cookie stops working everywhere."""
     try:
-        payload = unsign(token or "", purpose="session")
+        payload = _session_claims(token)
     except TokenInvalid:
         return
     row = session.get(AuthSession, str(payload.get("sid", "")))
@@ -299,7 +314,7 @@ def change_password(session: Session, *, user_id: int, old_password: str, new_pa
     keep_sid = None
     if keep_token:
         try:
-            keep_sid = str(unsign(keep_token, purpose="session").get("sid", ""))
+            keep_sid = str(_session_claims(keep_token).get("sid", ""))
         except TokenInvalid:
             keep_sid = None
     # One transaction: the new password, no old link and no other session exist only together.

@@ -398,3 +398,68 @@ def test_a_file_link_forged_with_the_old_default_downloads_nothing_from_a_defaul
     assert response.status_code == 403 and b"someone else" not in response.content
     # The web process made its own key, in its DATA_DIR, readable by its user only.
     assert oct((Path(server.env["DATA_DIR"]) / "secret-key").stat().st_mode & 0o777) == "0o600"
+
+
+# --- 5. a cookie the browser sends with non-ASCII characters -----------------------------------
+
+NON_ASCII_COOKIES = "vorm_session=abc.h\u00e9llo\u2603; other=\u00fcn\u00efcode; _streamlit_xsrf=x"
+
+
+def _raw_get(url: str, path: str, cookie: str) -> int:
+    """GET with the Cookie header's bytes as a browser sends them (UTF-8), over a plain socket."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n".encode()
+                     + b"Cookie: " + cookie.encode() + b"\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return int(data.split(b" ", 2)[1])
+
+
+def test_non_ascii_cookies_and_links_never_reach_a_500(web_server):
+    server = web_server()
+    for path in ("/", "/login", "/healthz", "/files/abc.def", "/?reset=abc.d%C3%A9f"):
+        assert _raw_get(server.url, path, NON_ASCII_COOKIES) in (200, 403), path
+    # The same characters in a file link's path: refused like any other bad link, not a crash.
+    assert _raw_get(server.url, "/files/abc.h%C3%A9llo", "other=1") == 403
+    assert "Traceback" not in server.log.read_text()
+
+
+def test_a_non_ascii_session_value_is_an_ended_session(db):
+    from core.errors import SessionInvalid
+
+    with get_session() as session:
+        user = create_random_user(session)
+        cookie = auth.create_session(session, user=user)
+        for bad in ("abc.h\u00e9llo", cookie[:-2] + "\u00e9\u00e9", "\u2603." + cookie.split(".")[1]):
+            with pytest.raises(SessionInvalid):
+                auth.resolve_session(session, bad)
+            auth.revoke_session(session, bad)  # logging out with it is a no-op, not a crash
+        auth.change_password(session, user_id=user.id, old_password=PASSWORD, new_password="plain-ascii-pass-1",
+                             keep_token="abc.h\u00e9llo")
+
+
+@pytest.mark.e2e
+def test_a_page_loads_in_the_browser_with_non_ascii_cookies(web_server):
+    """Through the page run itself (the websocket's cookies): the review's crash was on this path."""
+    from playwright.sync_api import sync_playwright
+
+    server = web_server()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--headless=new"])
+        try:
+            context = browser.new_context(locale="en-GB")
+            context.add_cookies([{"name": "vorm_session", "value": "abc.h\u00e9llo", "url": server.url},
+                                 {"name": "other", "value": "\u00fcn\u00efcode\u2603", "url": server.url}])
+            page = context.new_page()
+            page.goto(server.url + "/")
+            page.get_by_role("heading", name="Log in").wait_for(timeout=60_000)
+            page.get_by_text("Your session has ended").wait_for()
+            assert page.locator("[data-testid='stException']").count() == 0
+        finally:
+            browser.close()
+    assert "Traceback" not in server.log.read_text()
