@@ -1,4 +1,4 @@
-"""HTTP routes served beside Streamlit by ``st.App`` (see app.py): health, signed files, webhooks.
+"""HTTP routes served beside Streamlit by ``st.App`` (see app.py): health, signed files, webhooks, login cookie.
 
 Handlers are plain Starlette endpoints; they never import Streamlit.
 """
@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from core.accounts import web_routes
 from core.accounts.signing import unsign
 from core.billing.webhooks import stripe_webhook
 from core.errors import NotFound, TokenInvalid, TransientError
@@ -58,4 +59,5 @@ ROUTES = [
     Route("/healthz", healthz, methods=["GET"]),
     Route("/files/{token}", signed_file, methods=["GET"]),
     Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
+    *web_routes.ROUTES,
 ]

@@ -1,11 +1,12 @@
 """Accounts, passwords, lockout and server-side sessions.
 
-No Streamlit here: the web process wraps these in widgets and cookies
-(streamlit-authenticator's cookie manager), the CLI and tests call them directly.
+No Streamlit here: the web process wraps these in widgets, the CLI and tests call them directly.
 
 A login cookie carries only a signed session id. Every page run resolves it
 against the ``auth_session`` table, so logout, a password change or account
-deletion (which revoke rows) make a copied cookie useless at once.
+deletion (which revoke rows) make a copied cookie useless at once. The cookie is
+HttpOnly: only the server sets it (``core.accounts.web_routes``), in exchange for a
+one-time session link that the page hands the browser right after the login.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import bcrypt
@@ -48,6 +49,8 @@ BCRYPT_ROUNDS = 12
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores anything past 72 bytes; refuse rather than truncate silently
 SESSION_TOUCH_SECONDS = 60  # last_seen_at is written at most this often
+SESSION_COOKIE = "vorm_session"  # the login cookie's name
+SESSION_LINK_SECONDS = 60  # a session link must be opened within this time (the page opens it at once)
 
 _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$")
 # A real hash to check against when the account does not exist, so both cases take as long.
@@ -265,6 +268,46 @@ def resolve_session(session: Session, token: str | None) -> tuple[User, AuthSess
     return user, row
 
 
+def issue_session_link(session: Session, *, token: str) -> str:
+    """A one-time, short-lived link token for the session behind ``token`` (a cookie value).
+
+    The browser exchanges it at ``/account/session`` for the HttpOnly cookie. It names its session
+    (signed), works once (its hash is a one-time token row) and for ``SESSION_LINK_SECONDS``.
+    """
+    try:
+        claims = _session_claims(token)
+    except TokenInvalid:
+        raise SessionInvalid() from None
+    uid = int(claims.get("uid") or 0)
+    link = sign({"sid": str(claims.get("sid", "")), "uid": uid, "n": secrets.token_urlsafe(8)},
+                purpose="session_link", ttl_seconds=SESSION_LINK_SECONDS)
+    # Older links stay valid: another browser's login may be handing over its cookie at the same time.
+    _store_one_time_token(session, user_id=uid, purpose="session_link", token=link,
+                          expires_at=utcnow() + timedelta(seconds=SESSION_LINK_SECONDS))
+    session.commit()
+    return link
+
+
+def redeem_session_link(session: Session, *, link: str) -> tuple[str, int]:
+    """Spend a session link: the cookie value for its session and how many seconds it has left.
+
+    TokenInvalid when the link is forged, expired, already used, or its session has ended.
+    """
+    if not link or not link.isascii():
+        raise TokenInvalid()
+    claims = unsign(link, purpose="session_link")
+    row = consume_one_time_token(session, token=link, purpose="session_link")
+    live = session.get(AuthSession, str(claims.get("sid", "")))
+    now = utcnow()
+    if (live is None or live.revoked_at is not None or live.expires_at <= now or live.user_id != row.user_id
+            or claims.get("uid") != row.user_id):
+        session.rollback()
+        raise TokenInvalid()
+    session.commit()
+    seconds = int((live.expires_at - now).total_seconds())
+    return sign({"sid": live.id, "uid": live.user_id}, purpose="session", ttl_seconds=seconds), seconds
+
+
 def revoke_session(session: Session, token: str | None) -> None:
     """Logout: the session row is revoked, so the cookie stops working everywhere."""
     try:
@@ -346,13 +389,19 @@ def _void_tokens(session: Session, *, user_id: int, purpose: str | None = None) 
     session.execute(query)
 
 
+def _store_one_time_token(session: Session, *, user_id: int, purpose: str, token: str, expires_at: datetime,
+                          new_email: str | None = None) -> None:
+    session.add(OneTimeToken(user_id=user_id, purpose=purpose, token_hash=_hash_token(token), new_email=new_email,
+                             expires_at=expires_at))
+
+
 def issue_one_time_token(session: Session, *, user_id: int, purpose: str, minutes: float,
                          new_email: str | None = None) -> str:
     """A new link for ``purpose``; the user's older unused links of that purpose stop working."""
     _void_tokens(session, user_id=user_id, purpose=purpose)
     token = secrets.token_urlsafe(32)
-    session.add(OneTimeToken(user_id=user_id, purpose=purpose, token_hash=_hash_token(token), new_email=new_email,
-                             expires_at=utcnow() + timedelta(minutes=minutes)))
+    _store_one_time_token(session, user_id=user_id, purpose=purpose, token=token, new_email=new_email,
+                          expires_at=utcnow() + timedelta(minutes=minutes))
     return token
 
 

@@ -17,7 +17,7 @@ from core.accounts import auth
 from core.config import get_settings
 from core.db import get_session
 from core.errors import AuthError, WrongCredentials
-from core.models import AccessEvent, User
+from core.models import AccessEvent, User, utcnow
 from tests.utils.builders import PASSWORD, create_random_user
 
 
@@ -463,3 +463,162 @@ def test_a_page_loads_in_the_browser_with_non_ascii_cookies(web_server):
         finally:
             browser.close()
     assert "Traceback" not in server.log.read_text()
+
+
+# --- 6. the login cookie is HttpOnly, set and cleared by the server ------------------------------
+
+
+@pytest.fixture
+def served(web_server, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A running web server (no SECRET_KEY: it made its own), and this process on its database and key."""
+    from tests.conftest import _apply_env
+
+    server = web_server()
+    _apply_env(monkeypatch, DATABASE_URL=server.env["DATABASE_URL"], DATA_DIR=server.env["DATA_DIR"],
+               STORAGE_DIR=server.env["STORAGE_DIR"])
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    yield server
+    from core.db import reset_engines
+
+    reset_engines()
+
+
+def _set_cookie_header(response: httpx.Response) -> str:
+    return "; ".join(response.headers.get_list("set-cookie"))
+
+
+def test_a_session_link_sets_an_httponly_lax_cookie_once(served):
+    from core.errors import SessionInvalid
+
+    with get_session() as session:
+        user = create_random_user(session)
+        token = auth.create_session(session, user=user)
+        link = auth.issue_session_link(session, token=token)
+    first = httpx.get(f"{served.url}/account/session", params={"t": link}, timeout=30)
+    assert first.status_code == 303 and first.headers["location"] == "/"
+    header = _set_cookie_header(first)
+    attributes = {part.strip().split("=")[0].lower() for part in header.split(";")}
+    assert header.startswith("vorm_session=") and {"httponly", "path", "max-age"} <= attributes
+    assert "samesite=lax" in header.lower() and "secure" not in attributes  # plain http here
+    max_age = int(header.lower().split("max-age=")[1].split(";")[0])
+    assert abs(max_age - get_settings().session_days * 86400) < 120
+    cookie = first.cookies["vorm_session"]
+    with get_session() as session:
+        assert auth.resolve_session(session, cookie)[0].id == user.id
+    # The link works once: a replay sets nothing.
+    replay = httpx.get(f"{served.url}/account/session", params={"t": link}, timeout=30)
+    assert replay.status_code == 403 and "set-cookie" not in replay.headers
+    # A link opened from another site (a login forced on a visitor) is refused before it is spent.
+    with get_session() as session:
+        other = auth.issue_session_link(session, token=token)
+    forced = httpx.get(f"{served.url}/account/session", params={"t": other}, headers={"Sec-Fetch-Site": "cross-site"},
+                       timeout=30)
+    assert forced.status_code == 403 and "set-cookie" not in forced.headers
+    # Nor does a link whose session has ended in the meantime, nor one made up.
+    with get_session() as session:
+        auth.revoke_session(session, token)
+    for bad in (other, "made-up", "abc.h\u00e9llo"):
+        refused = httpx.get(f"{served.url}/account/session", params={"t": bad}, timeout=30)
+        assert refused.status_code == 403 and "set-cookie" not in refused.headers
+    with get_session() as session, pytest.raises(SessionInvalid):
+        auth.resolve_session(session, cookie)
+
+
+def test_a_session_link_dies_within_a_minute(served):
+    import time as clock
+
+    from core.models import OneTimeToken
+
+    with get_session() as session:
+        user = create_random_user(session)
+        link = auth.issue_session_link(session, token=auth.create_session(session, user=user))
+        row = session.exec(select(OneTimeToken).where(OneTimeToken.purpose == "session_link")).one()
+        assert (row.expires_at - utcnow()).total_seconds() <= 60
+        # The row ran out (as it will a minute on): the signed part alone does not let it through.
+        row.expires_at = utcnow()
+        session.add(row)
+        session.commit()
+    clock.sleep(0.01)
+    assert httpx.get(f"{served.url}/account/session", params={"t": link}, timeout=30).status_code == 403
+
+
+def test_logout_route_revokes_the_session_and_deletes_the_cookie(served):
+    from core.errors import SessionInvalid
+
+    with get_session() as session:
+        user = create_random_user(session)
+        token = auth.create_session(session, user=user)
+    # A GET (a link or an image on someone else's page) logs nobody out: only a POST does.
+    visit = httpx.get(f"{served.url}/account/logout", cookies={"vorm_session": token}, timeout=30)
+    assert "vorm_session" not in _set_cookie_header(visit)
+    with get_session() as session:
+        assert auth.resolve_session(session, token)[0].id == user.id
+    out = httpx.post(f"{served.url}/account/logout", cookies={"vorm_session": token}, timeout=30)
+    assert out.status_code == 303
+    header = _set_cookie_header(out).lower()
+    assert header.startswith("vorm_session=") and "max-age=0" in header and "httponly" in header
+    with get_session() as session, pytest.raises(SessionInvalid):
+        auth.resolve_session(session, token)
+    # Without a cookie, or with a broken one, it still just clears.
+    for cookies in ({}, {"vorm_session": "garbage"}):
+        assert httpx.post(f"{served.url}/account/logout", cookies=cookies, timeout=30).status_code == 303
+
+
+@pytest.mark.e2e
+def test_in_the_browser_login_reload_and_logout_use_an_httponly_cookie(served):
+    """The whole round in Chromium: log in, reload (still in), log out (cookie gone, a copy useless)."""
+    from playwright.sync_api import sync_playwright
+
+    with get_session() as session:
+        user = create_random_user(session)
+
+    def settled(page) -> None:  # type: ignore[no-untyped-def]
+        page.wait_for_selector("[data-testid='stApp']")
+        page.wait_for_function("() => !document.querySelector(\"[data-testid='stStatusWidget']\")",
+                               timeout=60_000)
+
+    def cookie(context):  # type: ignore[no-untyped-def]
+        for _ in range(80):
+            found = [c for c in context.cookies() if c["name"] == "vorm_session"]
+            if found:
+                return found[0]
+            context.pages[0].wait_for_timeout(250)
+        return None
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--headless=new"])
+        try:
+            context = browser.new_context(locale="en-GB")
+            page = context.new_page()
+            page.goto(served.url + "/")
+            page.get_by_label("Email address").first.fill(user.email)
+            page.get_by_label("Password", exact=True).fill(PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            page.get_by_role("heading", name="New model").wait_for()
+            got = cookie(context)
+            assert got is not None, "the browser never got the login cookie"
+            assert got["httpOnly"] and got["sameSite"] == "Lax" and got["path"] == "/"
+            assert page.evaluate("document.cookie").find("vorm_session") == -1  # no script can read it
+            page.reload()
+            page.get_by_role("heading", name="New model").wait_for()
+            settled(page)
+            page.get_by_role("button", name="Log out").click()
+            page.get_by_role("heading", name="Log in").wait_for()
+            page.get_by_text("You are logged out").wait_for()
+            for _ in range(80):
+                if not any(c["name"] == "vorm_session" for c in context.cookies()):
+                    break
+                page.wait_for_timeout(250)
+            assert not any(c["name"] == "vorm_session" for c in context.cookies())
+            page.reload()
+            page.get_by_role("heading", name="Log in").wait_for()
+            # A copy of the cookie taken while logged in no longer logs anyone in.
+            thief = browser.new_context(locale="en-GB")
+            thief.add_cookies([got])
+            stolen = thief.new_page()
+            stolen.goto(served.url + "/")
+            stolen.get_by_role("heading", name="Log in").wait_for()
+            stolen.get_by_text("Your session has ended").wait_for()
+        finally:
+            browser.close()
+    assert "Traceback" not in served.log.read_text()
