@@ -2,10 +2,10 @@
 
 ``streamlit run app.py`` finds ``app`` (an ``st.App``) by reading this file, imports it
 as a module and serves it through uvicorn, with the HTTP routes of ``core.routes``
-(``/healthz``, ``/files/<signed token>``) beside Streamlit. Every page run then executes
-this same file as ``__main__``: that run builds the frame (page config, login, navigation
-by role, sidebar, notices) and runs the chosen page. The ``st.App`` object is made only on
-import, never on a page run.
+(``/healthz``, ``/files/<signed token>``, the login cookie's ``/account/*``) beside
+Streamlit. Every page run then executes this same file as ``__main__``: that run builds the
+frame (page config, login, navigation by role, sidebar, notices) and runs the chosen page.
+The ``st.App`` object is made only on import, never on a page run.
 """
 
 from __future__ import annotations
@@ -37,7 +37,13 @@ async def lifespan(_app: Any) -> AsyncIterator[None]:
     except VormError as exc:
         # Keep serving: /healthz answers 503 and every page shows this message until the database is back.
         log.error("Could not apply database migrations: %s", exc)
-    from core.config import record_public_url
+    from core.config import record_public_url, secret_key
+
+    try:
+        secret_key()  # made now if this install has none yet, so a DATA_DIR it cannot write shows at start
+    except VormError as exc:
+        log.error("%s", exc)
+        raise
 
     # Links (file URLs, emails, the worker's too) follow the port this process really got.
     url = record_public_url(address=st.get_option("server.address"), port=int(st.get_option("server.port")))
@@ -89,42 +95,42 @@ def _ensure_database() -> None:
 
 
 def _sync_cookie() -> None:
-    """Write or delete the login cookie with streamlit-authenticator's cookie manager.
+    """Have the browser take or drop the login cookie, through the server's ``/account`` routes.
 
-    The cookie's value is the opaque session token from core.accounts.auth; the library's own
-    JWT is not used, because a cookie alone must never be a session.
+    The cookie is HttpOnly, so no script can read or write it (core.accounts.web_routes). After
+    a login a script in the page fetches a one-time session link, whose response sets it; after a
+    logout it posts to ``/account/logout``, whose response deletes it. Should the fetch fail, the
+    browser goes there itself and is sent back to the app. Either way the page goes on working
+    from the token in this session's state.
     """
-    from pages import common
+    import json
 
-    action = st.session_state.get("_vorm_cookie_action")
+    action = st.session_state.pop("_vorm_cookie_action", None)
     if action not in ("set", "delete") or st.session_state.get("_vorm_no_cookies"):
         return
-    from datetime import datetime, timedelta
+    if action == "set":
+        from core.accounts import auth
+        from core.db import get_session
+        from core.errors import VormError
 
-    from streamlit_authenticator.models.cookie_model import CookieModel
-
-    from core.config import get_settings, public_url
-
-    settings = get_settings()
-    # In the sidebar's end, so the hidden component frames never shift the page's own elements.
-    with st.sidebar, st.container(height=1, border=False):
-        model = CookieModel(cookie_name=common.COOKIE_NAME, cookie_key=settings.secret_key,
-                            cookie_expiry_days=settings.session_days)
         token = st.session_state.get("_vorm_token")
-        done = False
-        if action == "set" and token:
-            done = model.cookie_manager.cookie_manager(
-                method="set", cookie=common.COOKIE_NAME, value=token, key="vorm_cookie_set", default=False,
-                options={"path": "/", "sameSite": "strict",
-                         "expires": (datetime.now() + timedelta(days=settings.session_days)).isoformat(),
-                         **({"secure": True} if public_url().startswith("https://") else {})},
-            )
-        elif action == "delete":
-            done = model.cookie_manager.cookie_manager(method="delete", cookie=common.COOKIE_NAME,
-                                                       key="vorm_cookie_delete", default=False)
-        if done:
-            # The browser confirmed; stop drawing the component so it causes no more reruns.
-            st.session_state.pop("_vorm_cookie_action", None)
+        if not token:
+            return
+        try:
+            with get_session() as session:
+                url = "/account/session?t=" + auth.issue_session_link(session, token=token)
+        except VormError as exc:
+            log.warning("Could not hand the login cookie to the browser: %s", exc)
+            return
+        script = (f"fetch({json.dumps(url)}, {{credentials: 'same-origin', redirect: 'manual', cache: 'no-store'}})"
+                  f".catch(() => window.location.assign({json.dumps(url)}));")
+    else:
+        script = ("fetch('/account/logout', {method: 'POST', credentials: 'same-origin', redirect: 'manual'})"
+                  ".catch(() => { const f = document.createElement('form'); f.method = 'POST';"
+                  " f.action = '/account/logout'; document.body.appendChild(f); f.submit(); });")
+    # In the sidebar's end, so the element never shifts the page's own elements.
+    with st.sidebar, st.container(height=1, border=False):
+        st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
 
 
 def _to_login() -> None:
@@ -298,12 +304,12 @@ def main() -> None:
                        initial_sidebar_state="expanded")
     _ensure_database()
     user = common.load_user()
-    _sync_cookie()
     _confirm_email()
     sections, home = _pages(user)
     nav = st.navigation(sections)
     if st.session_state.pop("_vorm_go_home", False) and nav.url_path != home.url_path:
         st.switch_page(home)
+    _sync_cookie()  # after any page switch: a run cut short by one may never reach the browser
     _sidebar(user)
     _flash()
     if user is not None:

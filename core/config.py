@@ -24,7 +24,9 @@ SECRETS_TOML = ROOT / ".streamlit" / "secrets.toml"
 log = logging.getLogger(__name__)
 
 #: Secrets that ship in examples; refused outside development.
-PLACEHOLDER_SECRETS = frozenset({"", "changethis", "change-me", "dev-secret-change-me", "sk_test_placeholder"})
+PLACEHOLDER_SECRETS = frozenset({"", "changethis", "change-me", "sk_test_placeholder"})
+#: Words that mark a value as an example someone published, never a secret.
+_PLACEHOLDER_WORDS = ("placeholder", "change-me", "changeme", "changethis", "change-this")
 
 
 class _SecretsTomlSource(PydanticBaseSettingsSource):
@@ -70,7 +72,7 @@ class Settings(BaseSettings):
     presign_seconds: int = 300
 
     # Secrets
-    secret_key: str = "dev-secret-change-me"  # signs cookies, file URLs and one-time links
+    secret_key: str = ""  # signs cookies, file URLs and one-time links; empty: DATA_DIR/secret-key (secret_key())
     session_days: float = 14.0
     stripe_secret_key: str = "sk_test_placeholder"
     stripe_webhook_secret: str = "whsec_placeholder"
@@ -90,6 +92,9 @@ class Settings(BaseSettings):
     max_failed_logins: int = 5
     lockout_minutes: float = 15.0
     reset_token_minutes: int = 60
+    # Reset mails: at most this many to one address, and this many requests from one client IP, per hour.
+    reset_mails_per_address_per_hour: int = 3
+    reset_requests_per_ip_per_hour: int = 10
 
     # Tiers
     free_daily_generations: int = 5
@@ -142,6 +147,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
+        if self.secret_key and any(word in self.secret_key.lower() for word in _PLACEHOLDER_WORDS):
+            # Anyone can sign cookies and file links with a published value, in any environment.
+            raise ValueError("SECRET_KEY is an example value that anyone can read: leave it unset (Vorm then "
+                             "keeps a random key in DATA_DIR/secret-key) or set a long random secret")
         if self.environment == "production":
             for name in ("secret_key", "stripe_webhook_secret"):
                 value = getattr(self, name)
@@ -185,8 +194,89 @@ def get_settings() -> Settings:
 
 
 def reset_settings() -> None:
-    """Forget the cached settings (tests change the environment between cases)."""
+    """Forget the cached settings and keys (tests change the environment between cases)."""
     get_settings.cache_clear()
+    _secret_keys.clear()
+
+
+# --- the secret key ---------------------------------------------------------------------
+
+#: Under DATA_DIR: the random key made on first start when SECRET_KEY is not set (mode 0600).
+SECRET_KEY_FILE = "secret-key"
+SECRET_KEY_BYTES = 48  # random bytes in a made key (64 URL-safe characters)
+_KEY_READ_ATTEMPTS = 50  # a key file found empty is read again, 0.1 s apart, before giving up
+
+_secret_keys: dict[Path, str] = {}  # data_dir -> the key read from or written to its file
+
+
+def secret_key() -> str:
+    """The key that signs session cookies, file links and one-time links.
+
+    ``SECRET_KEY`` when it is set (required in production). Otherwise a random key made on the
+    first start and kept in ``DATA_DIR/secret-key`` (mode 0600), which the web process and the
+    worker share; there is no built-in default anyone could read. Two processes starting at once
+    end up with the same key: the file appears whole or not at all (written aside, then
+    hard-linked into place, which fails if it exists), and the loser reads the winner's key.
+    """
+    settings = get_settings()
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / SECRET_KEY_FILE
+    key = _secret_keys.get(path)
+    if key is None:
+        key = _secret_keys[path] = _load_or_make_key(path)
+    return key
+
+
+def _load_or_make_key(path: Path) -> str:
+    import secrets
+    import time
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            _publish_key(path, secrets.token_urlsafe(SECRET_KEY_BYTES))
+        for _ in range(_KEY_READ_ATTEMPTS):
+            key = path.read_text().strip()
+            if key:
+                break
+            time.sleep(0.1)  # made by a process without hard links (see _publish_key), still writing
+        if os.stat(path).st_mode & 0o077:
+            log.warning("%s could be read by other users; making it private (0600)", path)
+            os.chmod(path, 0o600)
+    except OSError as exc:
+        raise ConfigError(f"Could not keep the secret key in {path} ({exc}): make DATA_DIR writable or set "
+                          "SECRET_KEY") from exc
+    if len(key) < 32:
+        raise ConfigError(f"The secret key in {path} is empty or too short: delete the file to make a new one "
+                          "(everyone is logged out), or set SECRET_KEY")
+    return key
+
+
+def _publish_key(path: Path, key: str) -> None:
+    """Create ``path`` holding ``key``, unless it exists (then leave the other process's key alone)."""
+    import secrets
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # atomic, and refuses to replace: the first process's key wins
+        except FileExistsError:
+            pass
+        except OSError:  # a filesystem without hard links: exclusive create, readers wait for the content
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return
+            with os.fdopen(fd, "w") as fh:
+                fh.write(key + "\n")
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 # --- the address users open -----------------------------------------------------------

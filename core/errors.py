@@ -128,10 +128,12 @@ class WrongCredentials(AuthError):
     code = "wrong_credentials"
 
 
-class AccountLocked(AuthError):
-    """Too many failed logins: this account is locked for a while. Try again later."""
+class LoginRefused(WrongCredentials):
+    """The email address or password is wrong. After several failed attempts, logging in is blocked for a while."""
 
-    code = "account_locked"
+    # One message for an unknown address, a wrong password and a locked account, so that the login
+    # form does not tell which accounts exist; the access log records which it was.
+    code = "login_refused"
 
 
 class SessionInvalid(AuthError):

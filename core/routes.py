@@ -1,4 +1,4 @@
-"""HTTP routes served beside Streamlit by ``st.App`` (see app.py): health, signed files, webhooks.
+"""HTTP routes served beside Streamlit by ``st.App`` (see app.py): health, signed files, webhooks, login cookie.
 
 Handlers are plain Starlette endpoints; they never import Streamlit.
 """
@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from core.accounts import web_routes
 from core.accounts.signing import unsign
 from core.billing.webhooks import stripe_webhook
 from core.errors import NotFound, TokenInvalid, TransientError
@@ -35,6 +36,8 @@ async def signed_file(request: Request) -> Response:
     from core.storage import get_storage
 
     token = request.path_params["token"]
+    if not token.isascii():  # never one of ours; the MAC check below only takes ASCII
+        return PlainTextResponse("This link is invalid or has expired.", status_code=403)
     try:
         payload = unsign(token, purpose="file")
         data = await run_in_threadpool(get_storage().get, payload["k"])
@@ -61,4 +64,5 @@ ROUTES = [
     Route("/healthz", healthz, methods=["GET"]),
     Route("/files/{token}", signed_file, methods=["GET"]),
     Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
+    *web_routes.ROUTES,
 ]

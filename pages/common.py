@@ -2,8 +2,8 @@
 
 Pages import these; ``app.py`` resolves the login once per run (``load_user``) before any page runs.
 
-The login cookie holds only the opaque value from ``core.accounts.auth.create_session``. It is
-read server-side from ``st.context.cookies`` and resolved against the ``auth_session``
+The login cookie (HttpOnly: only ``core.accounts.web_routes`` sets and deletes it) holds only a
+signed session id. It is read server-side from ``st.context.cookies`` and resolved against the ``auth_session``
 table on every run, so a revoked session ends at once, wherever its cookie was copied.
 Right after logging in the browser has not sent the cookie yet (``st.context.cookies``
 is fixed when the page loads), so the token is also kept in this session's state.
@@ -20,7 +20,7 @@ from core.accounts import auth
 from core.errors import SessionInvalid, VormError
 from core.models import Role, User
 
-COOKIE_NAME = "vorm_session"
+COOKIE_NAME = auth.SESSION_COOKIE
 
 _TOKEN = "_vorm_token"  # the session token after a login in this browser tab
 _USER = "_vorm_user"  # the user resolved in the latest run
@@ -201,7 +201,7 @@ def require_admin() -> User:
 
 
 def log_in(token: str, user: User) -> None:
-    """Remember a fresh login in this session; app.py writes the cookie on the next runs."""
+    """Remember a fresh login in this session; app.py has the browser take the cookie on the next run."""
     st.session_state[_TOKEN] = token
     st.session_state[_USER] = user
     st.session_state.pop(_LOGGED_OUT, None)
@@ -212,7 +212,7 @@ def log_in(token: str, user: User) -> None:
 
 
 def log_out() -> None:
-    """Revoke the server-side session and forget it here; app.py deletes the cookie."""
+    """Revoke the server-side session and forget it here; app.py has the browser drop the cookie."""
     from core.db import get_session
 
     token = session_token()

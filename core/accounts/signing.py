@@ -14,7 +14,7 @@ import json
 import time
 from typing import Any
 
-from core.config import get_settings
+from core.config import secret_key
 from core.errors import TokenInvalid
 
 
@@ -27,7 +27,7 @@ def _unb64(text: str) -> bytes:
 
 
 def _mac(body: str, purpose: str) -> str:
-    key = hashlib.sha256(f"{purpose}:{get_settings().secret_key}".encode()).digest()
+    key = hashlib.sha256(f"{purpose}:{secret_key()}".encode()).digest()
     return _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
 
 

@@ -5,9 +5,9 @@ from sqlmodel import select
 
 from core.accounts import auth
 from core.errors import (
-    AccountLocked,
     DuplicateEmail,
     InvalidEmail,
+    LoginRefused,
     SessionInvalid,
     TokenInvalid,
     ValidationError,
@@ -72,10 +72,10 @@ def test_lockout_starts_after_repeated_failures_and_ends_after_its_time(session)
     for _ in range(4):
         with pytest.raises(WrongCredentials):
             auth.authenticate(session, email=user.email, password="nope-nope-1")
-    with pytest.raises(AccountLocked):
+    with pytest.raises(LoginRefused):
         auth.authenticate(session, email=user.email, password="nope-nope-1")
     # Locked: even the right password is refused.
-    with pytest.raises(AccountLocked):
+    with pytest.raises(LoginRefused):
         auth.authenticate(session, email=user.email, password=PASSWORD)
     # Time travel: the lock has run out.
     row = session.get(User, user.id)
