@@ -87,14 +87,32 @@ def check_password_strength(password: str, *, email: str = "") -> None:
         raise WeakPassword()
 
 
+def _hasher() -> Any:
+    # streamlit-authenticator (the client's auth library) imports Streamlit: only the web process and
+    # the operator CLI hash or check passwords, so the worker never pays for that import. Outside a
+    # Streamlit run (the CLI) that import logs "no runtime" warnings meant for app authors: hush them.
+    import sys
+
+    if "streamlit_authenticator" not in sys.modules:
+        logging.disable(logging.WARNING)
+        try:
+            import streamlit_authenticator  # noqa: F401
+        finally:
+            logging.disable(logging.NOTSET)
+    from streamlit_authenticator.utilities.hasher import Hasher
+
+    return Hasher
+
+
 def hash_password(password: str) -> str:
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(BCRYPT_ROUNDS)).decode()
+    """bcrypt (12 rounds), through streamlit-authenticator's Hasher."""
+    return str(_hasher().hash(password))
 
 
 def verify_password(password: str, password_hash: str) -> bool:
     try:
-        return bcrypt.checkpw(password.encode()[:MAX_PASSWORD_BYTES], password_hash.encode())
-    except ValueError:
+        return bool(_hasher().check_pw(password, password_hash))
+    except ValueError:  # not a bcrypt hash: an erased account's "!erased", or a password past 72 bytes
         return False
 
 
