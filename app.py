@@ -89,8 +89,9 @@ def _ensure_database() -> None:
     try:
         _schema_ready(get_settings().db_url)
     except VormError as exc:
-        st.error(_("Vorm cannot reach its database right now, so nothing can be shown. Try again in a minute. "
-                   "({message})", message=str(exc)))
+        # The detail (host, driver message) is for the operator's log, not for visitors.
+        log.error("The database is unreachable: %s", exc)
+        st.error(_("Vorm cannot reach its database right now, so nothing can be shown. Try again in a minute."))
         st.stop()
 
 
