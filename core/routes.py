@@ -5,8 +5,10 @@ Handlers are plain Starlette endpoints; they never import Streamlit.
 
 from __future__ import annotations
 
+import errno
 import logging
 import mimetypes
+import urllib.parse
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -30,6 +32,31 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok", "database": "ok"})
 
 
+#: Characters kept in the ASCII fallback ``filename=`` of Content-Disposition; the rest become "_".
+_FALLBACK_FILENAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.+()")
+MAX_FILENAME_CHARS = 150
+_NO_SUCH_FILE_ERRNOS = frozenset({errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG, errno.EINVAL})
+
+
+def content_disposition(filename: str) -> str:
+    """An attachment header for ``filename`` (RFC 6266): an ASCII fallback and the UTF-8 original.
+
+    The name comes from a signed payload, but it was typed by a user once (a model's name): a CR/LF
+    in it would split the header, a quote would end the fallback early, and a non-Latin-1 character
+    would make the server fail to encode the header at all.
+    """
+    name = filename[:MAX_FILENAME_CHARS]
+    fallback = "".join(ch if ch in _FALLBACK_FILENAME_CHARS else "_" for ch in name).lstrip(".") or "download"
+    encoded = urllib.parse.quote(name.encode("utf-8", "replace"), safe="")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
+
+
+def _refused(reason: str, token: str) -> Response:
+    # The reason goes to the log (the token's start only: a valid one is a credential).
+    log.info("refused /files/ link: %s (token %.12s...)", reason, token)
+    return PlainTextResponse("This link is invalid or has expired.", status_code=403)
+
+
 async def signed_file(request: Request) -> Response:
     """Serve a private object named by a signed, expiring token (the local backend's presigned URL)."""
     from core.storage import get_storage
@@ -37,15 +64,26 @@ async def signed_file(request: Request) -> Response:
     token = request.path_params["token"]
     try:
         payload = unsign(token, purpose="file")
-        data = await run_in_threadpool(get_storage().get, payload["k"])
-    except (TokenInvalid, KeyError):
-        return PlainTextResponse("This link is invalid or has expired.", status_code=403)
+    except TokenInvalid:
+        return _refused("bad signature, payload or expiry", token)
+    key = payload["k"]
+    try:
+        data = await run_in_threadpool(get_storage().get, key)
+    except ValueError:  # storage refuses keys outside its layout ("../", absolute, NUL)
+        return _refused("not a storage key", token)
     except NotFound:
         return PlainTextResponse("The file does not exist (any more).", status_code=404)
-    key = payload["k"]
+    except OSError as exc:
+        if exc.errno in _NO_SUCH_FILE_ERRNOS:  # a folder, or a name no file can have
+            return PlainTextResponse("The file does not exist (any more).", status_code=404)
+        log.warning("storage unreachable for /files/: %s", exc)
+        return PlainTextResponse("Storage is unreachable; try again in a moment.", status_code=503)
+    except TransientError as exc:
+        log.warning("storage unreachable for /files/: %s", exc)
+        return PlainTextResponse("Storage is unreachable; try again in a moment.", status_code=503)
     headers = {"Cache-Control": "private, max-age=60", "X-Content-Type-Options": "nosniff"}
     if payload.get("f"):
-        headers["Content-Disposition"] = f'attachment; filename="{payload["f"]}"'
+        headers["Content-Disposition"] = content_disposition(payload["f"])
     media = mimetypes.guess_type(key)[0] or "application/octet-stream"
     if key.endswith(".glb"):
         media = "model/gltf-binary"
