@@ -213,3 +213,90 @@ def test_filenames_cannot_inject_or_break_headers(http_server: WebServer, filena
 
     encoded = disposition.split("filename*=UTF-8''", 1)[1]
     assert urllib.parse.unquote(encoded) == filename
+
+
+# --- 5. the operator CLI: one line and the README's exit code ---------------------------
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    from core.manage import main
+
+    code = main(list(argv))
+    err = capsys.readouterr().err
+    return code, err
+
+
+def assert_one_line(err: str) -> None:
+    assert "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+
+
+@pytest.mark.parametrize("argv", [
+    ["job", "99999999999999999999"],
+    ["job", "3000000000"],             # fits SQLite's 64-bit INTEGER, not PostgreSQL's 32-bit one
+    ["job", "-1"],
+    ["job", "1e3"],
+    ["job", "٣"],                       # a digit int() accepts, but no id
+    ["requeue", "99999999999999999999"],
+    ["requeue", "3000000000"],
+    ["jobs", "--limit", "-1"],          # SQLite reads LIMIT -1 as no limit; PostgreSQL refuses it
+    ["jobs", "--limit", "0"],
+    ["jobs", "--limit", "99999999999999999999"],
+    ["jobs", "--limit", "x"],
+    ["purge", "--dry-run", "--now", "0001-01-01"],
+    ["maintenance", "--now", "0001-01-01"],
+    ["no-such-command"],
+    [],
+])
+def test_cli_bad_numbers_and_arguments_exit_2_with_one_line(db: str, capsys: pytest.CaptureFixture[str],
+                                                             argv: list[str]) -> None:
+    code, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert_one_line(err)
+
+
+def test_cli_ids_in_range_still_work(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from core.ids import MAX_ID
+
+    code, err = run_cli(capsys, "job", str(MAX_ID))
+    assert code == 2 and "does not exist" in err
+    assert run_cli(capsys, "jobs", "--limit", "10000")[0] == 0
+
+
+def test_cli_export_to_a_bad_output_exits_2_with_one_line(db: str, capsys: pytest.CaptureFixture[str],
+                                                          tmp_path: Path) -> None:
+    tmp_path = tmp_path / "out"
+    tmp_path.mkdir()
+    assert run_cli(capsys, "create-user", "--email", "e@example.org", "--password", "good-pass-123")[0] == 0
+    (tmp_path / "a-file").write_text("")
+    # (Unwritable by permissions cannot be shown here: the tests may run as root. A path under a
+    # file, or under /proc, is unwritable for root too.)
+    for output in ["", " ", str(tmp_path), str(tmp_path) + "/", "/proc/vorm/export.zip",
+                   str(tmp_path / "a-file" / "export.zip"), "/dev/null/export.zip", str(tmp_path / "a\x00b.zip")]:
+        code, err = run_cli(capsys, "export-user", "e@example.org", "-o", output)
+        assert code == 2, (output, err)
+        assert_one_line(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+    # What the folder check suggests works.
+    assert run_cli(capsys, "export-user", "e@example.org", "-o", str(tmp_path / "export.zip"))[0] == 0
+    assert (tmp_path / "export.zip").is_file() and not (tmp_path / "export.zip.part").exists()
+
+
+@pytest.mark.parametrize("url, code", [
+    ("not a url", 2),
+    ("foo://x", 2),
+    ("mysql://u@h/db", 2),                   # a driver that is not installed
+    ("sqlite:////proc/vorm/nowhere/x.db", 3),  # its folder cannot be made
+])
+def test_cli_with_an_unusable_database_url_exits_with_one_line(url: str, code: int, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from core.config import ROOT
+
+    env = {**os.environ, "DATABASE_URL": url, "VORM_SECRETS_FILE": "/nonexistent", "DATA_DIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "core.manage", "stats"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == code, proc.stderr
+    assert_one_line(proc.stderr)
