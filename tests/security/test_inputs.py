@@ -300,3 +300,59 @@ def test_cli_with_an_unusable_database_url_exits_with_one_line(url: str, code: i
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == code, proc.stderr
     assert_one_line(proc.stderr)
+
+
+# --- 4. ids in page URLs ------------------------------------------------------------------
+
+
+def _logged_in(lang: str = "en", **user_fields: Any) -> tuple[Any, str]:
+    """A user in the current database (the ``db`` fixture's) and a session token, as the login form makes them."""
+    from core.accounts import auth
+    from core.db import get_session
+    from tests.utils.builders import create_random_user
+
+    with get_session() as session:
+        user = create_random_user(session)
+        user.locale = lang
+        for name, value in user_fields.items():
+            setattr(user, name, value)
+        session.add(user)
+        session.commit()
+        return user, auth.create_session(session, user=user)
+
+
+def _page(token: str, script: str, lang: str, **params: str) -> Any:
+    from tests.web.conftest import app
+
+    at = app(token, lang=lang).run()
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.switch_page(script).run()
+    assert not at.exception, at.exception
+    return at
+
+
+BAD_IDS = ["99999999999999999999", "3000000000", "-1", "0", "1e3", "٣", "%00", " ", "1" * 400]
+
+
+@pytest.mark.parametrize("lang, message", [
+    ("en", "That model does not exist, or it is not yours."),
+    ("nl", "Dat model bestaat niet, of het is niet van jou."),
+])
+def test_model_page_with_an_impossible_id_says_not_found_in_the_users_language(
+        db: str, lang: str, message: str) -> None:
+    from tests.web.conftest import texts
+
+    _user, token = _logged_in(lang)
+    for bad in BAD_IDS:
+        at = _page(token, "pages/model.py", lang, id=bad)
+        assert message in texts(at), bad
+
+
+def test_generate_again_with_an_impossible_id_warns_and_shows_the_form(db: str) -> None:
+    from tests.web.conftest import texts
+
+    _user, token = _logged_in("nl")
+    for bad in BAD_IDS:
+        at = _page(token, "pages/upload.py", "nl", again=bad)
+        assert "Dat model bestaat niet, of het is niet van jou." in texts(at), bad
