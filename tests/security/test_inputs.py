@@ -356,3 +356,100 @@ def test_generate_again_with_an_impossible_id_warns_and_shows_the_form(db: str) 
     for bad in BAD_IDS:
         at = _page(token, "pages/upload.py", "nl", again=bad)
         assert "Dat model bestaat niet, of het is niet van jou." in texts(at), bad
+
+
+# --- 6. what users typed is shown as text, never as Markdown --------------------------------
+
+EVIL = "[free premium](https://evil.example) :red[!!] www.evil.example <b>x</b>"
+
+
+def _rendered(at: Any) -> str:
+    """Every string Streamlit renders as Markdown on this run: bodies, titles, captions, alerts, image captions."""
+    from tests.web.conftest import texts
+
+    parts = [texts(at)]
+    for image in at.get("image"):
+        parts.extend(img.caption for img in image.proto.imgs)
+    return "\n".join(parts)
+
+
+def _assert_literal(rendered: str, typed: str = EVIL) -> None:
+    from pages.common import plain
+
+    assert plain(typed) in rendered
+    # Unescaped, the text would be a live link, a red span and an autolink.
+    assert "](https://evil" not in rendered and ":red[" not in rendered and " www.evil" not in rendered
+
+
+def test_a_model_name_is_plain_text_in_the_library_and_on_its_page(db: str) -> None:
+    from core.db import get_session
+    from core.models import GenerationJob, Model3D
+
+    user, token = _logged_in("en", name=EVIL)
+    with get_session() as session:
+        model = Model3D(user_id=user.id, name=EVIL, mode="inflate", storage_prefix=f"users/{user.id}/m",
+                        glb_key=f"users/{user.id}/m/model.glb")
+        session.add(model)
+        session.add(GenerationJob(user_id=user.id, name=EVIL, mode="inflate", status="failed",
+                                  error_code="no_foreground", upload_ids=[], options={}))
+        session.commit()
+        model_id = model.id
+    library = _page(token, "pages/library.py", "en")
+    _assert_literal(_rendered(library))
+    assert _rendered(library).count("evil\\.example") >= 3  # the card, the failed job, the sidebar name
+    model_page = _page(token, "pages/model.py", "en", id=str(model_id))
+    _assert_literal(_rendered(model_page))
+    # A search for it comes back in "No model has … in its name."
+    library.text_input(key="library_search").input(EVIL + " nothing").run()
+    _assert_literal(_rendered(library), EVIL + " nothing")
+
+
+def test_names_and_filenames_are_plain_text_on_my_data_and_in_the_sidebar(db: str) -> None:
+    from core.db import get_session
+    from core.models import Upload
+
+    user, token = _logged_in("en", name=EVIL)
+    with get_session() as session:
+        session.add(Upload(user_id=user.id, storage_key=f"users/{user.id}/u.png", filename=EVIL))
+        session.commit()
+    at = _page(token, "pages/my_data.py", "en")
+    rendered = _rendered(at)
+    _assert_literal(rendered)
+    sidebar = "\n".join(str(e.value) for e in at.sidebar.markdown)
+    _assert_literal(sidebar)
+
+
+def test_generate_again_shows_the_name_and_filenames_as_plain_text(db: str) -> None:
+    """``?again=``: the model's name in the notice, each upload's filename under its preview (an image caption)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from core.db import get_session
+    from core.models import GenerationJob, Model3D, Upload
+    from core.storage import get_storage
+
+    user, token = _logged_in("en")
+    image = Image.new("RGB", (96, 96), "white")
+    ImageDraw.Draw(image).ellipse((20, 20, 76, 76), fill=(200, 60, 30))
+    png = io.BytesIO()
+    image.save(png, "PNG")
+    key = f"users/{user.id}/uploads/a.png"
+    get_storage().put(key, png.getvalue())
+    with get_session() as session:
+        upload = Upload(user_id=user.id, storage_key=key, filename=EVIL, width=96, height=96)
+        session.add(upload)
+        session.commit()
+        job = GenerationJob(user_id=user.id, name=EVIL, mode="inflate", status="succeeded",
+                            upload_ids=[upload.id], options={})
+        session.add(job)
+        session.commit()
+        model = Model3D(user_id=user.id, job_id=job.id, name=EVIL, mode="inflate",
+                        storage_prefix=f"users/{user.id}/m", glb_key=f"users/{user.id}/m/model.glb")
+        session.add(model)
+        session.commit()
+    at = _page(token, "pages/upload.py", "en", again=str(model.id))
+    rendered = _rendered(at)
+    _assert_literal(rendered)
+    captions = [img.caption for image in at.get("image") for img in image.proto.imgs]
+    assert "Generating" in rendered and any("evil" in caption for caption in captions)
