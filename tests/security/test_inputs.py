@@ -453,3 +453,94 @@ def test_generate_again_shows_the_name_and_filenames_as_plain_text(db: str) -> N
     _assert_literal(rendered)
     captions = [img.caption for image in at.get("image") for img in image.proto.imgs]
     assert "Generating" in rendered and any("evil" in caption for caption in captions)
+
+
+# --- 7. engine options: non-finite and absurd values ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def figure_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.core.generation import builders
+
+    path = tmp_path_factory.mktemp("engine") / "figure.png"
+    path.write_bytes(builders.png(builders.rgba(builders.figure_mask(96))))
+    return path
+
+
+@pytest.mark.parametrize("flags", [
+    ["--relief-base-mm", "nan"],          # wrote 73,077 NaN vertices and said watertight
+    ["--relief-base-mm", "inf"],
+    ["--relief-base-mm", "0.01"],
+    ["--relief-base-mm", "1e6"],
+    ["--relief-height-mm", "1e30"],       # a degenerate needle
+    ["--relief-height-mm", "nan"],
+    ["--relief-height-mm", "-1"],
+    ["--size-mm", "nan"],
+    ["--size-mm", "inf"],
+    ["--size-mm", "0.001"],
+    ["--size-mm", "5000"],
+    ["--fov", "nan"],
+    ["--fov", "0"],
+    ["--fov", "180"],
+    ["--faces", "10"],
+    ["--faces", "99999999999999999999"],
+    ["--resolution", "1"],
+], ids=" ".join)
+def test_engine_cli_refuses_unusable_options_with_one_line(figure_file: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str],
+                                                            flags: list[str]) -> None:
+    from core.generation.__main__ import main
+
+    out = tmp_path / "plate.stl"
+    code = main([str(figure_file), "--mode", "relief", "-o", str(out), "--faces", "2000",
+                 "--resolution", "96", *flags])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_engine_cli_still_makes_a_relief_with_sensible_options(figure_file: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+    import trimesh
+
+    from core.generation.__main__ import main
+
+    out = tmp_path / "plate.stl"
+    code = main([str(figure_file), "--mode", "relief", "-o", str(out), "--faces", "2000", "--resolution", "96",
+                 "--relief-base-mm", "0.2", "--relief-height-mm", "100", "--size-mm", "2000"])
+    assert code == 0, capsys.readouterr().err
+    mesh = trimesh.load(out, force="mesh")
+    assert np.isfinite(mesh.vertices).all() and mesh.is_watertight
+
+
+@pytest.mark.parametrize("field, value", [
+    ("relief_base_mm", float("nan")), ("relief_base_mm", float("inf")), ("relief_base_mm", 0.1),
+    ("relief_base_mm", 51), ("relief_base_mm", "2"), ("relief_base_mm", None),
+    ("relief_height_mm", 1e30), ("relief_height_mm", float("-inf")), ("relief_height_mm", True),
+    ("size_mm", float("nan")), ("size_mm", 0.5), ("size_mm", 2001), ("size_mm", "80"),
+    ("fov_deg", float("nan")), ("fov_deg", 0.5), ("fov_deg", 121),
+    ("faces", 10), ("faces", 10**30), ("faces", float("nan")), ("faces", 5000.5), ("faces", "50000"),
+    ("faces", [50000]),
+    ("resolution", 16), ("resolution", float("inf")), ("resolution", "512"),
+    ("lithophane", "yes"), ("max_views", 1), ("max_pixels", 0), ("max_pixels", float("nan")),
+])
+def test_generation_options_refuse_non_finite_absurd_and_mistyped_values(field: str, value: Any) -> None:
+    """Options also come from a job's stored JSON (queue), so types are checked, not only ranges."""
+    from core.generation.errors import InvalidOption
+    from core.generation.options import GenerationOptions
+
+    options = GenerationOptions(**{field: value})
+    with pytest.raises(InvalidOption) as caught:
+        options.validate()
+    assert field in str(caught.value)
+
+
+def test_generation_options_accept_the_bounds() -> None:
+    from core.generation.options import GenerationOptions
+
+    for values in ({"relief_base_mm": 0.2, "relief_height_mm": 0.0, "size_mm": 1.0, "fov_deg": 1.0},
+                   {"relief_base_mm": 50.0, "relief_height_mm": 100.0, "size_mm": 2000.0, "fov_deg": 120.0},
+                   {"faces": 200, "resolution": 32}, {"faces": 2_000_000.0, "resolution": 8192}):
+        GenerationOptions(**values).validate()  # type: ignore[arg-type]
