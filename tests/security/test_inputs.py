@@ -544,3 +544,110 @@ def test_generation_options_accept_the_bounds() -> None:
                    {"relief_base_mm": 50.0, "relief_height_mm": 100.0, "size_mm": 2000.0, "fov_deg": 120.0},
                    {"faces": 200, "resolution": 32}, {"faces": 2_000_000.0, "resolution": 8192}):
         GenerationOptions(**values).validate()  # type: ignore[arg-type]
+
+
+# --- 8. decode amplification: a tiny file that decodes huge -------------------------------
+
+_MEASURE = r"""
+import io, json, re, sys
+from PIL import Image, ImageDraw
+from core.content import uploads
+from core.generation import images
+
+def status(key):
+    with open("/proc/self/status") as fh:
+        return int(re.search(key + r":\s+(\d+)", fh.read()).group(1)) * 1024
+
+image = Image.new("1", (5600, 4100), 1)
+ImageDraw.Draw(image).ellipse((1500, 1000, 4100, 3100), fill=0)
+buf = io.BytesIO()
+image.save(buf, "PNG", optimize=True)
+data = buf.getvalue()
+del image, buf
+base = status("VmRSS")
+with open("/proc/self/clear_refs", "w") as fh:
+    fh.write("5")  # the peak mark starts again from here
+v = uploads.validate_upload(data, filename="bomb.png", plan="free")
+preview, share = uploads.mask_preview(v.image)
+print(json.dumps({"file": len(data), "added": status("VmHWM") - base, "size": [v.width, v.height],
+                  "stored": list(Image.open(io.BytesIO(v.data)).size), "shown": list(v.image.size),
+                  "preview": list(preview.size), "share": share}))
+"""
+
+
+def test_a_23_megapixel_1bit_png_is_validated_and_previewed_in_little_memory() -> None:
+    """An 8-15 KB PNG that decodes to 23 MP: validation and preview took +620 MB (RGBA and float copies)."""
+    import subprocess
+    import sys
+
+    from core.config import ROOT
+
+    proc = subprocess.run([sys.executable, "-c", _MEASURE], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    # The 1-bit pixels themselves take 23 MB in Pillow; RGBA would be 92 MB, float RGBA 367 MB.
+    assert result["added"] < 150 * 1024 * 1024, result
+    assert result["file"] < 20_000
+    assert result["size"] == result["stored"] == [5600, 4100]  # accepted and stored at full size
+    assert max(result["shown"]) <= 1024 and max(result["preview"]) <= 384
+    assert 0.1 < result["share"] < 0.5
+
+
+def test_validation_keeps_colours_alpha_and_orientation_without_rgba_copies() -> None:
+    """Pixels are re-encoded in their own mode now: check that what is stored is still right."""
+    import io
+
+    from PIL import Image
+
+    from core.content import uploads
+
+    def encoded(image: Image.Image, fmt: str, **kw: Any) -> bytes:
+        buf = io.BytesIO()
+        image.save(buf, fmt, **kw)
+        return buf.getvalue()
+
+    palette = Image.new("P", (300, 200), 0)
+    palette.putpalette([255, 255, 255, 200, 30, 30] + [0] * 762)
+    palette.paste(1, (100, 50, 200, 150))
+    v = uploads.validate_upload(encoded(palette, "PNG", transparency=0), filename="p.png", plan="free")
+    stored = Image.open(io.BytesIO(v.data)).convert("RGBA")
+    assert stored.getpixel((0, 0))[3] == 0 and stored.getpixel((150, 100)) == (200, 30, 30, 255)
+    assert v.image.mode == "RGBA" and v.image.getpixel((150, 100)) == (200, 30, 30, 255)
+
+    import numpy as np
+
+    values = np.zeros((48, 64), np.uint16)
+    values[12:36, 16:48] = 60000
+    grey16 = Image.fromarray(values)  # 16-bit grey
+    v = uploads.validate_upload(encoded(grey16, "PNG"), filename="g.png", plan="free")
+    assert Image.open(io.BytesIO(v.data)).convert("L").getpixel((32, 24)) >= 230
+
+    big = Image.new("RGB", (4000, 2000), (235, 238, 242))
+    big.paste((20, 90, 200), (1500, 500, 2500, 1500))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees to display
+    v = uploads.validate_upload(encoded(big, "JPEG", exif=exif, quality=90), filename="r.jpg", plan="free")
+    stored = Image.open(io.BytesIO(v.data))
+    assert stored.size == (2000, 4000) and (v.width, v.height) == (2000, 4000)
+    assert not stored.getexif() and b"Exif" not in v.data
+    assert v.image.size == (512, 1024)
+    preview, share = uploads.mask_preview(v.image)
+    assert preview.size == (192, 384) and 0.05 < share < 0.3
+
+
+def test_the_engines_downscale_of_a_large_image_keeps_size_colour_and_alpha() -> None:
+    """The worker shrinks the same images: its first reduction now runs in strips, with the same result."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from core.generation.images import downscale
+
+    big = Image.new("RGBA", (3000, 2000), (0, 255, 0, 0))  # green, but fully transparent: must not bleed
+    ImageDraw.Draw(big).ellipse((600, 400, 2400, 1600), fill=(220, 30, 30, 255))
+    small = downscale(big, 300)
+    pixels = np.asarray(small).astype(int)
+    assert small.size == (300, 200) and small.mode == "RGBA"
+    assert pixels[100, 150].tolist() == [220, 30, 30, 255] and pixels[5, 5, 3] == 0
+    edge = pixels[(pixels[..., 3] > 0) & (pixels[..., 3] < 255)]
+    # No green from the transparent pixels (8-bit premultiplying rounds faint edges by a few levels).
+    assert len(edge) and edge[:, 1].max() <= 35 and edge[:, 0].min() >= 210
