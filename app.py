@@ -222,8 +222,8 @@ def _sidebar(user: Any) -> None:
 
     with st.sidebar:
         if user is not None:
-            st.markdown(f"**{user.name or user.email}**")
-            st.caption(_("Signed in as {email}", email=user.email))
+            st.markdown(f"**{common.plain(user.name or user.email)}**")
+            st.caption(_("Signed in as {email}", email=common.plain(user.email)))
             st.caption(_("Plan: {plan}", plan=common.label("plan", user.plan)))
             st.caption(common.ngettext("{n} generation left today", "{n} generations left today",
                                        _quota_left(user)))

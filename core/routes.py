@@ -5,8 +5,10 @@ Handlers are plain Starlette endpoints; they never import Streamlit.
 
 from __future__ import annotations
 
+import errno
 import logging
 import mimetypes
+import urllib.parse
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -32,6 +34,36 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok", "database": "ok"})
 
 
+#: Characters kept in the ASCII fallback ``filename=`` of Content-Disposition; the rest become "_".
+_FALLBACK_FILENAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.+()")
+MAX_FILENAME_CHARS = 150
+_NO_SUCH_FILE_ERRNOS = frozenset({errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG, errno.EINVAL})
+
+
+def content_disposition(filename: str) -> str:
+    """An attachment header for ``filename`` (RFC 6266): an ASCII fallback and the UTF-8 original.
+
+    The name comes from a signed payload, but it was typed by a user once (a model's name): a CR/LF
+    in it would split the header, a quote would end the fallback early, and a non-Latin-1 character
+    would make the server fail to encode the header at all.
+    """
+    name = filename[:MAX_FILENAME_CHARS]
+    fallback = "".join(ch if ch in _FALLBACK_FILENAME_CHARS else "_" for ch in name).lstrip(".") or "download"
+    encoded = urllib.parse.quote(name.encode("utf-8", "replace"), safe="")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
+
+
+def _refused(reason: str, token: str) -> Response:
+    # The reason goes to the log (the token's start only: a valid one is a credential).
+    log.info("refused /files/ link: %s (token %.12s...)", reason, token)
+    return PlainTextResponse("This link is invalid or has expired.", status_code=403)
+
+
+def _storage_unavailable() -> Response:
+    return PlainTextResponse("The file storage is temporarily unavailable. Please try again in a few minutes.",
+                             status_code=503, headers={"Retry-After": "60"})
+
+
 async def signed_file(request: Request) -> Response:
     """Serve a private object named by a signed, expiring token (the local backend's presigned URL)."""
     from core.storage import get_storage
@@ -41,20 +73,27 @@ async def signed_file(request: Request) -> Response:
         return PlainTextResponse("This link is invalid or has expired.", status_code=403)
     try:
         payload = unsign(token, purpose="file")
-        data = await run_in_threadpool(get_storage().get, payload["k"])
-    except (TokenInvalid, KeyError):
-        return PlainTextResponse("This link is invalid or has expired.", status_code=403)
+    except TokenInvalid:
+        return _refused("bad signature, payload or expiry", token)
+    key = payload["k"]
+    try:
+        data = await run_in_threadpool(get_storage().get, key)
+    except ValueError:  # storage refuses keys outside its layout ("../", absolute, NUL)
+        return _refused("not a storage key", token)
     except NotFound:
         return PlainTextResponse("The file does not exist (any more).", status_code=404)
+    except OSError as exc:
+        if exc.errno in _NO_SUCH_FILE_ERRNOS:  # a folder, or a name no file can have
+            return PlainTextResponse("The file does not exist (any more).", status_code=404)
+        log.warning("Signed file %s: storage unavailable (%s)", key, exc)
+        return _storage_unavailable()
     except TransientError as exc:
         # The detail (it can name the storage folder) goes to the log, never to the client.
-        log.warning("Signed file %s: storage unavailable (%s)", payload.get("k"), getattr(exc, "detail", exc))
-        return PlainTextResponse("The file storage is temporarily unavailable. Please try again in a few minutes.",
-                                 status_code=503, headers={"Retry-After": "60"})
-    key = payload["k"]
+        log.warning("Signed file %s: storage unavailable (%s)", key, getattr(exc, "detail", exc))
+        return _storage_unavailable()
     headers = {"Cache-Control": "private, max-age=60", "X-Content-Type-Options": "nosniff"}
     if payload.get("f"):
-        headers["Content-Disposition"] = f'attachment; filename="{payload["f"]}"'
+        headers["Content-Disposition"] = content_disposition(payload["f"])
     media = mimetypes.guess_type(key)[0] or "application/octet-stream"
     if key.endswith(".glb"):
         media = "model/gltf-binary"

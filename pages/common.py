@@ -11,6 +11,7 @@ is fixed when the page loads), so the token is also kept in this session's state
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import streamlit as st
@@ -101,11 +102,17 @@ def fmt_money(amount_cents: int, currency: str) -> str:
     return i18n.format_money(amount_cents, currency, lang())
 
 
-def plain(text: object) -> str:
-    """Text a person typed, safe inside st.markdown: Markdown, HTML and Streamlit's :color[] stay literal."""
-    import re
+#: Every ASCII punctuation character: CommonMark lets each be escaped with a backslash, and escaping
+#: all of them also stops GitHub's autolinks (www.x.example, a@b.example), headings (#), lists (-, +, 1.),
+#: tables (|), entities (&amp;) and Streamlit's :color[], :material/icon: and $math$.
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 
-    return re.sub(r"([\\`*_{}\[\]()<>:~$])", r"\\\1", str(text))
+
+def plain(text: object) -> str:
+    """Text a person typed, safe inside anything Streamlit renders as Markdown (st.markdown, titles,
+    captions, alerts, image captions, labels): it shows literally, on one line, and links nothing."""
+    flat = " ".join(str(text).split())  # a line break could start a heading, a list or a code block
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", flat)
 
 
 def fmt_duration(seconds: float) -> str:

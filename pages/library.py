@@ -8,7 +8,7 @@ from core.content import library
 from core.db import get_session
 from core.errors import VormError
 from core.models import JobStatus
-from pages.common import _, error_text, fmt_date, fmt_number, job_error_text, label, ngettext, require_user
+from pages.common import _, error_text, fmt_date, fmt_number, job_error_text, label, ngettext, plain, require_user
 
 COLUMNS = 4
 
@@ -32,7 +32,7 @@ if jobs:
                      expanded=any(j.status != JobStatus.FAILED for j in jobs)):
         for job in jobs:
             status = label("job_status", job.status)
-            line = f"**{job.name or '#' + str(job.id)}** · {status} · {fmt_date(job.created_at)}"
+            line = f"**{plain(job.name or '#' + str(job.id))}** · {status} · {fmt_date(job.created_at)}"
             if job.status == JobStatus.RUNNING:
                 line += f" · {int(job.progress_pct)}%"
             st.markdown(line)
@@ -41,7 +41,7 @@ if jobs:
 
 if result.total == 0:
     if search:
-        st.info(_("No model has “{search}” in its name.", search=search), icon=":material/search_off:")
+        st.info(_("No model has “{search}” in its name.", search=plain(search)), icon=":material/search_off:")
     else:
         with st.container(border=True, key="library_empty"):
             st.subheader(_("Nothing here yet"))
@@ -56,7 +56,7 @@ st.caption(ngettext("{n} model", "{n} models", result.total) + " · "
 
 @st.dialog(" ")
 def _confirm_delete(model_id: int, name: str) -> None:
-    st.write(_("Delete “{name}” with all its files? This cannot be undone.", name=name))
+    st.write(_("Delete “{name}” with all its files? This cannot be undone.", name=plain(name)))
     c1, c2 = st.columns(2)
     if c1.button(_("Yes, delete it"), type="primary", key="delete_yes", icon=":material/delete:"):
         try:
@@ -86,7 +86,7 @@ def _rename(model_id: int, name: str) -> None:
 
 deleted = st.session_state.pop("_library_deleted", None)
 if deleted:
-    st.success(_("“{name}” was deleted.", name=deleted))
+    st.success(_("“{name}” was deleted.", name=plain(deleted)))
 
 for start in range(0, len(result.items), COLUMNS):
     cols = st.columns(COLUMNS)
@@ -99,7 +99,7 @@ for start in range(0, len(result.items), COLUMNS):
                 with st.container(height=160, border=False, horizontal_alignment="center",
                                   vertical_alignment="center"):
                     st.markdown(":material/view_in_ar:")
-            st.markdown(f"**{model.name or '#' + str(model.id)}**")
+            st.markdown(f"**{plain(model.name or '#' + str(model.id))}**")
             meta = f"{label('mode', model.mode)} · {fmt_date(model.created_at)}"
             st.caption(meta)
             left = library.days_left(purge.get(model.id))

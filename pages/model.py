@@ -11,7 +11,7 @@ import streamlit as st
 from core.content import library
 from core.db import get_session
 from core.errors import VormError
-from pages.common import _, error_text, fmt_date, fmt_number, label, ngettext, require_user
+from pages.common import _, error_text, fmt_date, fmt_number, label, ngettext, plain, require_user
 
 VIEWER_HEIGHT_PX = 520
 BACKGROUND = [246, 247, 249]
@@ -71,7 +71,7 @@ def viewer(polys: list[dict[str, Any]]) -> pdk.Deck:
 
 
 title = model.name or f"#{model.id}"
-st.title(title)
+st.title(plain(title))
 meta = f"{label('mode', model.mode)} · {fmt_date(model.created_at)}"
 left = library.days_left(purge)
 if left is not None:

@@ -133,7 +133,7 @@ with e2.expander(_("Change email address"), icon=":material/alternate_email:"), 
             st.error(error_text(exc))
         else:
             _done(_("We sent a confirmation link to {email}. Your address changes when you open it "
-                    "(within 24 hours).", email=sent_to))
+                    "(within 24 hours).", email=plain(sent_to)))
 
 with st.expander(_("Change password"), icon=":material/password:"), st.form("mydata_password_form",
                                                                           clear_on_submit=True):

@@ -130,7 +130,7 @@ def _progress(job_id: int) -> None:
     if job.status in TERMINAL:
         st.rerun()  # the whole page draws the result, and this fragment stops refreshing
     with st.container(border=True, key="job_progress"):
-        st.subheader(_("Making “{name}”", name=job.name or f"#{job.id}"))
+        st.subheader(_("Making “{name}”", name=plain(job.name or f"#{job.id}")))
         if job.status == JobStatus.QUEUED:
             st.info(_("Waiting in the queue: number {position}.", position=fmt_number((position or 0) + 1)),
                     icon=":material/schedule:")
@@ -152,7 +152,7 @@ def _result(job_id: int) -> None:
         return
     with st.container(border=True, key="job_result"):
         if job.status == JobStatus.SUCCEEDED and job.model_id:
-            st.success(_("“{name}” is ready.", name=job.name or f"#{job.id}"), icon=":material/check_circle:")
+            st.success(_("“{name}” is ready.", name=plain(job.name or f"#{job.id}")), icon=":material/check_circle:")
             st.page_link("pages/model.py", label=_("Open the model"), icon=":material/view_in_ar:",
                          query_params={"id": str(job.model_id)})
         elif job.status == JobStatus.CANCELLED:
@@ -190,7 +190,7 @@ with st.expander(_("How does it work? The four modes"), expanded=not st.query_pa
 again_files, again_options = _again_sources()
 if again_files:
     st.info(_("Generating “{name}” again from the same images. Change the options below.",
-              name=again_options.get("name", "")), icon=":material/replay:")
+              name=plain(again_options.get("name", ""))), icon=":material/replay:")
     files: list[tuple[str, bytes]] = again_files
 else:
     limit_mb = fmt_number(tier["max_upload_bytes"] / 1024 / 1024, digits=0)
@@ -229,12 +229,12 @@ if good:
     cols = st.columns(min(4, len(shown)) * 2 if len(shown) == 1 else min(4, len(shown)))
     if len(shown) == 1:
         name, c = shown[0]
-        cols[0].image(c["validated"].image, caption=name, width="stretch")
+        cols[0].image(c["validated"].image, caption=plain(name), width="stretch")
         cols[1].image(c["preview"], caption=_("Detected object ({pct} of the image)", pct=fmt_percent(c["share"])),
                       width="stretch")
     else:
         for i, (name, c) in enumerate(shown):
-            cols[i % len(cols)].image(c["preview"], caption=name, width="stretch")
+            cols[i % len(cols)].image(c["preview"], caption=plain(name), width="stretch")
         if len(good) > len(shown):
             st.caption(ngettext("…and {n} more view.", "…and {n} more views.", len(good) - len(shown)))
 

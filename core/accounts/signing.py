@@ -3,19 +3,50 @@
 A token is ``base64url(json payload).base64url(hmac-sha256)``; the payload
 carries its expiry, so nothing needs storing to check one. Tampering or age
 makes ``unsign`` raise TokenInvalid.
+
+A valid MAC is not the only check: a payload with fields of the wrong type, or an
+expiry further away than the longest lifetime we ever issue for its purpose, is
+refused too, so that a leaked key or a signing bug cannot mint links that last for
+ever or feed a list where a storage key belongs.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
+import math
 import time
 from typing import Any
 
 from core.config import secret_key
 from core.errors import TokenInvalid
+
+#: Replicas' clocks may differ this much; an expiry that far past the longest lifetime still passes.
+CLOCK_SKEW_SECONDS = 300
+
+#: The fields each purpose's payload may carry, with their types ("exp" is checked for every purpose).
+_REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "file": {"k": str},
+    "session": {"sid": str, "uid": int},
+}
+_OPTIONAL: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "file": {"f": str},
+}
+
+
+def max_lifetime_seconds(purpose: str) -> float:
+    """The longest lifetime ``sign`` is ever asked for with ``purpose``, from the settings."""
+    from core.privacy.exports import EXPORT_VALID_DAYS  # the longest file link: the data export's
+
+    settings = get_settings()
+    lifetimes = {
+        "session": settings.session_days * 86400,
+        "file": max(settings.presign_seconds, EXPORT_VALID_DAYS * 86400),
+    }
+    return lifetimes.get(purpose, max(lifetimes.values()))
 
 
 def _b64(data: bytes) -> str:
@@ -36,18 +67,43 @@ def sign(payload: dict[str, Any], *, purpose: str, ttl_seconds: float) -> str:
     return f"{body}.{_mac(body, purpose)}"
 
 
+def _is_type(value: Any, kind: type | tuple[type, ...]) -> bool:
+    # bool is an int to isinstance; no field of ours is a bool.
+    return isinstance(value, kind) and not isinstance(value, bool)
+
+
 def unsign(token: str, *, purpose: str) -> dict[str, Any]:
+    """The payload of a token we signed for ``purpose`` and that has not expired; TokenInvalid otherwise."""
+    if not isinstance(token, str):
+        raise TokenInvalid()
     try:
         body, mac = token.split(".", 1)
-    except ValueError:
+        # compare_digest: a byte-by-byte compare would leak how much of a forged MAC is right.
+        # Bytes, because compare_digest refuses str with non-ASCII characters (a TypeError).
+        if not hmac.compare_digest(mac.encode("utf-8", "surrogatepass"),
+                                   _mac(body, purpose).encode()):
+            raise TokenInvalid()
+        payload = json.loads(_unb64(body))
+    except (ValueError, TypeError, UnicodeError, RecursionError, binascii.Error):
         raise TokenInvalid() from None
-    # compare_digest: a byte-by-byte compare would leak how much of a forged MAC is right.
-    if not hmac.compare_digest(mac, _mac(body, purpose)):
+    if not isinstance(payload, dict):
+        raise TokenInvalid()
+    raw_exp = payload.get("exp")
+    if not _is_type(raw_exp, (int, float)):
         raise TokenInvalid()
     try:
-        payload = json.loads(_unb64(body))
-    except (ValueError, json.JSONDecodeError):
+        exp = float(raw_exp)  # type: ignore[arg-type]
+    except OverflowError:  # an int of 400 digits
         raise TokenInvalid() from None
-    if not isinstance(payload, dict) or payload.get("exp", 0) < time.time():
+    now = time.time()
+    if not math.isfinite(exp) or exp < now:
         raise TokenInvalid()
+    if exp > now + max_lifetime_seconds(purpose) + CLOCK_SKEW_SECONDS:
+        raise TokenInvalid()
+    for name, kind in _REQUIRED.get(purpose, {}).items():
+        if not _is_type(payload.get(name), kind):
+            raise TokenInvalid()
+    for name, kind in _OPTIONAL.get(purpose, {}).items():
+        if name in payload and not _is_type(payload[name], kind):
+            raise TokenInvalid()
     return payload

@@ -10,10 +10,31 @@ from typing import Any
 from core.accounts import auth
 from core.db import get_session
 from core.errors import NotFound, ValidationError
+from core.ids import MAX_ID, parse_id
 from core.jobs import queue
 from core.models import GenerationJob, JobStatus, Model3D
 
 STATUSES = [s.value for s in JobStatus]
+MAX_LIST_LIMIT = 10_000  # ``jobs --limit``: more rows than an operator reads, fewer than exhaust memory
+
+
+def job_id(text: str) -> int:
+    """argparse type: a job id the database can hold (an error line and exit 2 otherwise)."""
+    number = parse_id(text)
+    if number is None:
+        raise argparse.ArgumentTypeError(f"not a job id: {text!r} (a whole number from 1 to {MAX_ID})")
+    return number
+
+
+def list_limit(text: str) -> int:
+    """argparse type for --limit: 1 to MAX_LIST_LIMIT (SQLite reads LIMIT -1 as "no limit")."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= MAX_LIST_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_LIST_LIMIT}, not {text!r}")
+    return number
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -25,18 +46,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("job", help="one job's status, progress, error and outputs")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=job_id)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_job)
 
     p = sub.add_parser("jobs", help="list jobs, newest first")
     p.add_argument("--status", choices=STATUSES)
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=list_limit, default=50)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_jobs)
 
     p = sub.add_parser("requeue", help="put a failed or cancelled job back in the queue")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=job_id)
     p.set_defaults(func=cmd_requeue)
 
 
@@ -44,15 +65,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from core.content.uploads import submit_generation, validate_upload
 
     paths = [Path(p) for p in args.images]
+    images: list[tuple[Path, bytes]] = []
     for path in paths:
-        if not path.is_file():
-            raise ValidationError(f"No such file: {path}")
+        try:
+            images.append((path, path.read_bytes()))
+        except OSError as exc:  # missing, a folder, unreadable: the operator's input, not our storage
+            raise ValidationError(f"Cannot read {path}: {exc.strerror or exc}.") from None
     with get_session() as session:
         user = auth.get_user_by_email(session, args.user)
         if user is None:
             raise NotFound(f"No account with the email address {args.user}.")
-        images = [validate_upload(path.read_bytes(), filename=path.name, plan=user.plan) for path in paths]
-        job = submit_generation(session, user=user, images=images, mode=args.mode, options={},
+        validated = [validate_upload(data, filename=path.name, plan=user.plan) for path, data in images]
+        job = submit_generation(session, user=user, images=validated, mode=args.mode, options={},
                                 name=args.name or paths[0].stem)
     print(job.id)
     return 0

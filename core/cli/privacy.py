@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import tempfile
@@ -14,6 +15,8 @@ from core.db import get_session
 from core.errors import NotFound, ValidationError
 from core.privacy import announce, erasure, exports, maintenance, retention
 from core.support import tickets as support
+
+NOW_MIN_YEAR, NOW_MAX_YEAR = 2000, 9000  # --now: far enough either way for any cutoff to stay a date
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -49,6 +52,9 @@ def parse_now(text: str | None) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValidationError(f"--now must be an ISO date or datetime, not {text!r}.") from None
+    if not NOW_MIN_YEAR <= moment.year <= NOW_MAX_YEAR:
+        # Retention and IP cutoffs are computed from it: year 1 minus 30 days overflows.
+        raise ValidationError(f"--now must lie between the years {NOW_MIN_YEAR} and {NOW_MAX_YEAR}, not {text!r}.")
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -60,21 +66,37 @@ def _user_id(email: str) -> int:
         return user.id
 
 
+def _output_path(text: str) -> Path:
+    """The export's target: a file name whose folder exists or can be made, and that is not a folder."""
+    if not text.strip():
+        raise ValidationError("-o needs a file name, e.g. -o export.zip.")
+    out = Path(text)
+    if out.is_dir() or text.endswith("/"):
+        raise ValidationError(f"{text} is a folder; give a file name, e.g. {out / 'export.zip'}.")
+    return out
+
+
 def cmd_export_user(args: argparse.Namespace) -> int:
+    out = _output_path(args.output)
     user_id = _user_id(args.email)
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
     # A hidden temporary file only the operator can read (it holds personal data), renamed into
     # place when complete and removed when the export fails half-way.
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
+        raise ValidationError(f"Cannot write {out}: {getattr(exc, 'strerror', None) or exc}.") from None
     tmp = Path(tmp_name)
     try:
         with get_session() as session, os.fdopen(fd, "wb") as fh:
             counts = exports.write_export(session, user_id=user_id, out=fh)
         tmp.replace(out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if not isinstance(exc, OSError) or exc.filename not in (None, str(tmp), str(out)):
+            raise  # a local storage object could not be read: core.manage reports storage as unreachable
+        raise ValidationError(f"Cannot write {out}: {exc.strerror or exc}.") from None
     print(f"Wrote {out}: {counts['rows']} rows, {counts['files']} files"
           + (f", {counts['missing']} missing from storage" if counts["missing"] else "") + ".")
     return 0

@@ -23,6 +23,7 @@ from core.audit import audit
 from core.config import get_settings
 from core.errors import NotFound, PermissionDenied, ValidationError
 from core.i18n import N_
+from core.ids import parse_id
 from core.models import GenerationJob, JobStatus, Model3D, User, pk, utcnow
 from core.storage import get_storage
 
@@ -99,11 +100,11 @@ def open_jobs(session: Session, *, user_id: int, limit: int = 10) -> list[Genera
 
 
 def get_model(session: Session, *, user_id: int, model_id: int | str) -> Model3D:
-    """The model if it belongs to the user; NotFound otherwise (also for ids that are not numbers)."""
-    try:
-        mid = int(model_id)
-    except (TypeError, ValueError):
-        raise NotFound(N_("That model does not exist, or it is not yours.")) from None
+    """The model if it belongs to the user; NotFound otherwise (also for ids that are not numbers,
+    or numbers no row can have: the database would fail on them instead of finding nothing)."""
+    mid = parse_id(model_id)
+    if mid is None:
+        raise NotFound(N_("That model does not exist, or it is not yours."))
     model = session.exec(select(Model3D).where(Model3D.id == mid).where(Model3D.user_id == user_id)).first()
     if model is None:
         raise NotFound(N_("That model does not exist, or it is not yours."))

@@ -48,12 +48,11 @@ MIN_PART_FRACTION = 0.03  # parts smaller than this share of the largest are spe
 MAX_HOLE_FRACTION = 0.002  # holes smaller than this share of the image are filled
 
 
-def load_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Decode ``data`` (sniffed by content, not by name) into an upright RGBA image.
+def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Open ``data`` (sniffed by content, not by name) without decoding its pixels.
 
-    The pixel count declared in the header is checked before anything is decoded,
-    so decompression bombs cost nothing. EXIF orientation is applied; 16-bit,
-    greyscale, palette, CMYK and alpha images all come out as 8-bit RGBA.
+    The pixel count declared in the header is checked here, so decompression bombs cost
+    nothing: Pillow reads only the header until the pixels are asked for.
     """
     if not data:
         raise EmptyFile()
@@ -76,27 +75,101 @@ def load_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image
                             width=width, height=height, megapixels=f"{max_pixels / 1e6:g}")
     if width < 1 or height < 1:
         raise CorruptImage()
+    return image
+
+
+def decode_upright(image: Image.Image) -> Image.Image:
+    """Decode an opened image at full size, EXIF orientation applied, in the cheapest mode that holds it.
+
+    1-bit, grey, palette, RGB and RGBA stay as they are (a 1-bit image takes one byte a pixel, not the
+    four of RGBA, let alone a float copy); 16-bit and float grey become 8-bit grey; CMYK and other
+    colour spaces RGB; palette-with-alpha RGBA. Metadata other than a palette's transparency is dropped.
+    """
     try:
         image.load()
-        upright: Image.Image = ImageOps.exif_transpose(image) or image
-        return _to_rgba(upright)
+        ImageOps.exif_transpose(image, in_place=True)  # a copy only when the image must turn
+        if image.mode in ("1", "L", "LA", "P", "RGB", "RGBA"):
+            upright = image
+        elif image.mode == "PA":
+            upright = image.convert("RGBA")
+        elif image.mode.startswith("I") or image.mode == "F":
+            upright = _grey8(image)
+        else:
+            upright = image.convert("RGB")
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise CorruptImage() from err
+    upright.info = {k: v for k, v in upright.info.items() if k == "transparency"}
+    return upright
+
+
+def load_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode ``data`` (sniffed by content, not by name) into an upright RGBA image.
+
+    The pixel count declared in the header is checked before anything is decoded,
+    so decompression bombs cost nothing. EXIF orientation is applied; 16-bit,
+    greyscale, palette, CMYK and alpha images all come out as 8-bit RGBA.
+    """
+    image = decode_upright(open_image(data, max_pixels))
+    try:
+        return _to_rgba(image)
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise CorruptImage() from err
+
+
+def _grey8(image: Image.Image) -> Image.Image:
+    """16-bit, 32-bit or float grey as 8-bit grey, without a float copy of the whole image."""
+    values = np.asarray(image)
+    if image.mode == "F":
+        scale = 255.0 if values.max() <= 1.0 else 1.0
+        return Image.fromarray(np.clip(values * scale + 0.5, 0, 255).astype(np.uint8), "L")
+    if values.max() <= 255:
+        return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), "L")
+    return Image.fromarray((np.clip(values, 0, 65535).astype(np.uint16) >> 8).astype(np.uint8), "L")
 
 
 def _to_rgba(image: Image.Image) -> Image.Image:
     if image.mode == "RGBA":
         return image
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        values = np.asarray(image).astype(np.float64)
-        top = 1.0 if image.mode == "F" and values.max() <= 1.0 else (255.0 if values.max() <= 255 else 65535.0)
-        grey = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return Image.fromarray(grey).convert("RGBA")
+        return _grey8(image).convert("RGBA")
     if image.mode == "CMYK":
         return image.convert("RGB").convert("RGBA")
     if image.mode == "P" and "transparency" not in image.info:
         return image.convert("RGB").convert("RGBA")
     return image.convert("RGBA")
+
+
+STRIP_PIXELS = 2_000_000  # source pixels converted to RGBA at a time when shrinking a large image
+
+
+def reduce_rgba(image: Image.Image, factor: int) -> Image.Image:
+    """``image`` as RGBA, shrunk ``factor`` times by box averaging, one horizontal strip at a time.
+
+    Only a strip is ever converted to RGBA, so a 23-megapixel 1-bit image costs its own
+    23 MB plus a few MB, not the 92 MB of an RGBA copy (or the 370 MB of a float one).
+    Box averaging in RGBA premultiplies alpha (Pillow reduces RGBA as RGBa), so colour
+    from transparent pixels does not bleed in.
+    """
+    if factor <= 1:
+        return _to_rgba(image)
+    width, height = image.size
+    rows = factor * max(1, STRIP_PIXELS // (width * factor))
+    out = Image.new("RGBA", (-(-width // factor), -(-height // factor)))
+    for top in range(0, height, rows):
+        strip = _to_rgba(image.crop((0, top, width, min(height, top + rows))))
+        out.paste(strip.reduce(factor), (0, top // factor))
+    return out
+
+
+def preview_rgba(image: Image.Image, max_side: int) -> Image.Image:
+    """An RGBA copy whose longest side is at most ``max_side``, made without a full-size RGBA or float copy."""
+    width, height = image.size
+    if max(width, height) <= max_side:
+        return _to_rgba(image)
+    reduced = reduce_rgba(image, max(width, height) // max_side)
+    scale = max_side / max(width, height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return reduced if reduced.size == size else reduced.resize(size, Image.Resampling.BILINEAR)
 
 
 def downscale(image: Image.Image, max_side: int) -> Image.Image:
@@ -106,8 +179,13 @@ def downscale(image: Image.Image, max_side: int) -> Image.Image:
     if scale >= 1.0:
         return image
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # Pillow's resize with reducing_gap=2 first box-reduces by this factor; doing that step here, in
+    # strips, keeps the float copy below small (it would be 16 bytes a pixel at full size).
+    factor = int(max(width, height) / max_side / 2.0)
+    if factor >= 2:
+        image = reduce_rgba(image, factor)
     # Premultiply, so that colour from fully transparent pixels does not bleed in.
-    rgba = np.asarray(image).astype(np.float32)
+    rgba = np.asarray(image.convert("RGBA") if image.mode != "RGBA" else image).astype(np.float32)
     rgba[..., :3] *= rgba[..., 3:4] / 255.0
     small = [
         np.asarray(Image.fromarray(rgba[..., c]).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,13 @@ DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_MAX_PIXELS = 40_000_000  # pixels; larger images are refused before decoding
 MAX_FACES = 2_000_000
 MIN_FACES = 200
+RESOLUTION_PX = (32, 8192)  # longest side processed
+SIZE_MM = (1.0, 2000.0)  # print size of the largest extent: a bead to a 2 m print
+FOV_DEG = (1.0, 120.0)  # carve camera field of view
+RELIEF_BASE_MM = (0.2, 50.0)  # the plate under the lowest point: one printed layer to a thick slab
+RELIEF_HEIGHT_MM = (0.0, 100.0)  # extra thickness at the highest point
+MAX_VIEWS = 1024  # carve: an upper bound on the tier's limit (64 on premium)
+MAX_PIXELS_LIMIT = 1_000_000_000  # per image: the tier's limit must stay below this
 
 
 @dataclass
@@ -35,25 +43,44 @@ class GenerationOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS  #: per image, checked from the header before decoding
 
     def validate(self) -> None:
-        """Raise :class:`InvalidOption` or :class:`UnsupportedMode` for values that cannot work."""
+        """Raise :class:`InvalidOption` or :class:`UnsupportedMode` for values that cannot work.
+
+        Options arrive from the CLI, from a job's stored JSON and from pages, so each is checked
+        for its type as well as its range: NaN compares false with every bound (a NaN relief base
+        made a plate of NaN vertices that still "passed"), and 1e30 mm is a number but no plate.
+        """
         if self.mode not in MODES:
             raise UnsupportedMode(N_("Unknown mode {mode}: use one of {modes}."), mode=self.mode,
                                   modes=", ".join(MODES))
         if self.device not in DEVICES:
             raise InvalidOption(N_("Unknown device {device}: use one of {devices}."), device=self.device,
                                 devices=", ".join(DEVICES))
-        if not MIN_FACES <= int(self.faces) <= MAX_FACES:
-            raise InvalidOption(N_("faces must be between {low} and {high}."), low=MIN_FACES, high=MAX_FACES)
-        if not 32 <= int(self.resolution) <= 8192:
-            raise InvalidOption(N_("resolution must be between 32 and 8192 pixels."))
-        if self.size_mm is not None and not 0 < self.size_mm <= 10_000:
-            raise InvalidOption(N_("size_mm must be positive and at most 10 m."))
-        if self.fov_deg is not None and not 1 <= self.fov_deg <= 120:
-            raise InvalidOption(N_("fov_deg must be between 1 and 120 degrees."))
-        if self.relief_base_mm <= 0 or self.relief_height_mm < 0:
-            raise InvalidOption(N_("The relief base must be thicker than 0 mm and its height at least 0 mm."))
-        if self.max_views < 2 or self.max_pixels < 1:
-            raise InvalidOption(N_("max_views must be at least 2 and max_pixels positive."))
+        _check_number("faces", self.faces, MIN_FACES, MAX_FACES, whole=True)
+        _check_number("resolution", self.resolution, *RESOLUTION_PX, whole=True)
+        if self.size_mm is not None:
+            _check_number("size_mm", self.size_mm, *SIZE_MM)
+        if self.fov_deg is not None:
+            _check_number("fov_deg", self.fov_deg, *FOV_DEG)
+        _check_number("relief_base_mm", self.relief_base_mm, *RELIEF_BASE_MM)
+        _check_number("relief_height_mm", self.relief_height_mm, *RELIEF_HEIGHT_MM)
+        if not isinstance(self.lithophane, bool):
+            raise InvalidOption(N_("{option} must be true or false."), option="lithophane")
+        _check_number("max_views", self.max_views, 2, MAX_VIEWS, whole=True)
+        _check_number("max_pixels", self.max_pixels, 1, MAX_PIXELS_LIMIT, whole=True)
+
+
+def _check_number(option: str, value: object, low: float, high: float, *, whole: bool = False) -> None:
+    """``value`` is a real, finite number (a whole one if ``whole``) from ``low`` to ``high``; else InvalidOption."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and whole and not float(value).is_integer():  # type: ignore[arg-type]
+        ok = False
+    if not ok or not low <= value <= high:  # type: ignore[operator]
+        raise InvalidOption(N_("{option} must be a number from {low} to {high}."), option=option,
+                            low=_shown(low), high=_shown(high))
+
+
+def _shown(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() else str(bound)
 
 
 @dataclass

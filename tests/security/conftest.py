@@ -40,53 +40,64 @@ class WebServer:
         raise RuntimeError("no VmRSS")
 
 
+def start_web_server(root: Path, **overrides: str) -> WebServer:
+    """Start the real web process with its data under ``root``; the caller stops it (``stop_web_server``)."""
+    port = free_port()
+    data = root / f"web-{port}"
+    data.mkdir()
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "test",
+        "DATA_DIR": str(data),
+        "DATABASE_URL": f"sqlite:///{data / 'vorm.db'}",
+        "STORAGE_BACKEND": "local",
+        "STORAGE_DIR": str(data / "storage"),
+        "VORM_SECRETS_FILE": "/nonexistent/secrets.toml",
+        "PYTHONUNBUFFERED": "1",
+        **overrides,
+    }
+    log = data / "web.log"
+    subprocess.run([sys.executable, "-m", "core.manage", "migrate"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("streamlit")), "run", "app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    server = WebServer(f"http://127.0.0.1:{port}", env, proc, log)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the web process exited at start; see {log}:\n{log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(server.url + "/healthz", timeout=2) as resp:
+                if resp.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.3)
+    stop_web_server(server)
+    raise RuntimeError(f"/healthz did not answer within {STARTUP_TIMEOUT_SECONDS}s; see {log}")
+
+
+def stop_web_server(server: WebServer) -> None:
+    if server.proc.poll() is None:
+        os.killpg(server.proc.pid, signal.SIGTERM)
+        try:
+            server.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.proc.pid, signal.SIGKILL)
+
+
 @pytest.fixture
 def web_server(tmp_path: Path) -> Iterator[Callable[..., WebServer]]:
     """A factory: ``web_server(DATABASE_URL=..., STRIPE_WEBHOOK_SECRET=...)`` -> a running WebServer."""
     started: list[WebServer] = []
 
     def start(**overrides: str) -> WebServer:
-        port = free_port()
-        data = tmp_path / f"web-{port}"
-        data.mkdir()
-        env = {
-            **os.environ,
-            "ENVIRONMENT": "test",
-            "DATA_DIR": str(data),
-            "DATABASE_URL": f"sqlite:///{data / 'vorm.db'}",
-            "STORAGE_BACKEND": "local",
-            "STORAGE_DIR": str(data / "storage"),
-            "VORM_SECRETS_FILE": "/nonexistent/secrets.toml",
-            "PYTHONUNBUFFERED": "1",
-            **overrides,
-        }
-        log = data / "web.log"
-        subprocess.run([sys.executable, "-m", "core.manage", "migrate"], cwd=ROOT, env=env, check=True,
-                       capture_output=True)
-        with open(log, "w") as out:
-            proc = subprocess.Popen(
-                [str(Path(sys.executable).with_name("streamlit")), "run", "app.py", "--server.port", str(port),
-                 "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        server = WebServer(f"http://127.0.0.1:{port}", env, proc, log)
+        server = start_web_server(tmp_path, **overrides)
         started.append(server)
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the web process exited at start; see {log}:\n{log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(server.url + "/healthz", timeout=2) as resp:
-                    if resp.status == 200:
-                        return server
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError(f"/healthz did not answer within {STARTUP_TIMEOUT_SECONDS}s; see {log}")
+        return server
 
     yield start
     for server in started:
-        if server.proc.poll() is None:
-            os.killpg(server.proc.pid, signal.SIGTERM)
-            try:
-                server.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.proc.pid, signal.SIGKILL)
+        stop_web_server(server)
