@@ -21,7 +21,7 @@ import math
 import time
 from typing import Any
 
-from core.config import secret_key
+from core.config import get_settings, secret_key
 from core.errors import TokenInvalid
 
 #: Replicas' clocks may differ this much; an expiry that far past the longest lifetime still passes.
