@@ -13,7 +13,7 @@ what one upload costs the web process. Cases:
 - ``rgb-free-max``: the free plan's largest accepted image, an RGB PNG of noise just under 24 MP;
 - ``jpeg-wide``: a JPEG of extreme dimensions that the free plan still accepts (24,000 × 990);
 - ``jpeg-huge``: a JPEG whose header declares 60,000 × 60,000 (refused from the header);
-- ``rgba-premium-max``: premium's largest, an RGBA PNG just under 40 MP with a transparent border,
+- ``rgba-premium-max``: premium's largest, an RGBA PNG just under 36 MP with a transparent border,
   EXIF-rotated (the decoded image is copied once to turn it upright).
 """
 
@@ -67,9 +67,9 @@ def make_case(name: str) -> tuple[bytes, str]:
         data[sof + 5:sof + 9] = (60000).to_bytes(2, "big") + (60000).to_bytes(2, "big")
         return bytes(data), "premium"
     if name == "rgba-premium-max":
-        h, w = 5400, 7400
+        h, w = 5100, 7050  # just under premium's 36 MP
         image = Image.new("RGBA", (w, h), (0, 0, 0, 0))
-        ImageDraw.Draw(image).ellipse((1000, 800, 6400, 4600), fill=(40, 120, 220, 255))
+        ImageDraw.Draw(image).ellipse((1000, 800, 6000, 4400), fill=(40, 120, 220, 255))
         exif = Image.Exif()
         exif[0x0112] = 6  # rotate to display: the upright copy is made once
         image.save(buf, "PNG", exif=exif)

@@ -39,7 +39,9 @@ log = logging.getLogger(__name__)
 
 #: Pixels accepted per image, by plan. Images are shrunk to the plan's processing
 #: resolution anyway; the cap only keeps decoding cheap and refuses bombs early.
-MAX_MEGAPIXELS = {"free": 24.0, "premium": 40.0}
+# Premium stops at 36 MP: an EXIF-rotated RGBA image is held twice while it is turned upright, and 2 x 36 MP
+# x 4 bytes keeps that under the 300 MB an upload may cost the web process (40 MP came to 306 MB).
+MAX_MEGAPIXELS = {"free": 24.0, "premium": 36.0}
 JPEG_QUALITY = 95  # re-encoding a photo; high enough that the model's texture does not suffer
 PNG_COMPRESS_LEVEL = 3  # zlib level of re-encoded PNGs: 2.5x faster than the default 6 for ~10% more bytes
 MASK_PREVIEW_SIDE_PX = 384  # the upload page's foreground preview
