@@ -278,8 +278,10 @@ class PrivacyRequest(SQLModel, table=True):
     export_key: str | None = Field(default=None, max_length=512)
     export_expires_at: datetime | None = ts()
     created_at: datetime = ts(default=True)
-    due_at: datetime = ts(nullable=False)
+    due_at: datetime = ts(nullable=False, index=True)
     resolved_at: datetime | None = ts()
+    #: What was done, written by the admin who resolved it; the user reads it on "My data".
+    resolution_note: str | None = Field(default=None, max_length=4000)
 
 
 class SupportTicket(SQLModel, table=True):
@@ -294,6 +296,20 @@ class SupportTicket(SQLModel, table=True):
     privacy_request_id: int | None = None
     created_at: datetime = ts(default=True)
     updated_at: datetime = ts(default=True)
+
+
+class SupportMessage(SQLModel, table=True):
+    # A message in a ticket's thread after the first one (the ticket's body): support's reply or the user's answer.
+    __tablename__ = "support_message"
+    id: int | None = Field(default=None, primary_key=True)
+    # Deleting a ticket (erasure by email) takes its thread with it.
+    ticket_id: int = Field(foreign_key="support_ticket.id", ondelete="CASCADE", index=True)
+    user_id: int | None = user_fk(nullable=True)  # the ticket's owner: whom the thread is about
+    author: str = Field(max_length=16)  # "user" or "support"
+    #: The admin who wrote a reply; no foreign key, so erasing that admin leaves the user's thread whole.
+    admin_id: int | None = None
+    body: str = Field(max_length=10000)
+    created_at: datetime = ts(default=True)
 
 
 class OutboxMessage(SQLModel, table=True):

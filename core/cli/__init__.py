@@ -9,4 +9,5 @@ COMMAND_MODULES = (
     "core.cli.accounts",
     "core.cli.jobs",
     "core.cli.privacy",
+    "core.cli.support",
 )

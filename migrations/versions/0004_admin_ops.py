@@ -1,0 +1,48 @@
+"""admin operations: support threads, privacy request outcomes, indexes for the metrics page
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-26 10:00:00
+
+support_message holds a ticket's thread after its first message (support's replies and the
+user's answers); privacy_request.resolution_note is the outcome the user reads on "My data".
+"""
+from alembic import op
+import sqlalchemy as sa
+import sqlmodel
+import core.models
+
+
+revision = '0004'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        'support_message',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('ticket_id', sa.Integer(), nullable=False),
+        sa.Column('user_id', sa.Integer(), nullable=True),
+        sa.Column('author', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column('admin_id', sa.Integer(), nullable=True),
+        sa.Column('body', sqlmodel.sql.sqltypes.AutoString(length=10000), nullable=False),
+        sa.Column('created_at', core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['ticket_id'], ['support_ticket.id'], ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['user_id'], ['user.id']),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    with op.batch_alter_table('support_message') as batch:
+        batch.create_index('ix_support_message_ticket_id', ['ticket_id'])
+        batch.create_index('ix_support_message_user_id', ['user_id'])
+    with op.batch_alter_table('privacy_request') as batch:
+        batch.add_column(sa.Column('resolution_note', sqlmodel.sql.sqltypes.AutoString(length=4000), nullable=True))
+        batch.create_index('ix_privacy_request_due_at', ['due_at'])
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('privacy_request') as batch:
+        batch.drop_index('ix_privacy_request_due_at')
+        batch.drop_column('resolution_note')
+    op.drop_table('support_message')

@@ -1,0 +1,61 @@
+"""The admin page and the support thread through AppTest: the real frame and pages, in-process."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from core.models import OutboxMessage, Role, SupportTicket
+from tests.utils.builders import create_random_user
+from tests.web.conftest import app, texts
+
+
+def _admin_tab(token: str, tab: str, lang: str | None = None):  # type: ignore[no-untyped-def]
+    at = app(token, script="pages/admin.py", lang=lang)
+    at.session_state["admin_tab"] = tab
+    return at.run()
+
+
+def _all_text(at) -> str:  # type: ignore[no-untyped-def]
+    return texts(at) + "\n" + "\n".join(str(t.value) for t in at.get("text")) + "\n" + "\n".join(
+        str(e.label) for e in at.expander)
+
+
+def test_ticket_reaches_the_admin_reply_reaches_the_user_and_the_answer_comes_back(web_db, web_session, login):
+    user = create_random_user(web_session)
+    admin = create_random_user(web_session, role=Role.ADMIN)
+    user_token, admin_token = login(user), login(admin)
+
+    at = app(user_token).run()
+    at.switch_page("pages/support.py").run()
+    at.text_input(key="support_subject").input("My vase is *lopsided*")
+    at.text_area(key="support_body").input("It leans to the left.")
+    at.button(key="FormSubmitter:support_form-Send").click().run()
+    assert not at.exception
+    ticket = web_session.exec(select(SupportTicket)).one()
+
+    at = _admin_tab(admin_token, "Support")
+    assert not at.exception
+    assert at.dataframe[0].value["Subject"].tolist() == ["My vase is *lopsided*"]
+    assert "It leans to the left." in _all_text(at)
+    at.text_area(key=f"admin_reply_body_{ticket.id}").input("Try carve mode with four views.")
+    at.button(key=f"FormSubmitter:admin_reply_{ticket.id}-Send reply").click().run()
+    assert not at.exception and "Reply sent." in texts(at)
+    mail = web_session.exec(select(OutboxMessage).where(OutboxMessage.kind == "support_reply")).one()
+    assert mail.to_address == user.email and "Try carve mode with four views." in mail.body
+
+    at = app(user_token).run()
+    at.switch_page("pages/support.py").run()
+    assert not at.exception
+    shown = _all_text(at)
+    assert "Try carve mode with four views." in shown
+    assert "My vase is \\*lopsided\\*" in shown  # typed text stays literal in the thread's title
+    at.text_area(key=f"support_answer_body_{ticket.id}").input("Thanks, that worked!")
+    at.button(key=f"FormSubmitter:support_answer_{ticket.id}-Send answer").click().run()
+    assert not at.exception and "Your answer was sent." in texts(at)
+
+    at = _admin_tab(admin_token, "Support")
+    assert "Thanks, that worked!" in _all_text(at)
+    at.button(key=f"FormSubmitter:admin_reply_{ticket.id}-Close ticket").click().run()
+    assert not at.exception and "Ticket closed." in texts(at)
+    web_session.expire_all()
+    assert web_session.get(SupportTicket, ticket.id).status == "closed"
