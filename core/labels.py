@@ -39,7 +39,7 @@ LABELS: dict[str, dict[str, str]] = {
                      "objection": N_("Objection to processing"), "other": N_("Other")},
     "request_status": {"open": N_("open"), "pending": N_("waiting"), "processing": N_("in progress"),
                        "done": N_("done"), "expired": N_("expired"), "closed": N_("closed"),
-                       "answered": N_("answered")},
+                       "answered": N_("answered"), "declined": N_("declined"), "failed": N_("failed")},
     "yes_no": {"yes": N_("yes"), "no": N_("no")},
 }
 

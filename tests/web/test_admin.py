@@ -59,3 +59,32 @@ def test_ticket_reaches_the_admin_reply_reaches_the_user_and_the_answer_comes_ba
     assert not at.exception and "Ticket closed." in texts(at)
     web_session.expire_all()
     assert web_session.get(SupportTicket, ticket.id).status == "closed"
+
+
+def test_privacy_requests_show_due_dates_and_the_outcome_reaches_my_data(web_db, web_session, login):
+    from datetime import timedelta
+
+    from core.models import utcnow
+    from core.support import tickets
+    from pages.common import i18n
+
+    user = create_random_user(web_session)
+    admin = create_random_user(web_session, role=Role.ADMIN)
+    late = tickets.create_privacy_request(web_session, user=user, kind="objection", now=utcnow() - timedelta(days=35))
+    web_session.commit()
+    at = _admin_tab(login(admin), "Privacy")
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table["Due"].tolist() == [i18n.format_date(late.due_at, "en")]
+    assert table["Deadline"].tolist()[0].startswith("⚠ overdue by")
+    assert "1 request is past its legal deadline." in texts(at)
+    at.text_area(key="admin_privacy_note").input("We stopped the processing you objected to.")
+    at.button(key="FormSubmitter:admin_privacy_resolve-Resolve").click().run()
+    assert not at.exception and "The request is resolved" in texts(at)
+
+    at = app(login(user), lang="nl")
+    at.run()
+    at.switch_page("pages/my_data.py").run()
+    assert not at.exception
+    requests_table = next(d.value for d in at.dataframe if "Uitkomst" in d.value.columns)
+    assert requests_table["Uitkomst"].tolist() == ["We stopped the processing you objected to."]
