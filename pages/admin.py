@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.db import get_session
 from core.models import Role, User
-from pages.admin_tabs import overview, privacy, support
+from pages.admin_tabs import audit, jobs, overview, privacy, support, users
 from pages.common import _, require_admin
 
 admin = require_admin()
@@ -27,7 +27,8 @@ if notice:
     st.success(notice, icon=":material/check_circle:")
 
 # Lazy tabs: only the open one runs its queries (switching tabs reruns the page).
-TABS = [(_("Overview"), overview.render), (_("Support"), support.render), (_("Privacy"), privacy.render)]
+TABS = [(_("Overview"), overview.render), (_("Jobs"), jobs.render), (_("Support"), support.render),
+        (_("Privacy"), privacy.render), (_("Users"), users.render), (_("Audit log"), audit.render)]
 for container, (_title, render) in zip(st.tabs([t for t, _r in TABS], key="admin_tab", on_change="rerun"), TABS,
                                        strict=True):
     if container.open:

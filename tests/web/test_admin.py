@@ -88,3 +88,43 @@ def test_privacy_requests_show_due_dates_and_the_outcome_reaches_my_data(web_db,
     assert not at.exception
     requests_table = next(d.value for d in at.dataframe if "Uitkomst" in d.value.columns)
     assert requests_table["Uitkomst"].tolist() == ["We stopped the processing you objected to."]
+
+
+def test_role_plan_and_requeue_from_the_page_leave_audit_rows(web_db, web_session, login):
+    from core.models import AuditLog, GenerationJob, JobStatus
+
+    user = create_random_user(web_session)
+    admin = create_random_user(web_session, role=Role.ADMIN)
+    token = login(admin)
+    job = GenerationJob(user_id=user.id, status=JobStatus.FAILED, error_code="no_foreground")
+    web_session.add(job)
+    web_session.commit()
+
+    at = _admin_tab(token, "Users")
+    at.text_input(key="admin_user_query").input(user.email).run()
+    assert user.email in _all_text(at)
+    at.selectbox(key="admin_user_plan_value").select("premium")
+    at.button(key="FormSubmitter:admin_user_plan-Change plan").click().run()
+    assert "Please type a reason" in texts(at)  # no reason, no change
+    at.text_input(key="admin_user_plan_reason").input("goodwill")
+    at.button(key="FormSubmitter:admin_user_plan-Change plan").click().run()
+    assert not at.exception and "The plan was changed." in texts(at)
+    at.selectbox(key="admin_user_role_value").select("admin")
+    at.text_input(key="admin_user_role_reason").input("joins support")
+    at.button(key="FormSubmitter:admin_user_role-Change role").click().run()
+    assert not at.exception and "The role was changed." in texts(at)
+
+    at = _admin_tab(token, "Jobs")
+    at.text_input(key="admin_requeue_reason").input("engine fixed")
+    at.button(key="FormSubmitter:admin_requeue-Requeue").click().run()
+    assert not at.exception and f"Job #{job.id} is queued again." in texts(at)
+
+    rows = web_session.exec(select(AuditLog).where(AuditLog.actor == f"admin:{admin.id}")
+                            .order_by(AuditLog.id)).all()
+    assert [(r.action, r.user_id, r.details["reason"]) for r in rows] == [
+        ("admin.plan_changed", user.id, "goodwill"), ("admin.role_changed", user.id, "joins support"),
+        ("job.requeued", user.id, "engine fixed")]
+    at = _admin_tab(token, "Audit log")
+    at.text_input(key="admin_audit_actor").input(f"admin:{admin.id}").run()
+    assert not at.exception
+    assert at.dataframe[0].value["Action"].tolist() == ["job.requeued", "admin.role_changed", "admin.plan_changed"]
