@@ -10,4 +10,5 @@ COMMAND_MODULES = (
     "core.cli.jobs",
     "core.cli.privacy",
     "core.cli.support",
+    "core.cli.admin",
 )
