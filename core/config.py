@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     job_max_attempts: int = 3
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
+    # Operations
+    premium_price_cents: int = 0  # MRR for active subscribers without an invoice yet (0: shown as unpriced)
+    metrics_token: str = ""  # bearer token for GET /metrics (Prometheus); empty: /metrics answers 404
+
     @classmethod
     def settings_customise_sources(
         cls,

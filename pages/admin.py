@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.admin import metrics
 from core.db import get_session
 from core.models import Role, User
 from pages.admin_tabs import audit, jobs, overview, privacy, support, users
-from pages.common import _, require_admin
+from pages.common import _, label, require_admin
 
 admin = require_admin()
 with get_session() as session:
@@ -26,6 +27,10 @@ notice = st.session_state.pop("_admin_notice", None)
 if notice:
     st.success(notice, icon=":material/check_circle:")
 
+period_key = st.segmented_control(_("Period"), list(metrics.PERIODS_HOURS), default="7d", key="admin_period",
+                                  format_func=lambda p: label("period", p), required=True) or "7d"
+period = metrics.Period.of(period_key)
+
 # Lazy tabs: only the open one runs its queries (switching tabs reruns the page).
 TABS = [(_("Overview"), overview.render), (_("Jobs"), jobs.render), (_("Support"), support.render),
         (_("Privacy"), privacy.render), (_("Users"), users.render), (_("Audit log"), audit.render)]
@@ -33,4 +38,4 @@ for container, (_title, render) in zip(st.tabs([t for t, _r in TABS], key="admin
                                        strict=True):
     if container.open:
         with container:
-            render(row)
+            render(row, period)

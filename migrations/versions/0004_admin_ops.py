@@ -39,9 +39,20 @@ def upgrade() -> None:
     with op.batch_alter_table('privacy_request') as batch:
         batch.add_column(sa.Column('resolution_note', sqlmodel.sql.sqltypes.AutoString(length=4000), nullable=True))
         batch.create_index('ix_privacy_request_due_at', ['due_at'])
+    # The metrics page aggregates in the database; these keep its queries on index ranges.
+    op.create_index('ix_job_created_status', 'generation_job', ['created_at', 'status'])
+    op.create_index('ix_job_finished_worker', 'generation_job', ['finished_at', 'worker_id'])
+    op.create_index('ix_access_created_user', 'access_event', ['created_at', 'user_id'])
+    op.create_index('ix_user_created_at', 'user', ['created_at'])
+    op.create_index('ix_support_ticket_status', 'support_ticket', ['status', 'updated_at'])
+    op.create_index('ix_subscription_status', 'subscription', ['status'])
 
 
 def downgrade() -> None:
+    for name, table in (('ix_subscription_status', 'subscription'), ('ix_support_ticket_status', 'support_ticket'),
+                        ('ix_user_created_at', 'user'), ('ix_access_created_user', 'access_event'),
+                        ('ix_job_finished_worker', 'generation_job'), ('ix_job_created_status', 'generation_job')):
+        op.drop_index(name, table_name=table)
     with op.batch_alter_table('privacy_request') as batch:
         batch.drop_index('ix_privacy_request_due_at')
         batch.drop_column('resolution_note')

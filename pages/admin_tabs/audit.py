@@ -14,7 +14,7 @@ from pages.common import _, fmt_date
 ANY = ""
 
 
-def render(admin: User) -> None:
+def render(admin: User, period: object = None) -> None:
     st.subheader(_("Audit log"))
     with get_session() as session:
         known = auditlog.actions(session)

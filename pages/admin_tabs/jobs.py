@@ -5,11 +5,16 @@ from __future__ import annotations
 import streamlit as st
 from sqlmodel import col, select
 
-from core.admin import actions
+from core.admin import actions, metrics
 from core.db import get_session
 from core.errors import VormError
 from core.models import GenerationJob, JobStatus, User
-from pages.common import _, error_text, fmt_date, job_error_text
+from pages.admin_tabs import charts
+from pages.common import _, error_text, fmt_date, fmt_duration, fmt_number, job_error_text, label
+
+
+def _secs(value: float | None) -> str:
+    return "—" if value is None else fmt_number(value, digits=1) + " s"
 
 
 def requeue_form(admin: User) -> None:
@@ -39,5 +44,37 @@ def requeue_form(admin: User) -> None:
                 st.rerun()
 
 
-def render(admin: User) -> None:
+def render(admin: User, period: metrics.Period) -> None:
+    with get_session() as session:
+        jobs = metrics.jobs(session, period)
+        cube = metrics.job_cube(session, period)
+    c = st.columns(4)
+    c[0].metric(_("Waiting in the queue"), fmt_number(jobs["queued"]))
+    c[1].metric(_("Running"), fmt_number(jobs["running"]))
+    wait = jobs["wait"]
+    c[2].metric(_("Wait until start, median"), fmt_duration(wait["p50"]) if wait["p50"] is not None else "—")
+    c[3].metric(_("Wait until start, 95th percentile"),
+                fmt_duration(wait["p95"]) if wait["p95"] is not None else "—")
+    st.subheader(_("Jobs by status"))
+    charts.bars([{"t": b["t"], "status": label("job_status", b["status"]), "n": b["n"]} for b in jobs["per_bucket"]],
+                x="t", y="n", colour="status", x_title=_("Hour") if period.hourly else _("Date"), y_title=_("Jobs"),
+                colour_title=_("Status"), key="chart_jobs")
+    st.subheader(_("Engine time"))
+    if jobs["engine"]:
+        st.dataframe([{_("Mode"): label("mode", r["mode"]), _("Device"): r["device"], _("Jobs"): fmt_number(r["n"]),
+                       _("Median"): _secs(r["p50"]), _("95th percentile"): _secs(r["p95"])} for r in jobs["engine"]],
+                     hide_index=True, key="admin_engine")
+    else:
+        st.caption(_("No data in this period."))
+    st.subheader(_("Most frequent failures"))
+    if jobs["failures"]:
+        st.dataframe([{_("Code"): f["code"] or "—", _("Count"): fmt_number(f["n"]),
+                       _("Examples"): ", ".join(f"#{i}" for i in f["examples"])} for f in jobs["failures"]],
+                     hide_index=True, key="admin_failure_codes")
+    else:
+        st.caption(_("None."))
+    st.subheader(_("Resolution, faces and engine time"))
+    st.caption(_("Each column is a group of finished jobs: across, the processing resolution; deep, the number of "
+                 "faces; high, the mean engine seconds. Darker columns hold more jobs."))
+    charts.columns_3d(cube, key="admin_cube")
     requeue_form(admin)

@@ -21,7 +21,7 @@ def _due(row: requests.RequestRow) -> str:
     return ngettext("{n} day left", "{n} days left", max(0, days))
 
 
-def render(admin: User) -> None:
+def render(admin: User, period: object = None) -> None:
     st.subheader(_("Privacy requests"))
     st.caption(_("The law gives one month from receipt. Requests waiting for a person come first, the most urgent "
                  "on top."))

@@ -54,7 +54,7 @@ def _thread(admin: User, ticket_id: int) -> None:
             st.rerun()
 
 
-def render(admin: User) -> None:
+def render(admin: User, period: object = None) -> None:
     st.subheader(_("Support tickets"))
     status = st.segmented_control(_("Status"), [*inbox.TICKET_STATUSES, ALL], default="open", key="admin_ticket_status",
                                   format_func=lambda s: _("all") if s == ALL else label("request_status", s))

@@ -110,7 +110,7 @@ def _actions(admin: User, summary: actions.AccountSummary) -> None:
         st.text(_("Uploads") + ": " + (", ".join(map(str, uploads)) or "—"))
 
 
-def render(admin: User) -> None:
+def render(admin: User, period: object = None) -> None:
     st.subheader(_("Users"))
     query = st.text_input(_("Find an account (email or number)"), key="admin_user_query")
     with get_session() as session:
