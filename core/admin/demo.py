@@ -65,11 +65,14 @@ def _spread(rng: random.Random, now: datetime, days: float) -> datetime:
     return now - timedelta(seconds=rng.random() * days * 86400)
 
 
-def _job(rng: random.Random, uid: int, created: datetime, now: datetime) -> dict[str, Any]:
-    roll = rng.random()
-    status = ("succeeded" if roll < 0.82 else "failed" if roll < 0.92 else "cancelled" if roll < 0.95
+def _job(rng: random.Random, uid: int, created: datetime, now: datetime,
+         status: str | None = None) -> dict[str, Any]:
+    roll, forced = rng.random(), status is not None
+    status = status or ("succeeded" if roll < 0.82 else "failed" if roll < 0.92
+                        else "cancelled" if roll < 0.95
               else "queued" if roll < 0.985 else "running")
-    if created > now - timedelta(minutes=30) and status in ("succeeded", "failed") and rng.random() < 0.3:
+    recent = created > now - timedelta(minutes=30)
+    if recent and status in ("succeeded", "failed") and not forced and rng.random() < 0.3:
         status = "queued"
     mode, device = rng.choice(MODES), rng.choice(DEVICES)
     res = rng.choice((192, 256, 512, 768, 1024))
@@ -112,8 +115,10 @@ def seed(session: Session, *, users: int = 60, jobs: int = 600, models: int = 15
         return start + (now - start) * rng.random()
 
     first_job = _max_id(session, GenerationJob)
-    _insert(session, GenerationJob, [_job(rng, uid, after_signup(uid), now) for uid in
-                                     (rng.choice(uids) for _ in range(jobs))])
+    # The first five jobs take every state, so that even a small demo shows each of them.
+    states = ("running", "queued", "failed", "cancelled", "succeeded")
+    _insert(session, GenerationJob, [_job(rng, uid, after_signup(uid), now, states[i] if i < len(states) else None)
+                                     for i, uid in enumerate(rng.choice(uids) for _ in range(jobs))])
     succeeded = [int(i) for i in session.connection().execute(
         sa.select(GenerationJob.__table__.c.id, GenerationJob.__table__.c.user_id)  # type: ignore[attr-defined]
         .where(GenerationJob.__table__.c.id > first_job, GenerationJob.__table__.c.status == "succeeded")  # type: ignore[attr-defined]

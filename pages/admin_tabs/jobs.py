@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 from sqlmodel import col, select
 
@@ -44,10 +46,21 @@ def requeue_form(admin: User) -> None:
                 st.rerun()
 
 
-def render(admin: User, period: metrics.Period) -> None:
+CACHE_SECONDS = 60  # the job figures scan a period's jobs; a minute-old picture is fresh enough
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False, max_entries=12)
+def _figures(db_url: str, period_key: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    period = metrics.Period.of(period_key)
     with get_session() as session:
-        jobs = metrics.jobs(session, period)
-        cube = metrics.job_cube(session, period)
+        return metrics.jobs(session, period), metrics.job_cube(session, period)
+
+
+def render(admin: User, period: metrics.Period) -> None:
+    from core.config import get_settings
+
+    jobs, cube = _figures(get_settings().db_url, period.key)
+    st.caption(_("Job figures are at most a minute old."))
     c = st.columns(4)
     c[0].metric(_("Waiting in the queue"), fmt_number(jobs["queued"]))
     c[1].metric(_("Running"), fmt_number(jobs["running"]))
