@@ -38,14 +38,19 @@ def columns_3d(rows: list[dict[str, Any]], *, key: str) -> None:
     top = max(r["jobs"] for r in rows) or 1
     max_res = max(r["resolution"] for r in rows) or 1
     max_faces = max(r["faces"] for r in rows) or 1
-    data = [{**r, "position": [r["resolution"] / max_res * 100, r["faces"] / max_faces * 100],
-             "elevation": r["seconds"],
+    half = 2.5  # half the width of a column, in the chart's 0..100 units
+
+    def square(x: float, y: float) -> list[list[float]]:
+        return [[x - half, y - half], [x + half, y - half], [x + half, y + half], [x - half, y + half]]
+
+    data = [{"polygon": square(r["resolution"] / max_res * 100, r["faces"] / max_faces * 100),
+             "elevation": r["seconds"] * 8,
              "color": [46, 158 - int(100 * r["jobs"] / top), 91 + int(150 * r["jobs"] / top)],
              "tip": _("{res} px · {faces} faces · {jobs} jobs · {seconds} s", res=r["resolution"], faces=r["faces"],
                       jobs=r["jobs"], seconds=round(r["seconds"], 2))} for r in rows]
-    layer = pdk.Layer("ColumnLayer", data=data, get_position="position", get_elevation="elevation",
-                      elevation_scale=8, radius=3, get_fill_color="color", pickable=True, extruded=True,
-                      coordinate_system=pdk.types.String("CARTESIAN"))
+    # Extruded polygons: the layer that renders in headless Chromium's WebGL as in browsers (see DESIGN.md).
+    layer = pdk.Layer("SolidPolygonLayer", data=data, get_polygon="polygon", get_elevation="elevation",
+                      extruded=True, get_fill_color="color", pickable=True)
     view = pdk.View(type="OrbitView", controller=True)
     state = pdk.ViewState(target=[50, 50, 0], rotation_orbit=30, rotation_x=35, zoom=1.6)
     st.pydeck_chart(pdk.Deck(layers=[layer], views=[view], initial_view_state=state, map_provider=None,

@@ -67,10 +67,10 @@ def render(admin: User, period: metrics.Period) -> None:
                  "{users} accounts.", models=fmt_number(nxt["models"]), uploads=fmt_number(nxt["uploads"]),
                  objects=fmt_number(nxt["objects"]), users=fmt_number(nxt["users"])))
     if history:
-        rows = [{"t": fmt_date(h["at"]), "kind": kind, "n": h[key]} for h in reversed(history)
-                for key, kind in (("models", _("Models")), ("uploads", _("Uploads")))]
+        rows = [{"t": fmt_date(h["at"]), "n": h["models"] + h["uploads"]} for h in reversed(history)]
         st.markdown("**" + _("Purge history") + "**")
-        charts.bars(rows, x="t", y="n", x_title=_("Run"), y_title=_("Deleted"), key="chart_purges")
+        charts.bars(rows, x="t", y="n", x_title=_("Run"), y_title=_("Models and uploads deleted"),
+                    key="chart_purges")
     else:
         st.caption(_("No purge has run yet."))
 

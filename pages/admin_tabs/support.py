@@ -23,8 +23,8 @@ def _thread(admin: User, ticket_id: int) -> None:
         return
     t = thread.ticket
     st.markdown(f"**#{t.id} · {plain(t.subject)}**")
-    st.caption(_("From {email} · {status} · opened {date}", email=t.email, status=label("request_status", t.status),
-                 date=fmt_date(t.created_at)))
+    st.caption(_("From {email} · {status} · opened {date}", email=plain(t.email),
+                 status=label("request_status", t.status), date=fmt_date(t.created_at)))
     with st.chat_message("user", avatar=":material/person:"):
         st.caption(_("User") + " · " + fmt_date(t.created_at))
         st.text(t.body)
