@@ -141,6 +141,12 @@ def _to_login() -> None:
     st.switch_page(_page_file("login"))
 
 
+def _not_allowed() -> None:
+    from pages.common import _
+
+    st.error(_("You are not allowed to see this page."), icon=":material/block:")
+
+
 def _reset_password_page() -> None:
     """The form behind the emailed link ``/?reset=TOKEN``."""
     from core.accounts import auth
@@ -267,7 +273,7 @@ def _pages(user: Any) -> tuple[dict[str, list[Any]], Any]:
         # these stubs only redirect, the pages themselves are not registered.
         sections[_("Account")] += [
             st.Page(_to_login, title=name, url_path=name, visibility="hidden")
-            for name in ("upload", "library", "model", "my-data")
+            for name in ("upload", "library", "model", "my-data", "admin")
         ]
     else:
         home = page("upload", N_("New model"), ":material/add_photo_alternate:", default=not reset)
@@ -282,6 +288,11 @@ def _pages(user: Any) -> tuple[dict[str, list[Any]], Any]:
         if user.role == Role.ADMIN:
             # Only registered for admins, so a user cannot reach it even by URL; the page checks again.
             sections[_("Operations")] = [page("admin", N_("Metrics"), ":material/monitoring:")]
+        else:
+            # A user who opens /admin gets a short refusal in their language instead of Streamlit's
+            # English "Page not found"; the admin page itself stays unregistered for them.
+            sections[_("Account") if account else _("Create")].append(
+                st.Page(_not_allowed, title=_("Metrics"), url_path="admin", visibility="hidden"))
     if reset:
         sections.setdefault(_("Account"), []).insert(
             0, st.Page(_reset_password_page, title=_("Choose a new password"), icon=":material/key:", url_path="reset",

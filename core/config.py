@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     job_transient_retry_max_seconds: float = 30.0
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
+    # Operations
+    premium_price_cents: int = 0  # MRR for active subscribers without an invoice yet (0: shown as unpriced)
+    metrics_token: str = ""  # bearer token for GET /metrics (Prometheus); empty: /metrics answers 404
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -39,7 +39,8 @@ LABELS: dict[str, dict[str, str]] = {
                      "objection": N_("Objection to processing"), "other": N_("Other")},
     "request_status": {"open": N_("open"), "pending": N_("waiting"), "processing": N_("in progress"),
                        "done": N_("done"), "expired": N_("expired"), "closed": N_("closed"),
-                       "answered": N_("answered")},
+                       "answered": N_("answered"), "declined": N_("declined"), "failed": N_("failed")},
+    "period": {"24h": N_("24 hours"), "7d": N_("7 days"), "30d": N_("30 days")},
     "yes_no": {"yes": N_("yes"), "no": N_("no")},
 }
 

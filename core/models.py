@@ -95,7 +95,7 @@ class User(UserBase, table=True):
     locked_until: datetime | None = ts()
     last_login_at: datetime | None = ts()
     policy_acknowledged_version: str | None = Field(default=None, max_length=32)
-    created_at: datetime = ts(default=True)
+    created_at: datetime = ts(default=True, index=True)
     updated_at: datetime = ts(default=True)
 
 
@@ -115,6 +115,8 @@ class AuthSession(SQLModel, table=True):
 class AccessEvent(SQLModel, table=True):
     # IP and browser at login and upload (policy clause 1), for fraud prevention (clause 2).
     __tablename__ = "access_event"
+    # Active users over a window: a range on the time, the user from the index alone (0004).
+    __table_args__ = (sa.Index("ix_access_created_user", "created_at", "user_id"),)
     id: int | None = Field(default=None, primary_key=True)
     user_id: int | None = user_fk(nullable=True)
     kind: str = Field(max_length=32)  # login, login_failed, logout, upload, ...
@@ -163,6 +165,9 @@ class GenerationJob(SQLModel, table=True):
         # Claim order (highest priority, then oldest) straight from an index, however long the queue (0002).
         sa.Index("ix_job_queued_order", sa.text("priority DESC"), "id",
                  postgresql_where=sa.text("status = 'queued'"), sqlite_where=sa.text("status = 'queued'")),
+        # The admin page: jobs per period by status, and each worker's recent throughput (0004).
+        sa.Index("ix_job_created_status", "created_at", "status"),
+        sa.Index("ix_job_finished_worker", "finished_at", "worker_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = user_fk()
@@ -215,6 +220,7 @@ class Model3D(SQLModel, table=True):
 
 class Subscription(SQLModel, table=True):
     # Stripe references only; card data never reaches us.
+    __table_args__ = (sa.Index("ix_subscription_status", "status"),)  # active subscriptions and MRR (0004)
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = user_fk()
     stripe_customer_id: str = Field(max_length=64, index=True)
@@ -280,13 +286,16 @@ class PrivacyRequest(SQLModel, table=True):
     export_key: str | None = Field(default=None, max_length=512)
     export_expires_at: datetime | None = ts()
     created_at: datetime = ts(default=True)
-    due_at: datetime = ts(nullable=False)
+    due_at: datetime = ts(nullable=False, index=True)
     resolved_at: datetime | None = ts()
+    #: What was done, written by the admin who resolved it; the user reads it on "My data".
+    resolution_note: str | None = Field(default=None, max_length=4000)
 
 
 class SupportTicket(SQLModel, table=True):
     # A message to support from the contact form.
     __tablename__ = "support_ticket"
+    __table_args__ = (sa.Index("ix_support_ticket_status", "status", "updated_at"),)  # the inbox's filter (0004)
     id: int | None = Field(default=None, primary_key=True)
     user_id: int | None = user_fk(nullable=True)
     email: str = Field(max_length=254)
@@ -296,6 +305,20 @@ class SupportTicket(SQLModel, table=True):
     privacy_request_id: int | None = None
     created_at: datetime = ts(default=True)
     updated_at: datetime = ts(default=True)
+
+
+class SupportMessage(SQLModel, table=True):
+    # A message in a ticket's thread after the first one (the ticket's body): support's reply or the user's answer.
+    __tablename__ = "support_message"
+    id: int | None = Field(default=None, primary_key=True)
+    # Deleting a ticket (erasure by email) takes its thread with it.
+    ticket_id: int = Field(foreign_key="support_ticket.id", ondelete="CASCADE", index=True)
+    user_id: int | None = user_fk(nullable=True)  # the ticket's owner: whom the thread is about
+    author: str = Field(max_length=16)  # "user" or "support"
+    #: The admin who wrote a reply; no foreign key, so erasing that admin leaves the user's thread whole.
+    admin_id: int | None = None
+    body: str = Field(max_length=10000)
+    created_at: datetime = ts(default=True)
 
 
 class OutboxMessage(SQLModel, table=True):

@@ -100,9 +100,34 @@ async def signed_file(request: Request) -> Response:
     return Response(data, media_type=media, headers=headers)
 
 
+async def prometheus_metrics(request: Request) -> Response:
+    """Prometheus scrape endpoint; 404 without METRICS_TOKEN configured, 401 without the right bearer token."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+    from sqlalchemy.exc import OperationalError
+
+    from core.admin import prometheus
+    from core.config import get_settings
+
+    token = get_settings().metrics_token
+    if not token:
+        return PlainTextResponse("Not found.", status_code=404)
+    if not prometheus.authorised(request.headers.get("authorization"), token):
+        log.warning("/metrics refused: missing or wrong bearer token from %s",
+                    request.client.host if request.client else "?")
+        return PlainTextResponse("A valid bearer token is required.", status_code=401,
+                                 headers={"WWW-Authenticate": "Bearer"})
+    try:
+        body = await run_in_threadpool(prometheus.render)
+    except (TransientError, OperationalError) as exc:
+        log.error("/metrics: the database is not reachable: %s", exc)
+        return PlainTextResponse("The database is not reachable.", status_code=503)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
 ROUTES = [
     Route("/healthz", healthz, methods=["GET"]),
     Route("/files/{token}", signed_file, methods=["GET"]),
     Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
     *web_routes.ROUTES,
+    Route("/metrics", prometheus_metrics, methods=["GET"]),
 ]

@@ -1,73 +1,41 @@
-"""Operations: counts, jobs by status, recent failures and worker heartbeats. Admins only.
+"""Operations: metrics, jobs, the support inbox, privacy requests, users and the audit log. Admins only.
 
-The navigation registers this page for admins only; the role is checked here again,
-against the database row, so a stale session or a direct run cannot bypass it.
+The navigation registers this page for admins only (others get a "not allowed" stub at /admin);
+the role is checked here again, against the database row, so a stale session or a direct run
+cannot bypass it. Each tab lives in ``pages/admin_tabs``; the queries in ``core.admin``.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import sqlalchemy as sa
 import streamlit as st
-from sqlmodel import select
 
-from core.cli.accounts import collect_stats
+from core.admin import metrics
 from core.db import get_session
-from core.models import GenerationJob, JobStatus, User, WorkerHeartbeat, utcnow
-from pages.common import _, fmt_date, fmt_number, job_error_text, label, ngettext, require_admin
-
-WORKER_STALE_SECONDS = 120  # a heartbeat older than this: the worker is probably gone
+from core.models import Role, User
+from pages.admin_tabs import audit, jobs, overview, privacy, support, users
+from pages.common import _, label, require_admin
 
 admin = require_admin()
 with get_session() as session:
     row = session.get(User, admin.id)
-if row is None or row.role != "admin":
+if row is None or row.role != Role.ADMIN:
     st.error(_("You are not allowed to see this page."))
     st.stop()
 
 st.title(_("Metrics"))
-stats = collect_stats()
-users = stats.get("users", {})
-jobs = stats.get("jobs", {})
-c = st.columns(4)
-c[0].metric(_("Accounts"), fmt_number(sum(users.values())),
-            help=_("{free} free, {premium} premium", free=fmt_number(users.get("free", 0)),
-                   premium=fmt_number(users.get("premium", 0))))
-c[1].metric(_("Premium accounts"), fmt_number(users.get("premium", 0)))
-c[2].metric(_("Models"), fmt_number(stats.get("models", 0)))
-c[3].metric(_("Uploads"), fmt_number(stats.get("uploads", 0)))
+notice = st.session_state.pop("_admin_notice", None)
+if notice:
+    st.success(notice, icon=":material/check_circle:")
 
-st.subheader(_("Jobs by status"))
-if jobs:
-    st.dataframe([{_("Status"): label("job_status", s), _("Count"): fmt_number(n)}
-                  for s, n in sorted(jobs.items())], hide_index=True, width="content")
-else:
-    st.caption(_("None."))
+period_key = st.segmented_control(_("Period"), list(metrics.PERIODS_HOURS), default="7d", key="admin_period",
+                                  format_func=lambda p: label("period", p), required=True) or "7d"
+period = metrics.Period.of(period_key)
 
-now = utcnow()
-with get_session() as session:
-    failures = session.exec(select(GenerationJob).where(GenerationJob.status == JobStatus.FAILED)
-                            .order_by(GenerationJob.id.desc()).limit(20)).all()  # type: ignore[union-attr]
-    workers = session.exec(select(WorkerHeartbeat).order_by(WorkerHeartbeat.last_seen_at.desc())).all()  # type: ignore[attr-defined]
-    day = session.exec(select(sa.func.count()).select_from(GenerationJob)
-                       .where(GenerationJob.created_at >= now - timedelta(days=1))).one()
-
-st.caption(ngettext("{n} job in the last 24 hours.", "{n} jobs in the last 24 hours.", int(day)))
-st.subheader(_("Recent failures"))
-if failures:
-    st.dataframe([{"#": j.id, _("User"): j.user_id, _("Code"): j.error_code,
-                   _("Message"): job_error_text(j), _("When"): fmt_date(j.finished_at or j.created_at)}
-                  for j in failures], hide_index=True, width="stretch")
-else:
-    st.caption(_("None."))
-
-st.subheader(_("Workers"))
-if workers:
-    st.dataframe([{_("Worker"): w.worker_id, _("Host"): w.hostname, _("Process"): w.pid, _("Device"): w.device,
-                   _("Last heartbeat"): fmt_date(w.last_seen_at),
-                   _("Alive"): label("yes_no", "yes" if (now - w.last_seen_at).total_seconds()
-                                     < WORKER_STALE_SECONDS else "no")}
-                  for w in workers], hide_index=True, width="stretch")
-else:
-    st.warning(_("No worker has reported in. Start one with `python -m jobs.worker`, or jobs will wait forever."))
+# Lazy tabs: only the open one runs its queries (switching tabs reruns the page).
+TABS = [(_("Overview"), overview.render), (_("Jobs"), jobs.render), (_("Support"), support.render),
+        (_("Privacy"), privacy.render), (_("Users"), users.render), (_("Audit log"), audit.render)]
+for container, (_title, render) in zip(st.tabs([t for t, _r in TABS], key="admin_tab", on_change="rerun"), TABS,
+                                       strict=True):
+    if container.open:
+        with container:
+            render(row, period)

@@ -250,7 +250,7 @@ _section(N_("Privacy requests"), PrivacyRequest, "requests", empty=N_("No privac
          columns=lambda r: {"#": r.id, _("Kind"): label("privacy_kind", r.kind),
                             _("Status"): label("request_status", r.status), _("Date"): fmt_date(r.created_at),
                             _("Due"): _("answer due by {date}", date=fmt_date(r.due_at)),
-                            _("Resolved"): fmt_date(r.resolved_at)})
+                            _("Resolved"): fmt_date(r.resolved_at), _("Outcome"): r.resolution_note or ""})
 try:
     st.page_link("pages/support.py", label=_("Questions or another request? Use the support page."),
                  icon=":material/support:")

@@ -7,8 +7,9 @@ import streamlit as st
 from core.config import get_settings
 from core.db import get_session
 from core.errors import VormError
+from core.support import inbox
 from core.support import tickets as support
-from pages.common import _, current_user, error_text, fmt_date, label
+from pages.common import _, current_user, error_text, fmt_date, label, plain
 
 user = current_user()
 st.title(_("Support and contact"))
@@ -60,3 +61,46 @@ if sent:
         st.rerun()
 
 st.caption(_("Or email us at {email}.", email=get_settings().support_email))
+
+
+def _thread(ticket_id: int) -> None:
+    """One of the user's tickets: the first message, every reply and answer, and a form to answer."""
+    with get_session() as session:
+        thread = inbox.get_thread(session, ticket_id=ticket_id, user=user)
+    ticket = thread.ticket
+    with st.chat_message("user", avatar=":material/person:"):
+        st.caption(fmt_date(ticket.created_at))
+        st.text(ticket.body)
+    for m in thread.messages:
+        support_side = m.author == "support"
+        with st.chat_message("assistant" if support_side else "user",
+                             avatar=":material/support_agent:" if support_side else ":material/person:"):
+            st.caption((_("Support") if support_side else _("You")) + " · " + fmt_date(m.created_at))
+            st.text(m.body)
+    if ticket.status == "closed":
+        st.caption(_("This ticket is closed. Please open a new one above if you need more help."))
+        return
+    with st.form(f"support_answer_{ticket.id}", clear_on_submit=True):
+        text = st.text_area(_("Your answer"), key=f"support_answer_body_{ticket.id}",
+                            max_chars=support.MAX_BODY_CHARS, height=100)
+        if st.form_submit_button(_("Send answer"), type="primary"):
+            try:
+                with get_session() as session:
+                    inbox.answer(session, ticket_id=ticket.id, user=user, body=text)
+            except VormError as exc:
+                st.error(error_text(exc))
+            else:
+                st.session_state["_support_done"] = _("Your answer was sent.")
+                st.rerun()
+
+
+if user is not None:
+    with get_session() as session:
+        mine = inbox.user_tickets(session, user=user)
+    st.subheader(_("Your tickets"))
+    if not mine:
+        st.caption(_("No tickets."))
+    for t in mine:
+        title = f"#{t.id} · {plain(t.subject)} · {label('request_status', t.status)} · {fmt_date(t.updated_at)}"
+        with st.expander(title, expanded=t.status == "answered", icon=":material/forum:"):
+            _thread(int(t.id or 0))

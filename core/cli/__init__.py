@@ -9,4 +9,6 @@ COMMAND_MODULES = (
     "core.cli.accounts",
     "core.cli.jobs",
     "core.cli.privacy",
+    "core.cli.support",
+    "core.cli.admin",
 )

@@ -306,8 +306,10 @@ def cancel_job(session: Session, *, job_id: int, user_id: int | None) -> Generat
     return get_job(session, job_id=job_id, user_id=user_id)
 
 
-def requeue(session: Session, *, job_id: int) -> GenerationJob:
-    """Put a failed or cancelled job back in the queue with fresh attempts (operators); commits."""
+def requeue(session: Session, *, job_id: int, actor: str = "operator", **details: Any) -> GenerationJob:
+    """Put a failed or cancelled job back in the queue with fresh attempts (operators); commits.
+
+    ``actor`` and ``details`` (an admin's reason) go into the audit row."""
     job = get_job(session, job_id=job_id, user_id=None)
     result = session.execute(
         sa.update(GenerationJob)
@@ -320,6 +322,6 @@ def requeue(session: Session, *, job_id: int) -> GenerationJob:
     if not result.rowcount:  # type: ignore[attr-defined]
         session.rollback()
         raise JobNotRequeueable(job_id=job.id, status=job.status)
-    audit(session, "job.requeued", user_id=job.user_id, actor="operator", job_id=job.id)
+    audit(session, "job.requeued", user_id=job.user_id, actor=actor, job_id=job.id, **details)
     session.commit()
     return get_job(session, job_id=job_id, user_id=None)

@@ -64,6 +64,14 @@ def request_email_change(session: Session, *, user: User, new_email: str, passwo
         raise SameEmail()
     if session.exec(select(User.id).where(User.email == new_email)).first() is not None:
         raise DuplicateEmail()
+    send_email_change_link(session, user=user, new_email=new_email)
+    audit(session, "user.email_change_requested", user_id=user.id)
+    session.commit()
+    return new_email
+
+
+def send_email_change_link(session: Session, *, user: User, new_email: str) -> None:
+    """Issue a confirmation link for ``new_email`` and mail it there, in the user's language (no commit)."""
     token = issue_one_time_token(session, user_id=int(user.id or 0), purpose="email_change",
                                  minutes=EMAIL_CHANGE_TOKEN_MINUTES, new_email=new_email)
     link = f"{public_url()}/?confirm_email={token}"
@@ -73,10 +81,7 @@ def request_email_change(session: Session, *, user: User, new_email: str, passwo
                                 "opening this link within {hours} hours:\n\n{link}\n\nIf you did not ask for this, "
                                 "ignore this email; nothing changes.\n\nVorm",
                                 user.locale, name=user.name or user.email, link=link,
-                        hours=EMAIL_CHANGE_TOKEN_MINUTES // 60))
-    audit(session, "user.email_change_requested", user_id=user.id)
-    session.commit()
-    return new_email
+                                hours=EMAIL_CHANGE_TOKEN_MINUTES // 60))
 
 
 def confirm_email_change(session: Session, *, token: str) -> User:

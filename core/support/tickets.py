@@ -47,7 +47,8 @@ def add_month(moment: datetime) -> datetime:
 
 
 def create_privacy_request(session: Session, *, user: User, kind: str, details: str = "",
-                           status: str = "open", now: datetime | None = None) -> PrivacyRequest:
+                           status: str = "open", now: datetime | None = None, notify: bool = True) -> PrivacyRequest:
+    """Record a request with its deadline; ``notify`` mails a notice to SUPPORT_EMAIL (a ticket sends its own)."""
     if kind not in PRIVACY_KINDS:
         raise ValidationError(N_("Choose the kind of privacy request."))
     now = now or utcnow()
@@ -56,6 +57,12 @@ def create_privacy_request(session: Session, *, user: User, kind: str, details: 
     session.add(req)
     session.flush()
     audit(session, "privacy.request_created", user_id=user.id, request_id=req.id, kind=kind)
+    if notify:
+        handled = "" if status == "open" else " (self-service: handled automatically, nothing to do)"
+        enqueue_mail(session, to=get_settings().support_email, kind="privacy_notice", user_id=req.user_id,
+                     subject=f"Privacy request #{req.id}: {kind}{handled}",
+                     body=f"User {req.user_id} filed a {kind} request on {now:%Y-%m-%d}; the legal deadline is "
+                          f"{req.due_at:%Y-%m-%d}.\n\n{req.details}\n")
     return req
 
 
@@ -76,7 +83,8 @@ def create_ticket(session: Session, *, user: User | None, email: str, subject: s
     if topic == "privacy":
         if user is None:
             raise PrivacyRequestNeedsLogin()
-        req = create_privacy_request(session, user=user, kind=privacy_kind or "other", details=body)
+        req = create_privacy_request(session, user=user, kind=privacy_kind or "other", details=body,
+                                     notify=False)
         ticket.privacy_request_id = req.id
         ticket.subject = f"[privacy:{req.kind}] {subject}"[:MAX_SUBJECT_CHARS]
     elif topic != "question":

@@ -133,4 +133,4 @@ def test_admin_page_is_for_admins_only(web_db, web_session, login):
     admin_token = login(create_random_user(web_session, role=Role.ADMIN))
     at = app(admin_token, script="pages/admin.py").run()
     assert not at.exception
-    assert "Metrics" in texts(at) and "Jobs by status" in texts(at)
+    assert "Metrics" in texts(at) and "Workers" in texts(at)

@@ -21,6 +21,7 @@ from core.models import (
     Model3D,
     PrivacyRequest,
     Subscription,
+    SupportMessage,
     SupportTicket,
     Upload,
     User,
@@ -137,7 +138,10 @@ def full_user(session: Session, *, customer: str = "cus_TEST123") -> Content:
     enqueue_mail(session, to=user.email, subject="Hi", body="Hello", kind="test", user_id=user.id)  # outbox
     now = utcnow()
     session.add(PrivacyRequest(user_id=user.id, kind="objection", details="stop", due_at=now + timedelta(days=30)))
-    session.add(SupportTicket(user_id=user.id, email=user.email, subject="Help", body="My vase is lopsided"))
+    ticket = SupportTicket(user_id=user.id, email=user.email, subject="Help", body="My vase is lopsided")
+    session.add(ticket)
+    session.flush()
+    session.add(SupportMessage(ticket_id=ticket.id, user_id=user.id, author="support", body="Try carve mode"))
     audit(session, "test.event", user_id=user.id)
     session.commit()
     session.refresh(user)

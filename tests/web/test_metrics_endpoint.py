@@ -1,0 +1,52 @@
+"""GET /metrics over HTTP against the real web process: 404 without a configured token, 401 without
+or with a wrong bearer token, and the Prometheus text with it (figures from the database)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.security.conftest import ROOT, web_server  # noqa: F401  (the fixture)
+
+TOKEN = "scrape-token-0123456789"
+
+
+def _get(url: str, token: str | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_metrics_needs_a_configured_token(web_server):  # noqa: F811
+    server = web_server()
+    status, _body = _get(server.url + "/metrics", TOKEN)
+    assert status == 404
+
+
+def test_metrics_with_and_without_the_token(web_server):  # noqa: F811
+    server = web_server(METRICS_TOKEN=TOKEN)
+    subprocess.run([sys.executable, "-m", "core.manage", "seed-demo", "--users", "10", "--jobs", "120",
+                    "--models", "20"], cwd=ROOT, env=server.env, check=True, capture_output=True)
+    assert _get(server.url + "/metrics")[0] == 401
+    assert _get(server.url + "/metrics", "wrong-token")[0] == 401
+    status, body = _get(server.url + "/metrics", TOKEN)
+    assert status == 200
+    families = {f.name: f for f in text_string_to_metric_families(body)}
+    jobs = {s.labels["status"]: s.value for s in families["vorm_jobs"].samples}
+    assert sum(jobs.values()) == 120 and set(jobs) == {"queued", "running", "succeeded", "failed", "cancelled"}
+    durations = families["vorm_job_duration_seconds"].samples
+    counts = [s for s in durations if s.name.endswith("_count")]
+    assert counts and {s.labels["device"] for s in counts} <= {"cpu", "cuda"}
+    assert sum(s.value for s in families["vorm_job_failures"].samples if s.name.endswith("_total")) == jobs["failed"]
+    assert families["vorm_purge_runs"].samples[0].value == 14
+    assert "vorm_outbox_pending" in families and "vorm_workers_alive" in families
+    assert {s.labels["worker"] for s in families["vorm_worker_heartbeat_age_seconds"].samples} == {
+        "demo-worker-1", "demo-worker-2", "demo-worker-3"}
+    assert "refused" in server.log.read_text()  # the refusals were logged with a reason
