@@ -5,7 +5,6 @@ Handlers are plain Starlette endpoints; they never import Streamlit.
 
 from __future__ import annotations
 
-import errno
 import logging
 import mimetypes
 import urllib.parse
@@ -37,7 +36,6 @@ async def healthz(request: Request) -> Response:
 #: Characters kept in the ASCII fallback ``filename=`` of Content-Disposition; the rest become "_".
 _FALLBACK_FILENAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.+()")
 MAX_FILENAME_CHARS = 150
-_NO_SUCH_FILE_ERRNOS = frozenset({errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG, errno.EINVAL})
 
 
 def content_disposition(filename: str) -> str:
@@ -82,11 +80,6 @@ async def signed_file(request: Request) -> Response:
         return _refused("not a storage key", token)
     except NotFound:
         return PlainTextResponse("The file does not exist (any more).", status_code=404)
-    except OSError as exc:
-        if exc.errno in _NO_SUCH_FILE_ERRNOS:  # a folder, or a name no file can have
-            return PlainTextResponse("The file does not exist (any more).", status_code=404)
-        log.warning("Signed file %s: storage unavailable (%s)", key, exc)
-        return _storage_unavailable()
     except TransientError as exc:
         # The detail (it can name the storage folder) goes to the log, never to the client.
         log.warning("Signed file %s: storage unavailable (%s)", key, getattr(exc, "detail", exc))

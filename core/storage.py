@@ -17,6 +17,7 @@ Failures are classified here, where the backend is known, not guessed by callers
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import mimetypes
@@ -125,8 +126,11 @@ class LocalStorage:
             return True
 
     def _missing_or_unavailable(self, exc: OSError) -> VormError:
-        # A missing file under a present root is missing; a missing root is an unmounted store.
-        if isinstance(exc, FileNotFoundError | NotADirectoryError) and not self._root_gone():
+        # A missing file under a present root is missing (so is a folder, or a name no file can have);
+        # a missing root is an unmounted store.
+        no_such_file = isinstance(exc, FileNotFoundError | NotADirectoryError | IsADirectoryError) or (
+            exc.errno == errno.ENAMETOOLONG)
+        if no_such_file and not self._root_gone():
             return FileMissing()
         return self._unavailable(exc)
 

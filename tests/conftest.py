@@ -265,3 +265,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if skipped_pg or not passed_pg:
         reporter.write_line(f"FAILED: PostgreSQL tests were skipped ({len(skipped_pg)}) or none ran", red=True)
         session.exitstatus = 1
+
+
+# --- the browser -------------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright never downloads a browser here
+CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--enable-unsafe-swiftshader", "--use-angle=swiftshader",
+                 "--disable-background-networking", "--disable-component-update", "--no-first-run",
+                 "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    """One Chromium for the whole run: Playwright's sync API allows one driver loop per process."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: apt-get install -y chromium")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

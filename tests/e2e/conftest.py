@@ -19,14 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import CHROMIUM, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--enable-unsafe-swiftshader", "--use-angle=swiftshader",
-                 "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                 "--disable-sync"]
 STARTUP_TIMEOUT_SECONDS = 90.0
 
 
@@ -118,16 +114,6 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
                 os.killpg(proc.pid, signal.SIGKILL)
         web_log.close()
         worker_log.close()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -40,13 +40,23 @@ class WebServer:
         raise RuntimeError("no VmRSS")
 
 
+def _without_vorm_settings(environ: os._Environ[str] | dict[str, str]) -> dict[str, str]:
+    """The test process's environment less Vorm's settings: earlier tests (the e2e product's database
+    sessions) may have set SECRET_KEY, PUBLIC_URL and the like there, and a server started here must
+    see only what its test asks for."""
+    from core.config import Settings
+
+    names = {name.upper() for name in Settings.model_fields}
+    return {k: v for k, v in environ.items() if k.upper() not in names}
+
+
 def start_web_server(root: Path, **overrides: str) -> WebServer:
     """Start the real web process with its data under ``root``; the caller stops it (``stop_web_server``)."""
     port = free_port()
     data = root / f"web-{port}"
     data.mkdir()
     env = {
-        **os.environ,
+        **_without_vorm_settings(os.environ),
         "ENVIRONMENT": "test",
         "DATA_DIR": str(data),
         "DATABASE_URL": f"sqlite:///{data / 'vorm.db'}",

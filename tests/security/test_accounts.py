@@ -444,24 +444,20 @@ def test_a_non_ascii_session_value_is_an_ended_session(db):
 
 
 @pytest.mark.e2e
-def test_a_page_loads_in_the_browser_with_non_ascii_cookies(web_server):
+def test_a_page_loads_in_the_browser_with_non_ascii_cookies(web_server, browser):
     """Through the page run itself (the websocket's cookies): the review's crash was on this path."""
-    from playwright.sync_api import sync_playwright
-
     server = web_server()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--headless=new"])
-        try:
-            context = browser.new_context(locale="en-GB")
-            context.add_cookies([{"name": "vorm_session", "value": "abc.h\u00e9llo", "url": server.url},
-                                 {"name": "other", "value": "\u00fcn\u00efcode\u2603", "url": server.url}])
-            page = context.new_page()
-            page.goto(server.url + "/")
-            page.get_by_role("heading", name="Log in").wait_for(timeout=60_000)
-            page.get_by_text("Your session has ended").wait_for()
-            assert page.locator("[data-testid='stException']").count() == 0
-        finally:
-            browser.close()
+    context = browser.new_context(locale="en-GB")
+    try:
+        context.add_cookies([{"name": "vorm_session", "value": "abc.h\u00e9llo", "url": server.url},
+                             {"name": "other", "value": "\u00fcn\u00efcode\u2603", "url": server.url}])
+        page = context.new_page()
+        page.goto(server.url + "/")
+        page.get_by_role("heading", name="Log in").wait_for(timeout=60_000)
+        page.get_by_text("Your session has ended").wait_for()
+        assert page.locator("[data-testid='stException']").count() == 0
+    finally:
+        context.close()
     assert "Traceback" not in server.log.read_text()
 
 
@@ -565,10 +561,8 @@ def test_logout_route_revokes_the_session_and_deletes_the_cookie(served):
 
 
 @pytest.mark.e2e
-def test_in_the_browser_login_reload_and_logout_use_an_httponly_cookie(served):
+def test_in_the_browser_login_reload_and_logout_use_an_httponly_cookie(served, browser):
     """The whole round in Chromium: log in, reload (still in), log out (cookie gone, a copy useless)."""
-    from playwright.sync_api import sync_playwright
-
     with get_session() as session:
         user = create_random_user(session)
 
@@ -585,40 +579,38 @@ def test_in_the_browser_login_reload_and_logout_use_an_httponly_cookie(served):
             context.pages[0].wait_for_timeout(250)
         return None
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--headless=new"])
-        try:
-            context = browser.new_context(locale="en-GB")
-            page = context.new_page()
-            page.goto(served.url + "/")
-            page.get_by_label("Email address").first.fill(user.email)
-            page.get_by_label("Password", exact=True).fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
-            page.get_by_role("heading", name="New model").wait_for()
-            got = cookie(context)
-            assert got is not None, "the browser never got the login cookie"
-            assert got["httpOnly"] and got["sameSite"] == "Lax" and got["path"] == "/"
-            assert page.evaluate("document.cookie").find("vorm_session") == -1  # no script can read it
-            page.reload()
-            page.get_by_role("heading", name="New model").wait_for()
-            settled(page)
-            page.get_by_role("button", name="Log out").click()
-            page.get_by_role("heading", name="Log in").wait_for()
-            page.get_by_text("You are logged out").wait_for()
-            for _ in range(80):
-                if not any(c["name"] == "vorm_session" for c in context.cookies()):
-                    break
-                page.wait_for_timeout(250)
-            assert not any(c["name"] == "vorm_session" for c in context.cookies())
-            page.reload()
-            page.get_by_role("heading", name="Log in").wait_for()
-            # A copy of the cookie taken while logged in no longer logs anyone in.
-            thief = browser.new_context(locale="en-GB")
-            thief.add_cookies([got])
-            stolen = thief.new_page()
-            stolen.goto(served.url + "/")
-            stolen.get_by_role("heading", name="Log in").wait_for()
-            stolen.get_by_text("Your session has ended").wait_for()
-        finally:
-            browser.close()
+    context = browser.new_context(locale="en-GB")
+    try:
+        page = context.new_page()
+        page.goto(served.url + "/")
+        page.get_by_label("Email address").first.fill(user.email)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_role("heading", name="New model").wait_for()
+        got = cookie(context)
+        assert got is not None, "the browser never got the login cookie"
+        assert got["httpOnly"] and got["sameSite"] == "Lax" and got["path"] == "/"
+        assert page.evaluate("document.cookie").find("vorm_session") == -1  # no script can read it
+        page.reload()
+        page.get_by_role("heading", name="New model").wait_for()
+        settled(page)
+        page.get_by_role("button", name="Log out").click()
+        page.get_by_role("heading", name="Log in").wait_for()
+        page.get_by_text("You are logged out").wait_for()
+        for _ in range(80):
+            if not any(c["name"] == "vorm_session" for c in context.cookies()):
+                break
+            page.wait_for_timeout(250)
+        assert not any(c["name"] == "vorm_session" for c in context.cookies())
+        page.reload()
+        page.get_by_role("heading", name="Log in").wait_for()
+        # A copy of the cookie taken while logged in no longer logs anyone in.
+        thief = browser.new_context(locale="en-GB")
+        thief.add_cookies([got])
+        stolen = thief.new_page()
+        stolen.goto(served.url + "/")
+        stolen.get_by_role("heading", name="Log in").wait_for()
+        stolen.get_by_text("Your session has ended").wait_for()
+    finally:
+        context.close()
     assert "Traceback" not in served.log.read_text()
