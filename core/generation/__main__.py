@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lithophane", action="store_true", help="relief: dark is thick")
     p.add_argument("--relief-base-mm", type=float, default=2.0)
     p.add_argument("--relief-height-mm", type=float, default=5.0)
+    p.add_argument("--min-thickness", type=float, default=0.01,
+                   help="thinnest part as a fraction of the largest extent; thinner parts are thickened (0.01)")
+    p.add_argument("--min-thickness-mm", type=float, default=0.8, help="with --size-mm: thinnest part in mm (0.8)")
     p.add_argument("--thumbnails", metavar="DIR", default=None, help="also write PNG thumbnails here")
     p.add_argument("--stats", action="store_true", help="print the run's figures as JSON")
     return p
@@ -88,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             lithophane=args.lithophane,
             relief_base_mm=args.relief_base_mm,
             relief_height_mm=args.relief_height_mm,
+            min_thickness=args.min_thickness,
+            min_thickness_mm=args.min_thickness_mm,
         )
         from core.generation.engine import generate
         from core.generation.export import export_mesh

@@ -29,6 +29,7 @@ from skimage import measure
 from core.generation import meshing
 
 GRID_MAX = 128  # voxels along the longest side of the hull's box
+GRID_FINE = 192  # the most voxels used when thin parts need more than the face budget suggests
 SMOOTH_ITERATIONS = 8
 
 

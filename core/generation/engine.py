@@ -18,13 +18,14 @@ import torch
 import trimesh
 from PIL import Image
 
-from core.generation import carve, inflate, meshing, relief, render, texture
+from core.generation import carve, inflate, meshing, relief, render, repair, texture
 from core.generation.device import resolve_device, synchronize
 from core.generation.errors import (
     InvalidOption,
     TooFewViews,
     TooManyViews,
     UnknownEngine,
+    UnprintableModel,
     UnsupportedMode,
     ViewSizeMismatch,
 )
@@ -72,7 +73,13 @@ def generate(
     engine = ENGINES.get(options.engine)
     if engine is None:
         raise UnknownEngine(N_("No engine named {engine} is installed."), engine=options.engine)
-    return engine.run(images, options, progress or (lambda stage, fraction: None))
+    result = engine.run(images, options, progress or (lambda stage, fraction: None))
+    # Whatever engine made it: a model that is not sound is never handed out as a success.
+    mesh = result.mesh
+    report = repair.check(np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64))
+    if not report.ok:
+        raise UnprintableModel(problems="; ".join(report.problems()))
+    return result
 
 
 def resolve_mode(mode: str, n_images: int, max_views: int) -> str:
@@ -96,6 +103,7 @@ class _Clock:
         self.device = device
         self.progress = progress
         self.seconds: dict[str, float] = {}
+        self.repaired = False
         self.start = self.last = time.perf_counter()
 
     def done(self, stage: str) -> None:
@@ -107,6 +115,9 @@ class _Clock:
 
     def total(self) -> float:
         return round(time.perf_counter() - self.start, 4)
+
+
+GRID_FINE = 320  # inflate grid nodes when thin parts need more than the face budget suggests
 
 
 def _inflate_grid(faces: int) -> int:
@@ -141,10 +152,15 @@ class ClassicEngine:
         return finish(mesh, colors, mode, options, device, clock, views=len(images), size=pictures[0].size)
 
     def _inflate(self, picture, mask, coverage, options, device, clock):
-        field = inflate.solve(coverage, device, _inflate_grid(options.faces))
+        coverage, grid, thickness = _printable_silhouettes([coverage], options, _inflate_grid(options.faces),
+                                                           GRID_FINE)
+        coverage = coverage[0]
+        mask = mask | (coverage >= 0.5)
+        field = inflate.solve(coverage, device, grid)
         clock.done("solve")
         v, f = inflate.build_mesh(field, picture.size[1])
         v, f = meshing.decimate(v, f, options.faces)
+        v, f = _sound(v, f, thickness, options, clock)
         cols, rows = v[:, 0].copy(), -v[:, 1]
         v = meshing.normalise(v, options.size_mm)
         clock.done("mesh")
@@ -161,15 +177,22 @@ class ClassicEngine:
 
     def _relief(self, picture, options, clock):
         width_mm = options.size_mm or relief.DEFAULT_WIDTH_MM
-        v, f, ppm = relief.build_mesh(
-            picture,
-            lithophane=options.lithophane,
-            base_mm=options.relief_base_mm,
-            height_mm=options.relief_height_mm,
-            width_mm=width_mm,
-        )
+        thickness = repair.min_thickness(width_mm, options.size_mm, options.min_thickness, options.min_thickness_mm)
+        build = {
+            "lithophane": options.lithophane,
+            # The plate is never thinner than the printable minimum.
+            "base_mm": max(options.relief_base_mm, thickness),
+            "height_mm": options.relief_height_mm,
+            "width_mm": width_mm,
+        }
+        v, f, ppm = relief.build_mesh(picture, grid_max=relief.grid_for(options.faces, picture.size), **build)
         clock.done("solve")
         v, f = meshing.decimate(v, f, options.faces)
+        if len(f) > options.faces:
+            # Decimation gave up (it keeps the plate closed or does nothing): a grid within budget.
+            v, f, ppm = relief.build_mesh(picture, grid_max=relief.grid_for(options.faces, picture.size, 0.45),
+                                          **build)
+        v, f = _sound(v, f, thickness, options, clock)
         cols, rows = v[:, 0] * ppm - 0.5, -v[:, 1] * ppm - 0.5
         v = meshing.normalise(v, options.size_mm)
         clock.done("mesh")
@@ -180,11 +203,17 @@ class ClassicEngine:
         return mesh, colors
 
     def _carve(self, pictures, found, options, device, clock):
-        coverages = [c for _, c in found]
-        hull = carve.solve(coverages, options.fov_deg, device, carve.grid_for(options.faces))
+        coverages, grid, thickness = _printable_silhouettes(
+            [c for _, c in found], options, carve.grid_for(options.faces), carve.grid_for(options.faces), turntable=True
+        )
+        found = [(m | (c >= 0.5), c) for (m, _), c in zip(found, coverages, strict=True)]
+        hull = carve.solve(coverages, options.fov_deg, device, grid)
+        hull.field = repair.join_field(hull.field, hull.voxel, max(thickness, repair.GRID_CELLS_PER_PART * hull.voxel)
+                                       / 2.0)
         clock.done("solve")
         v, f = carve.build_mesh(hull)
         v, f = meshing.decimate(v, f, options.faces)
+        v, f = _sound(v, f, thickness, options, clock)
         clock.done("mesh")
         views = [texture.bleed(np.asarray(p)[..., :3], m) for p, (m, _) in zip(pictures, found, strict=True)]
         normals = render.vertex_normals(v, f)
@@ -194,6 +223,45 @@ class ClassicEngine:
         mesh = trimesh.Trimesh(v, f, vertex_colors=rgba, process=False)
         clock.done("texture")
         return mesh, colors
+
+
+def _printable_silhouettes(
+    coverages: list[np.ndarray], options: GenerationOptions, grid: int, grid_fine: int, turntable: bool = False
+) -> tuple[list[np.ndarray], int, float]:
+    """``(coverages, grid, thickness_px)``: silhouettes whose thin parts are thickened and pieces joined.
+
+    A part must span a few grid cells to survive meshing; when the silhouettes
+    have thinner parts the grid is refined (up to ``grid_fine``) towards the
+    printable minimum, and what is still thinner is thickened to what the grid holds.
+    """
+    extent = 1.0
+    for c in coverages:
+        rows = np.nonzero(c.max(axis=1) >= 0.5)[0]
+        cols = np.nonzero(c.max(axis=0) >= 0.5)[0]
+        if not len(rows):
+            continue
+        if turntable:  # the hull reaches as far from the axis on every side
+            half = (c.shape[1] - 1) / 2.0
+            width = 2 * max(abs(cols[0] - half), abs(cols[-1] - half)) + 1
+        else:
+            width = cols[-1] - cols[0] + 1
+        extent = max(extent, rows[-1] - rows[0] + 1, width)
+    thickness = repair.min_thickness(extent, options.size_mm, options.min_thickness, options.min_thickness_mm)
+    step = extent / grid
+    cells = repair.GRID_CELLS_PER_PART * step
+    if cells > thickness and grid < grid_fine:
+        if any(repair.thin_parts(c >= 0.5, cells / 2.0).any() for c in coverages):
+            grid = max(grid, min(grid_fine, math.ceil(repair.GRID_CELLS_PER_PART * extent / max(thickness, 1e-9))))
+    step = math.ceil(extent / grid)
+    radius = max(thickness, repair.GRID_CELLS_PER_PART * step) / 2.0
+    return [repair.prepare_silhouette(c, radius) for c in coverages], grid, thickness
+
+
+def _sound(v: np.ndarray, f: np.ndarray, thickness: float, options: GenerationOptions, clock: _Clock):
+    """The final check; a rebuild when the mesh fails it (see :mod:`core.generation.repair`)."""
+    v, f, rebuilt = repair.ensure_sound(v, f, thickness, options.faces)
+    clock.repaired = rebuilt
+    return v, f
 
 
 def _colors_from_texture(rgb: np.ndarray, cols: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -231,6 +299,7 @@ def finish(
         "faces": int(len(faces)),
         "vertices": int(len(vertices)),
         "watertight": meshing.is_watertight(faces, len(vertices)),
+        "repaired": clock.repaired,
         "extents": [round(float(e), 6) for e in extents],
         "volume": round(float(_volume(vertices, faces)), 6),
         "units": unit or "normalised",

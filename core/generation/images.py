@@ -205,8 +205,12 @@ def _basis(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _clean(mask: np.ndarray) -> np.ndarray:
-    """Drop specks, fill pinholes; real holes (a ring, a handle) stay open."""
-    labels, count = ndimage.label(mask)
+    """Drop specks, fill pinholes; real holes (a ring, a handle) stay open.
+
+    Pieces are 8-connected, so a one-pixel diagonal stroke is one piece, not a
+    trail of specks.
+    """
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
     if count == 0:
         return mask
     if count > 1:

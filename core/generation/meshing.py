@@ -171,24 +171,39 @@ def compact(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.nda
     return vertices[used], inverse.reshape(-1, 3)
 
 
+def _simplify(vertices: np.ndarray, faces: np.ndarray, target: int, agg: float) -> tuple[np.ndarray, np.ndarray]:
+    v, f = fast_simplification.simplify(
+        np.ascontiguousarray(vertices, np.float32),
+        np.ascontiguousarray(faces, np.int64),
+        target_count=int(target),
+        agg=agg,
+    )
+    return compact(np.asarray(v, np.float64), np.asarray(f, np.int64))
+
+
 def decimate(vertices: np.ndarray, faces: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
     """Quadric decimation to at most ``target`` faces, keeping the mesh closed and manifold.
 
-    If a collapse breaks the topology (rare, on thin parts), a gentler setting is
-    tried, and failing that the mesh is returned as it was.
+    One pass usually does it. When a collapse breaks the topology (on thin
+    parts), the reduction goes in smaller steps, each checked, with gentler
+    settings where needed; the result is the smallest closed mesh reached, which
+    is over ``target`` only when no step could make progress.
     """
     if len(faces) <= target:
         return vertices, faces
-    for agg in (7.0, 3.0):
-        v, f = fast_simplification.simplify(
-            np.ascontiguousarray(vertices, np.float32),
-            np.ascontiguousarray(faces, np.int64),
-            target_count=int(target),
-            agg=agg,
-        )
-        v, f = compact(np.asarray(v, np.float64), np.asarray(f, np.int64))
-        if len(f) and is_watertight(f, len(v)):
-            return v, f
+    v, f = _simplify(vertices, faces, target, 7.0)
+    if len(f) and len(f) <= target and is_watertight(f, len(v)):
+        return v, f
+    for factor in (0.5, 0.8):
+        while len(faces) > target:
+            goal = max(int(target), int(len(faces) * factor))
+            for agg in (7.0, 5.0, 3.0):
+                v, f = _simplify(vertices, faces, goal, agg)
+                if len(f) and len(f) < 0.98 * len(faces) and is_watertight(f, len(v)):
+                    vertices, faces = v, f
+                    break
+            else:
+                break  # no progress at this step size
     return vertices, faces
 
 

@@ -33,6 +33,8 @@ class GenerationOptions:
     engine: str = "classic"  #: name in core.generation.ENGINES
     max_views: int = 64  #: carve: most images accepted
     max_pixels: int = DEFAULT_MAX_PIXELS  #: per image, checked from the header before decoding
+    min_thickness: float = 0.01  #: thinnest part, as a fraction of the largest extent; thinner is thickened
+    min_thickness_mm: float = 0.8  #: thinnest part in mm at the print size (with size_mm)
 
     def validate(self) -> None:
         """Raise :class:`InvalidOption` or :class:`UnsupportedMode` for values that cannot work."""
@@ -54,6 +56,8 @@ class GenerationOptions:
             raise InvalidOption(N_("The relief base must be thicker than 0 mm and its height at least 0 mm."))
         if self.max_views < 2 or self.max_pixels < 1:
             raise InvalidOption(N_("max_views must be at least 2 and max_pixels positive."))
+        if not (0 <= self.min_thickness <= 0.1 and 0 <= self.min_thickness_mm <= 10):
+            raise InvalidOption(N_("min_thickness must be between 0 and 0.1, and min_thickness_mm between 0 and 10."))
 
 
 @dataclass
