@@ -35,6 +35,7 @@ from core.generation.errors import UnprintableModel
 MIN_THICKNESS_FRACTION = 0.01  # of the largest extent, the default printable minimum
 MIN_THICKNESS_MM = 0.8  # at print size, when one is given
 GRID_CELLS_PER_PART = 2.5  # a part must span this many grid cells to be meshed reliably
+CORNER_SLACK = 3.0  # radii: corners sharper than about 40° count as thin (their tips cannot print)
 REBUILD_MAX_VOXELS = 128  # along the longest side, for the fallback rebuild
 _JITTER = (1.0e-4 * math.sqrt(2.0), 1.0e-4 * math.pi / 3.0)  # keeps sample points off shared edges
 
@@ -115,11 +116,12 @@ def bodies(faces: np.ndarray, n_vertices: int) -> int:
 
 
 def thin_parts(solid: np.ndarray, radius: float) -> np.ndarray:
-    """Cells of ``solid`` farther than ``2·radius`` from any disk (ball) of ``radius`` inside it.
+    """Cells of ``solid`` farther than ``CORNER_SLACK·radius`` from the centre of any disk (ball) of
+    ``radius`` inside it.
 
     Lines, rims, necks and fragments narrower than ``2·radius`` have no such
-    disk at all; the slack of one more radius leaves ordinary corners (down to
-    about 60°) alone, so only parts too thin to print are reported.
+    disk at all; the slack leaves ordinary corners (down to about 40°) alone,
+    so only parts too thin to print, and needle-sharp tips, are reported.
     """
     if radius <= 0 or not solid.any():
         return np.zeros_like(solid)
@@ -127,7 +129,7 @@ def thin_parts(solid: np.ndarray, radius: float) -> np.ndarray:
     core = ndimage.distance_transform_edt(padded) > radius
     if not core.any():
         return solid.copy()
-    near = ndimage.distance_transform_edt(~core) <= 2.0 * radius
+    near = ndimage.distance_transform_edt(~core) <= CORNER_SLACK * radius
     inner = tuple(slice(1, -1) for _ in solid.shape)
     return solid & ~near[inner]
 
