@@ -23,12 +23,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from core.generation.images import compute_mask, load_image
 from core.generation.options import GenerationOptions, GenerationResult
 
 if TYPE_CHECKING:
     from core.generation.engine import ENGINES, Engine, generate, register_engine
     from core.generation.export import FORMATS, export_mesh, load_glb
+    from core.generation.images import compute_mask, load_image
     from core.generation.render import preview_faces
 
 __all__ = [
@@ -47,6 +47,8 @@ __all__ = [
 ]
 
 _LAZY = {
+    "compute_mask": "core.generation.images",
+    "load_image": "core.generation.images",
     "ENGINES": "core.generation.engine",
     "Engine": "core.generation.engine",
     "generate": "core.generation.engine",
@@ -59,7 +61,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    # torch takes a second to import; pages that only validate uploads never pay it.
+    # torch takes a second to import, numpy, Pillow and SciPy a few tenths: pages that only
+    # validate uploads never pay for torch, and the CLI's --help pays for none of them.
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'core.generation' has no attribute {name!r}")

@@ -20,17 +20,10 @@ from PIL import Image
 
 from core.generation import carve, inflate, meshing, relief, render, repair, texture
 from core.generation.device import resolve_device, synchronize
-from core.generation.errors import (
-    InvalidOption,
-    TooFewViews,
-    TooManyViews,
-    UnknownEngine,
-    UnprintableModel,
-    UnsupportedMode,
-    ViewSizeMismatch,
-)
+from core.generation.errors import UnknownEngine, UnprintableModel, ViewSizeMismatch
 from core.generation.export import to_glb
 from core.generation.images import downscale, foreground, load_image
+from core.generation.modes import resolve_mode
 from core.generation.options import GenerationOptions, GenerationResult
 from core.i18n import N_
 
@@ -80,22 +73,6 @@ def generate(
     if not report.ok:
         raise UnprintableModel(problems="; ".join(report.problems()))
     return result
-
-
-def resolve_mode(mode: str, n_images: int, max_views: int) -> str:
-    """The mode to run for this many images; raises for combinations that cannot work."""
-    if n_images == 0:
-        raise InvalidOption(N_("Give at least one image."))
-    if mode == "auto":
-        mode = "inflate" if n_images == 1 else "carve"
-    if mode == "carve":
-        if n_images < 2:
-            raise TooFewViews()
-        if n_images > max_views:
-            raise TooManyViews(max_views=max_views)
-    elif n_images != 1:
-        raise UnsupportedMode(N_("The {mode} mode takes exactly one image; carve takes several views."), mode=mode)
-    return mode
 
 
 class _Clock:
@@ -247,14 +224,20 @@ def _printable_silhouettes(
             width = cols[-1] - cols[0] + 1
         extent = max(extent, rows[-1] - rows[0] + 1, width)
     thickness = repair.min_thickness(extent, options.size_mm, options.min_thickness, options.min_thickness_mm)
-    step = extent / grid
-    cells = repair.GRID_CELLS_PER_PART * step
-    if cells > thickness and grid < grid_fine:
-        if any(repair.thin_parts(c >= 0.5, cells / 2.0).any() for c in coverages):
-            grid = max(grid, min(grid_fine, math.ceil(repair.GRID_CELLS_PER_PART * extent / max(thickness, 1e-9))))
     step = math.ceil(extent / grid)
+    cells = repair.GRID_CELLS_PER_PART * step
+    thin_seen = None
+    if cells > thickness and grid < grid_fine:
+        boxes = [repair.crop_box(c, repair.CORNER_SLACK * cells / 2.0 + 1) for c in coverages]
+        thin_seen = any(repair.thin_parts(c[box] >= 0.5, cells / 2.0).any()
+                        for c, box in zip(coverages, boxes, strict=True))
+        if thin_seen:
+            grid = max(grid, min(grid_fine, math.ceil(repair.GRID_CELLS_PER_PART * extent / max(thickness, 1e-9))))
+            step = math.ceil(extent / grid)
     radius = max(thickness, repair.GRID_CELLS_PER_PART * step) / 2.0
-    return [repair.prepare_silhouette(c, radius) for c in coverages], grid, thickness
+    # Nothing thin at this radius was seen above: only the pieces need joining.
+    thick = thin_seen is False and radius <= cells / 2.0
+    return [repair.prepare_silhouette(c, radius, thick=thick) for c in coverages], grid, thickness
 
 
 def _sound(v: np.ndarray, f: np.ndarray, thickness: float, options: GenerationOptions, clock: _Clock):
@@ -283,7 +266,7 @@ def finish(
     """GLB, thumbnails and stats for a finished mesh (the export stage)."""
     unit = "mm" if options.size_mm is not None else None
     glb = to_glb(mesh, unit=unit)
-    thumbs = render.thumbnails(mesh, colors, device=device)
+    thumbs = render.thumbnails(mesh, colors, device=device) if options.thumbnails else {}
     clock.done("export")
     faces = np.asarray(mesh.faces)
     vertices = np.asarray(mesh.vertices)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-import trimesh
+from typing import TYPE_CHECKING, Any
 
 from core.generation.errors import InvalidOption, UnsupportedMode
 from core.i18n import N_
+
+if TYPE_CHECKING:  # trimesh takes a quarter of a second to import; the CLI's --help must not wait
+    import trimesh
 
 MODES = ("auto", "inflate", "relief", "carve")
 DEVICES = ("auto", "cpu", "cuda")
@@ -35,6 +36,7 @@ class GenerationOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS  #: per image, checked from the header before decoding
     min_thickness: float = 0.01  #: thinnest part, as a fraction of the largest extent; thinner is thickened
     min_thickness_mm: float = 0.8  #: thinnest part in mm at the print size (with size_mm)
+    thumbnails: bool = True  #: render the PNG thumbnails (the batch CLI skips them unless asked)
 
     def validate(self) -> None:
         """Raise :class:`InvalidOption` or :class:`UnsupportedMode` for values that cannot work."""

@@ -184,10 +184,10 @@ def render(
 def _vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     tri = vertices[faces]
     fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # area-weighted
-    out = np.zeros_like(vertices)
-    for k in range(3):
-        for c in range(3):
-            out[:, c] += np.bincount(faces[:, k], weights=fn[:, c], minlength=len(vertices))
+    corners = faces.ravel()
+    out = np.stack(
+        [np.bincount(corners, weights=np.repeat(fn[:, c], 3), minlength=len(vertices)) for c in range(3)], axis=1
+    )
     norm = np.linalg.norm(out, axis=1, keepdims=True)
     return out / np.maximum(norm, 1e-12)
 

@@ -88,14 +88,15 @@ class Soundness:
 
 
 def check(vertices: np.ndarray, faces: np.ndarray) -> Soundness:
-    """Finite, closed, manifold, wound, positive volume, one body (fast: edge counts and a graph)."""
-    if len(faces) == 0 or len(vertices) == 0:
-        return Soundness(bool(np.isfinite(vertices).all()), False, False, False, 0.0, 0)
+    """Finite, closed, manifold, wound, positive volume, one body (see :func:`meshing.topology`)."""
     finite = bool(np.isfinite(vertices).all())
-    closed, wound = meshing.edge_report(faces)
-    fans = closed and wound and meshing.single_fans(faces, len(vertices))
+    if len(faces) == 0 or len(vertices) == 0:
+        return Soundness(finite, False, False, False, 0.0, 0)
+    closed, wound, fans, pieces = meshing.topology(faces, len(vertices), want_pieces=True)
+    if not (closed and wound):
+        pieces = bodies(faces, max(len(vertices), int(faces.max()) + 1))
     volume = signed_volume(vertices, faces) if finite else float("nan")
-    return Soundness(finite, closed, wound, fans, volume, bodies(faces, len(vertices)))
+    return Soundness(finite, closed, wound, fans, volume, pieces)
 
 
 def signed_volume(vertices: np.ndarray, faces: np.ndarray) -> float:
@@ -233,12 +234,34 @@ def join_pieces(coverage: np.ndarray, radius: float) -> np.ndarray:
     return out
 
 
-def prepare_silhouette(coverage: np.ndarray, radius: float) -> np.ndarray:
-    """Thin parts thickened to ``2·radius`` pixels and all pieces joined: ready to mesh."""
-    coverage = thicken(coverage, radius)
-    coverage = join_pieces(coverage, radius)
-    # A bridge may itself meet another part at a sharp, thin angle.
-    return thicken(coverage, radius)
+def crop_box(coverage: np.ndarray, margin: float) -> tuple[slice, slice]:
+    """The object's bounding box (coverage above 0) grown by ``margin`` cells, within the image."""
+    rows = np.nonzero(coverage.max(axis=1) > 0)[0]
+    cols = np.nonzero(coverage.max(axis=0) > 0)[0]
+    if not len(rows):
+        return slice(0, coverage.shape[0]), slice(0, coverage.shape[1])
+    m = int(math.ceil(margin)) + 2
+    return (slice(max(rows[0] - m, 0), min(rows[-1] + m + 1, coverage.shape[0])),
+            slice(max(cols[0] - m, 0), min(cols[-1] + m + 1, coverage.shape[1])))
+
+
+def prepare_silhouette(coverage: np.ndarray, radius: float, thick: bool = False) -> np.ndarray:
+    """Thin parts thickened to ``2·radius`` pixels and all pieces joined: ready to mesh.
+
+    ``thick`` says the caller already found no thin parts at this radius. Works
+    on the object's bounding box only (distance transforms are the cost).
+    """
+    box = crop_box(coverage, CORNER_SLACK * radius + 1)
+    part = coverage[box] if thick else thicken(coverage[box], radius)
+    joined = join_pieces(part, radius)
+    if joined is not part:
+        # A bridge may itself meet another part at a sharp, thin angle.
+        part = thicken(joined, radius)
+    if part is coverage[box]:
+        return coverage
+    out = coverage.copy()
+    out[box] = part
+    return out
 
 
 def join_field(field: np.ndarray, voxel: float, radius: float) -> np.ndarray:
