@@ -9,8 +9,9 @@ whose thickness follows luminance, optionally a lithophane) and ``carve``
 (2 to 64 turntable views, a visual hull); ``auto`` picks inflate or carve by the
 number of images. Conventions: +Y up, +X right, +Z toward the first image's
 camera; centred on the bounding box with largest extent 1, or ``size_mm``.
-Turntable view i of N stands at azimuth 360·i/N degrees, camera in direction
-(sin a, 0, cos a), orthographic unless ``fov_deg`` is given.
+Turntable view i of N stands at azimuth 360·i/N degrees and elevation
+``elevation_deg`` e (0 to 60, default 0), camera in direction
+(sin a·cos e, sin e, cos a·cos e), orthographic unless ``fov_deg`` is given.
 
 ``load_image`` and ``compute_mask`` are light (no torch) so the upload page
 can show the detected mask; the rest imports torch on first use.

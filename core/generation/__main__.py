@@ -52,6 +52,8 @@ def _parser() -> _Parser:
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--size-mm", type=float, default=None, help="print size of the largest extent, mm")
     p.add_argument("--fov", type=float, default=None, help="carve: camera field of view in degrees")
+    p.add_argument("--elevation", type=float, default=0.0,
+                   help="carve: camera height above the turntable's plane in degrees, 0 (level) to 60")
     p.add_argument("--lithophane", action="store_true", help="relief: dark is thick")
     p.add_argument("--relief-base-mm", type=float, default=2.0)
     p.add_argument("--relief-height-mm", type=float, default=5.0)
@@ -89,6 +91,7 @@ def _options(args: argparse.Namespace, thumbnails: bool) -> GenerationOptions:
         device=args.device,
         size_mm=args.size_mm,
         fov_deg=args.fov,
+        elevation_deg=args.elevation,
         lithophane=args.lithophane,
         relief_base_mm=args.relief_base_mm,
         relief_height_mm=args.relief_height_mm,

@@ -184,7 +184,7 @@ class ClassicEngine:
             [c for _, c in found], options, carve.grid_for(options.faces), carve.grid_for(options.faces), turntable=True
         )
         found = [(m | (c >= 0.5), c) for (m, _), c in zip(found, coverages, strict=True)]
-        hull = carve.solve(coverages, options.fov_deg, device, grid)
+        hull = carve.solve(coverages, options.fov_deg, device, grid, options.elevation_deg)
         hull.field = repair.join_field(hull.field, hull.voxel, max(thickness, repair.GRID_CELLS_PER_PART * hull.voxel)
                                        / 2.0)
         clock.done("solve")
@@ -194,7 +194,8 @@ class ClassicEngine:
         clock.done("mesh")
         views = [texture.bleed(np.asarray(p)[..., :3], m) for p, (m, _) in zip(pictures, found, strict=True)]
         normals = render.vertex_normals(v, f)
-        colors = texture.carve_colors(v, f, normals, views, options.fov_deg, hull.voxel, device)
+        colors = texture.carve_colors(v, f, normals, views, options.fov_deg, hull.voxel, device,
+                                      options.elevation_deg)
         v = meshing.normalise(v, options.size_mm)
         rgba = np.concatenate([colors, np.full((len(colors), 1), 255, np.uint8)], axis=1)
         mesh = trimesh.Trimesh(v, f, vertex_colors=rgba, process=False)

@@ -28,6 +28,7 @@ class GenerationOptions:
     device: str = "auto"  #: auto | cpu | cuda
     size_mm: float | None = None  #: print size of the largest extent in mm; None normalises to 1
     fov_deg: float | None = None  #: carve camera field of view; None is orthographic
+    elevation_deg: float = 0.0  #: carve: camera height above the turntable's plane, 0 (level) to 60 degrees
     lithophane: bool = False  #: relief only: dark is thick, for back-lit prints
     relief_base_mm: float = 2.0  #: relief only: plate thickness under the lowest point
     relief_height_mm: float = 5.0  #: relief only: extra thickness at the highest point
@@ -58,6 +59,8 @@ class GenerationOptions:
             raise InvalidOption(N_("The relief base must be thicker than 0 mm and its height at least 0 mm."))
         if self.max_views < 2 or self.max_pixels < 1:
             raise InvalidOption(N_("max_views must be at least 2 and max_pixels positive."))
+        if not 0 <= self.elevation_deg <= 60:
+            raise InvalidOption(N_("elevation_deg must be between 0 and 60 degrees."))
         if not (0 <= self.min_thickness <= 0.1 and 0 <= self.min_thickness_mm <= 10):
             raise InvalidOption(N_("min_thickness must be between 0 and 0.1, and min_thickness_mm between 0 and 10."))
 

@@ -50,22 +50,27 @@ def on_background(mask: np.ndarray, background: int = 240, colour=(200, 80, 60))
     return out
 
 
-def turntable_views(n: int, size: int, balls: list[tuple[float, float, float, float]]) -> list[np.ndarray]:
+def turntable_views(
+    n: int, size: int, balls: list[tuple[float, float, float, float]], elevation: float = 0.0
+) -> list[np.ndarray]:
     """Orthographic silhouettes of balls (x, y, z, r in pixels, about the image centre) per the spec.
 
-    View i stands at azimuth a = 360·i/n: camera direction (sin a, 0, cos a),
-    looking at the origin with +Y up, so its right-hand axis is forward × up.
+    View i stands at azimuth a = 360·i/n and elevation e: camera direction
+    (sin a·cos e, sin e, cos a·cos e), looking at the origin, its image's right
+    (cos a, 0, -sin a) and up (-sin e·sin a, cos e, -sin e·cos a); a ball's
+    silhouette is a disk of its radius around its centre's projection.
     """
     yy, xx = np.mgrid[0:size, 0:size]
+    e = math.radians(elevation)
     views = []
     for i in range(n):
         a = math.radians(360.0 * i / n)
-        toward = np.array([math.sin(a), 0.0, math.cos(a)])
-        right = np.cross(-toward, [0.0, 1.0, 0.0])
+        right = np.array([math.cos(a), 0.0, -math.sin(a)])
+        up = np.array([-math.sin(e) * math.sin(a), math.cos(e), -math.sin(e) * math.cos(a)])
         mask = np.zeros((size, size), bool)
         for x, y, z, r in balls:
-            u = float(np.dot([x, y, z], right))
-            col, row = (size - 1) / 2 + u, (size - 1) / 2 - y
+            u, v = float(np.dot([x, y, z], right)), float(np.dot([x, y, z], up))
+            col, row = (size - 1) / 2 + u, (size - 1) / 2 - v
             mask |= (xx - col) ** 2 + (yy - row) ** 2 <= r * r
         views.append(on_background(mask, colour=(40 + 25 * i % 200, 90, 160)))
     return views
