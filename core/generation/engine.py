@@ -132,7 +132,8 @@ class ClassicEngine:
         coverage, grid, thickness = _printable_silhouettes([coverage], options, _inflate_grid(options.faces),
                                                            GRID_FINE)
         coverage = coverage[0]
-        mask = mask | (coverage >= 0.5)
+        # Thickened parts and bridges take the colour of the nearest drawn pixel, not the backdrop's.
+        solid = mask | (coverage >= 0.5)
         field = inflate.solve(coverage, device, grid)
         clock.done("solve")
         v, f = inflate.build_mesh(field, picture.size[1])
@@ -142,7 +143,7 @@ class ClassicEngine:
         v = meshing.normalise(v, options.size_mm)
         clock.done("mesh")
         rgb = texture.bleed(np.asarray(picture)[..., :3], mask)
-        ys, xs = np.nonzero(mask)
+        ys, xs = np.nonzero(solid)
         pad = 2
         r0, c0 = max(ys.min() - pad, 0), max(xs.min() - pad, 0)
         r1, c1 = min(ys.max() + pad + 1, mask.shape[0]), min(xs.max() + pad + 1, mask.shape[1])
@@ -183,7 +184,7 @@ class ClassicEngine:
         coverages, grid, thickness = _printable_silhouettes(
             [c for _, c in found], options, carve.grid_for(options.faces), carve.grid_for(options.faces), turntable=True
         )
-        found = [(m | (c >= 0.5), c) for (m, _), c in zip(found, coverages, strict=True)]
+        found = [(m, c) for (m, _), c in zip(found, coverages, strict=True)]  # colours from the drawn pixels
         hull = carve.solve(coverages, options.fov_deg, device, grid, options.elevation_deg)
         hull.field = repair.join_field(hull.field, hull.voxel, max(thickness, repair.GRID_CELLS_PER_PART * hull.voxel)
                                        / 2.0)

@@ -76,6 +76,48 @@ def turntable_views(
     return views
 
 
+def robot(size: int = 320) -> np.ndarray:
+    """A toy robot on a plain background: boxy body and head, arms, legs, an antenna with a ball."""
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", (size, size), (238, 240, 243))
+    d = ImageDraw.Draw(image)
+    s = size / 320
+    def box(x0, y0, x1, y1, colour):  # noqa: E306
+        d.rectangle([x0 * s, y0 * s, x1 * s, y1 * s], fill=colour)
+    box(110, 120, 210, 230, (70, 110, 170))  # body
+    box(125, 60, 195, 115, (90, 130, 190))  # head
+    box(140, 75, 155, 90, (250, 220, 60))  # eyes
+    box(165, 75, 180, 90, (250, 220, 60))
+    box(70, 130, 105, 150, (60, 95, 150))  # arms
+    box(215, 130, 250, 150, (60, 95, 150))
+    box(125, 235, 150, 290, (50, 80, 130))  # legs
+    box(170, 235, 195, 290, (50, 80, 130))
+    box(158, 30, 162, 60, (80, 80, 80))  # antenna
+    d.ellipse([150 * s, 20 * s, 170 * s, 40 * s], fill=(220, 60, 50))
+    return np.asarray(image)
+
+
+def horse(size: int = 320) -> np.ndarray:
+    """A horse in profile made of ellipses and bars, brown with a darker mane, on a plain background."""
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", (size, size), (236, 238, 240))
+    d = ImageDraw.Draw(image)
+    s = size / 320
+    brown, dark = (150, 95, 55), (80, 50, 30)
+    d.ellipse([80 * s, 120 * s, 230 * s, 190 * s], fill=brown)  # body
+    d.polygon([(200 * s, 140 * s), (225 * s, 70 * s), (250 * s, 75 * s), (228 * s, 150 * s)], fill=brown)  # neck
+    d.ellipse([220 * s, 55 * s, 285 * s, 95 * s], fill=brown)  # head
+    d.polygon([(222 * s, 72 * s), (232 * s, 58 * s), (238 * s, 72 * s)], fill=dark)  # ear
+    d.line([(205 * s, 140 * s), (228 * s, 72 * s)], fill=dark, width=int(6 * s))  # mane
+    for x in (100, 125, 185, 208):  # legs
+        d.rectangle([x * s, 175 * s, (x + 12) * s, 265 * s], fill=brown)
+        d.rectangle([x * s, 258 * s, (x + 12) * s, 268 * s], fill=dark)
+    d.line([(82 * s, 140 * s), (55 * s, 200 * s)], fill=dark, width=int(8 * s))  # tail
+    return np.asarray(image)
+
+
 def bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
     """A valid PNG header claiming a huge size, with a tiny (bogus) body: never decodable."""
     def chunk(kind: bytes, data: bytes) -> bytes:

@@ -158,3 +158,13 @@ def test_repair_rebuilds_a_broken_surface() -> None:
     assert out.bounds[1][0] > 80.0  # the fragment is kept, joined on
     assert out.bounds[1][1] > 69.0  # so is the sliver, thickened
     assert abs(out.volume / (4 / 3 * np.pi * 50.0**3) - 1) < 0.15
+
+
+@pytest.mark.parametrize("mode", ["inflate", "carve"])
+def test_thickened_lines_and_bridges_keep_the_ink_colour(mode: str) -> None:
+    """Added material takes the nearest drawn pixel's colour, not the white paper's."""
+    from core.generation.colors import vertex_colors
+
+    result = generate(_images("lines_1px", mode), GenerationOptions(mode=mode, faces=FACES, resolution=RESOLUTION))
+    colours = vertex_colors(result.mesh).astype(float)
+    assert np.percentile(colours.mean(axis=1), 90) < 80  # ink is (30, 30, 30); paper 255
