@@ -1,12 +1,18 @@
-"""Engine speed: median in-process seconds per stage and end to end.
+"""Engine speed: median in-process seconds per stage and end to end, start-up, export and batch.
 
-    .venv/bin/python benchmarks/engine_speed.py [--device auto|cpu|cuda] [--repeats N] [--faces N]
+    python -m benchmarks.engine_speed [--device auto|cpu|cuda] [--repeats N] [--faces N] [--no-process]
 
 Cases: inflate of a 512×512 image, inflate of a 1024×1024 image (at resolution
 1024, the premium tier), and carve of 8 views at 512×512. Each case runs once
 to warm up (first-call costs: torch kernels, allocator, imports), which is
 excluded from the medians, then ``--repeats`` times. "end to end" is the
 ``generate()`` call from encoded PNG bytes to GLB bytes and thumbnails.
+
+Then: the export stage split into GLB writing and thumbnails; the command line
+as whole processes (``--help``, an input error, one inflate at 512², the
+medians of a few runs, wall and CPU seconds); and ``--batch`` on 24 images of
+512² (images per second, whole process, torch imported once). With a GPU, run
+again with ``--device cuda`` for its figures.
 """
 
 from __future__ import annotations
@@ -93,11 +99,84 @@ def measure(name: str, images: list[bytes], options: GenerationOptions, repeats:
           f"  faces {stats['faces']} watertight {stats['watertight']} device {stats['device']}")
 
 
+def _median_ms(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def export_split(repeats: int, device: str) -> None:
+    """The export stage's two parts for inflate 512²: the GLB, and the three thumbnails."""
+    from core.generation import render
+    from core.generation.export import to_glb
+
+    result = generate([figure(512)], GenerationOptions(mode="inflate", resolution=512, device=device))
+    mesh = result.mesh
+    glb = _median_ms(lambda: to_glb(mesh), repeats)
+    thumbs = _median_ms(lambda: render.thumbnails(mesh), repeats)
+    print(f"export of inflate 512x512 ({len(mesh.faces)} faces): GLB {glb:.1f} ms, thumbnails {thumbs:.1f} ms"
+          " (the CLI and --batch skip thumbnails unless --thumbnails is given)")
+
+
+def _process(args: list[str], repeats: int) -> tuple[float, float]:
+    """Median wall and CPU (user + system) seconds of ``python -m core.generation ARGS``."""
+    import resource
+    import subprocess
+
+    walls, cpus = [], []
+    root = str(_HERE.parent)
+    for _ in range(repeats):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "core.generation", *args], cwd=root, capture_output=True, check=False)
+        walls.append(time.perf_counter() - t0)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def command_line(repeats: int, device: str) -> None:
+    import json
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        (d / "figure.png").write_bytes(figure(512))
+        (d / "empty.png").write_bytes(b"")
+        cases = [
+            ("--help", ["--help"]),
+            ("input error (empty file)", [str(d / "empty.png"), "-o", str(d / "x.glb")]),
+            ("one inflate 512x512", [str(d / "figure.png"), "-o", str(d / "out.glb"), "--device", device]),
+        ]
+        for name, args in cases:
+            wall, cpu = _process(args, repeats)
+            print(f"process: {name:<26} wall {wall:6.2f} s  cpu {cpu:6.2f} s")
+        src = d / "batch"
+        src.mkdir()
+        for i in range(24):
+            (src / f"img{i:02d}.png").write_bytes(figure(512) if i % 2 == 0 else turntable(1, 512)[0])
+        t0 = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "core.generation", "--batch", str(src), "-o", str(d / "out"), "--stats",
+             "--mode", "inflate", "--device", device],
+            cwd=str(_HERE.parent), capture_output=True, text=True, check=False,
+        )
+        wall = time.perf_counter() - t0
+        summary = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"process: --batch 24 inflate 512x512   {summary['images_per_second']:.2f} images/s in the loop,"
+              f" {24 / wall:.2f} images/s for the whole process ({wall:.1f} s), {summary['written']} written")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description="Median engine timings per stage (ms).")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--faces", type=int, default=50_000)
+    p.add_argument("--no-process", action="store_true", help="skip the whole-process and batch figures")
     args = p.parse_args()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     threads = os.environ.get("VORM_TORCH_THREADS", "default")
@@ -112,6 +191,9 @@ def main() -> None:
     ]
     for name, images, options in cases:
         measure(name, images, options, args.repeats)
+    export_split(args.repeats, args.device)
+    if not args.no_process:
+        command_line(min(args.repeats, 5), args.device)
 
 
 if __name__ == "__main__":

@@ -258,6 +258,10 @@ with st.form("options_form"):
     lithophane = st.checkbox(_("Lithophane (relief only)"), value=bool(again_options.get("lithophane", False)),
                              help=_("Dark areas become thick, so the print shows the picture when lit from behind."),
                              key="opt_litho")
+    elevation = c2.slider(_("Camera height (carve, degrees above the turntable)"), min_value=0, max_value=60,
+                          step=5, value=int(again_options.get("elevation_deg") or 0), key="opt_elevation",
+                          help=_("0 when the camera looked straight at the turntable; more when it looked down "
+                                 "on it."))
     blocked = bool(problems) or not good or left == 0
     submitted = st.form_submit_button(_("Make my 3D model"), type="primary", icon=":material/deployed_code:",
                                       disabled=blocked)
@@ -270,6 +274,8 @@ if submitted and not blocked:
         options["size_mm"] = float(size_mm)
     if mode == "relief" and lithophane:
         options["lithophane"] = True
+    if elevation and (mode == "carve" or (mode == "auto" and len(good) > 1)):
+        options["elevation_deg"] = float(elevation)
     try:
         with get_session() as session:
             # Limits first, then storage, then rows and job in one transaction: a refusal stores nothing.

@@ -9,8 +9,9 @@ whose thickness follows luminance, optionally a lithophane) and ``carve``
 (2 to 64 turntable views, a visual hull); ``auto`` picks inflate or carve by the
 number of images. Conventions: +Y up, +X right, +Z toward the first image's
 camera; centred on the bounding box with largest extent 1, or ``size_mm``.
-Turntable view i of N stands at azimuth 360·i/N degrees, camera in direction
-(sin a, 0, cos a), orthographic unless ``fov_deg`` is given.
+Turntable view i of N stands at azimuth 360·i/N degrees and elevation
+``elevation_deg`` e (0 to 60, default 0), camera in direction
+(sin a·cos e, sin e, cos a·cos e), orthographic unless ``fov_deg`` is given.
 
 ``load_image`` and ``compute_mask`` are light (no torch) so the upload page
 can show the detected mask; the rest imports torch on first use.
@@ -23,12 +24,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from core.generation.images import compute_mask, load_image
 from core.generation.options import GenerationOptions, GenerationResult
 
 if TYPE_CHECKING:
     from core.generation.engine import ENGINES, Engine, generate, register_engine
     from core.generation.export import FORMATS, export_mesh, load_glb
+    from core.generation.images import compute_mask, load_image
     from core.generation.render import preview_faces
 
 __all__ = [
@@ -47,6 +48,8 @@ __all__ = [
 ]
 
 _LAZY = {
+    "compute_mask": "core.generation.images",
+    "load_image": "core.generation.images",
     "ENGINES": "core.generation.engine",
     "Engine": "core.generation.engine",
     "generate": "core.generation.engine",
@@ -59,7 +62,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    # torch takes a second to import; pages that only validate uploads never pay it.
+    # torch takes a second to import, numpy, Pillow and SciPy a few tenths: pages that only
+    # validate uploads never pay for torch, and the CLI's --help pays for none of them.
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'core.generation' has no attribute {name!r}")

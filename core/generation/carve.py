@@ -1,12 +1,14 @@
 """Carve: the visual hull of 2 to 64 turntable views.
 
-View i of N stands at azimuth a = 360·i/N degrees: the camera sits in direction
-(sin a, 0, cos a) and looks at the origin, +Y up, its image's right-hand
-direction is (cos a, 0, -sin a). The turntable axis projects onto the image's
-centre column; all views share one scale and one vertical offset. World units
-are the images' pixels. With a field of view, the camera stands at the distance
-where one world unit at the axis is one pixel, so the same scale still holds at
-the axis.
+View i of N stands at azimuth a = 360·i/N degrees and elevation e (0 by
+default, up to 60: a turntable photographed from above): the camera sits in
+direction (sin a·cos e, sin e, cos a·cos e) and looks at the origin; its
+image's right-hand direction is (cos a, 0, -sin a) and its up direction
+(-sin e·sin a, cos e, -sin e·cos a), which is +Y at e = 0. The turntable axis
+projects onto the image's centre column and the origin onto the image's centre;
+all views share one scale. World units are the images' pixels. With a field of
+view, the camera stands at the distance where one world unit at the origin is
+one pixel, so the same scale still holds there.
 
 Instead of carving a binary voxel grid, every view contributes a 2D signed
 distance to its silhouette; for an orthographic view that is exactly the 3D
@@ -29,6 +31,7 @@ from skimage import measure
 from core.generation import meshing
 
 GRID_MAX = 128  # voxels along the longest side of the hull's box
+GRID_FINE = 192  # the most voxels used when thin parts need more than the face budget suggests
 SMOOTH_ITERATIONS = 8
 
 
@@ -45,12 +48,14 @@ def azimuths(n_views: int) -> np.ndarray:
     return np.radians(360.0 * np.arange(n_views) / n_views)
 
 
-def view_frames(n_views: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each view's direction towards its camera, and its image's right-hand direction."""
+def view_frames(n_views: int, elevation_deg: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each view's direction towards its camera, and its image's right-hand and up directions."""
     a = azimuths(n_views)
-    toward = np.stack([np.sin(a), np.zeros_like(a), np.cos(a)], axis=1)
+    e = math.radians(elevation_deg)
+    toward = np.stack([np.sin(a) * math.cos(e), np.full_like(a, math.sin(e)), np.cos(a) * math.cos(e)], axis=1)
     right = np.stack([np.cos(a), np.zeros_like(a), -np.sin(a)], axis=1)
-    return toward, right
+    up = np.cross(toward, right)
+    return toward, right, up
 
 
 def focal_px(width: int, fov_deg: float | None) -> float | None:
@@ -59,13 +64,20 @@ def focal_px(width: int, fov_deg: float | None) -> float | None:
     return (width / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
 
 
-def project(points: np.ndarray, view: int, n_views: int, shape: tuple[int, int], fov_deg: float | None):
+def project(
+    points: np.ndarray,
+    view: int,
+    n_views: int,
+    shape: tuple[int, int],
+    fov_deg: float | None,
+    elevation_deg: float = 0.0,
+):
     """Image (col, row) of world points in one view, and their depth towards the camera (larger is nearer)."""
     height, width = shape
-    toward, right = view_frames(n_views)
+    toward, right, up = view_frames(n_views, elevation_deg)
     d, r = toward[view], right[view]
     u = points @ r
-    v = points[:, 1]
+    v = points @ up[view]
     depth = points @ d
     f = focal_px(width, fov_deg)
     if f is not None:
@@ -114,7 +126,11 @@ def _band_sdf(coverage: torch.Tensor, factor: int, band: int) -> torch.Tensor:
 
 
 def solve(
-    coverages: list[np.ndarray], fov_deg: float | None, device: torch.device, grid_max: int = GRID_MAX
+    coverages: list[np.ndarray],
+    fov_deg: float | None,
+    device: torch.device,
+    grid_max: int = GRID_MAX,
+    elevation_deg: float = 0.0,
 ) -> Hull:
     """The hull's field from every view's soft silhouette."""
     n_views = len(coverages)
@@ -134,6 +150,11 @@ def solve(
     y_bottom = (height - 1) / 2.0 - union_rows[-1] - 0.5
     if f is not None:
         y_top, y_bottom = y_top * (f + radius) / f, y_bottom * (f + radius) / f
+    if elevation_deg:
+        # Seen from above, image height v = cos e·y - sin e·(horizontal depth), |depth| <= radius.
+        e = math.radians(elevation_deg)
+        y_top = (y_top + math.sin(e) * radius) / math.cos(e)
+        y_bottom = (y_bottom - math.sin(e) * radius) / math.cos(e)
     lo = np.array([-radius, y_bottom, -radius])
     hi = np.array([radius, y_top, radius])
     voxel = float((hi - lo).max()) / grid_max
@@ -145,24 +166,25 @@ def solve(
     band = math.ceil(4 * voxel / factor) + 1
     stack = torch.from_numpy(np.stack(coverages).astype(np.float32)).to(device)
     sdf_t = _band_sdf(stack, factor, band)[:, None]  # (V, 1, h', w')
-    toward, right = view_frames(n_views)
+    toward, right, up = view_frames(n_views, elevation_deg)
     X = torch.tensor(xs, dtype=torch.float32, device=device)
     Y = torch.tensor(ys, dtype=torch.float32, device=device)
     Z = torch.tensor(zs, dtype=torch.float32, device=device)
     # Laid out (x, z, y) so that each view's column gather copies whole rows.
     field = torch.full((len(xs), len(zs), len(ys)), -1e9, dtype=torch.float32, device=device)
     for i in range(n_views):
-        if f is None:
+        if f is None and not elevation_deg:
             vals = _ortho_view(sdf_t[i, 0], X, Y, Z, right[i], (height, width), factor)
         else:
-            vals = _perspective_view(sdf_t[i : i + 1], X, Y, Z, toward[i], right[i], (height, width), factor, f)
+            frame = (toward[i], right[i], up[i])
+            vals = _general_view(sdf_t[i : i + 1], X, Y, Z, frame, (height, width), factor, f)
         field = torch.maximum(field, vals, out=field)
     # A turntable prior: at each height nothing reaches further from the axis than
     # the furthest any view saw at that height. Exact for shapes centred on the
     # axis (a cylinder comes out round, not octagonal); off the axis it can trim
     # at most 1 - cos(180°/N) of the radius between two views. It also bounds
     # depth when the views alone cannot (two views).
-    ring = _row_radius(masks, ys, voxel) if f is None else np.full(len(ys), radius)
+    ring = _row_radius(masks, ys, voxel) if f is None and not elevation_deg else np.full(len(ys), radius)
     ring_t = torch.tensor(ring, dtype=torch.float32, device=device)
     cyl = torch.sqrt(X[:, None] ** 2 + Z[None, :] ** 2)
     field = torch.maximum(field, cyl[:, :, None] - ring_t[None, None, :])
@@ -220,24 +242,29 @@ def _ortho_view(
     return vals.reshape(len(X), len(Z), len(Y))
 
 
-def _perspective_view(
+def _general_view(
     sdf: torch.Tensor,
     X: torch.Tensor,
     Y: torch.Tensor,
     Z: torch.Tensor,
-    toward: np.ndarray,
-    right: np.ndarray,
+    frame: tuple[np.ndarray, np.ndarray, np.ndarray],
     shape: tuple[int, int],
     factor: int,
-    focal: float,
+    focal: float | None,
 ) -> torch.Tensor:
+    """One view's distances at every voxel for any camera: elevated, perspective or both."""
+    toward, right, up = frame
     height, width = shape
     gh, gw = sdf.shape[-2:]
-    u = X[:, None] * float(right[0]) + Z[None, :] * float(right[2])
-    depth = X[:, None] * float(toward[0]) + Z[None, :] * float(toward[2])
-    scale = focal / (focal - depth).clamp_min(1e-3)
-    col = ((u * scale)[:, None, :] + (width - 1) / 2.0).expand(-1, len(Y), -1)
-    row = (height - 1) / 2.0 - Y[None, :, None] * scale[:, None, :]
+    x, y, z = X[:, None, None], Y[None, :, None], Z[None, None, :]
+    u = x * float(right[0]) + z * float(right[2]) + y * float(right[1])
+    v = x * float(up[0]) + y * float(up[1]) + z * float(up[2])
+    if focal is not None:
+        depth = x * float(toward[0]) + y * float(toward[1]) + z * float(toward[2])
+        scale = focal / (focal - depth).clamp_min(1e-3)
+        u, v = u * scale, v * scale
+    col = (u + (width - 1) / 2.0).expand(len(X), len(Y), len(Z))
+    row = ((height - 1) / 2.0 - v).expand(len(X), len(Y), len(Z))
     gx = ((col - (factor - 1) / 2.0) / factor) / max(gw - 1, 1) * 2 - 1
     gy = ((row - (factor - 1) / 2.0) / factor) / max(gh - 1, 1) * 2 - 1
     grid = torch.stack([gx, gy], dim=-1).reshape(1, -1, 1, 2)

@@ -18,18 +18,12 @@ import torch
 import trimesh
 from PIL import Image
 
-from core.generation import carve, inflate, meshing, relief, render, texture
+from core.generation import carve, inflate, meshing, relief, render, repair, texture
 from core.generation.device import resolve_device, synchronize
-from core.generation.errors import (
-    InvalidOption,
-    TooFewViews,
-    TooManyViews,
-    UnknownEngine,
-    UnsupportedMode,
-    ViewSizeMismatch,
-)
+from core.generation.errors import UnknownEngine, UnprintableModel, ViewSizeMismatch
 from core.generation.export import to_glb
 from core.generation.images import downscale, foreground, load_image
+from core.generation.modes import resolve_mode
 from core.generation.options import GenerationOptions, GenerationResult
 from core.i18n import N_
 
@@ -72,23 +66,13 @@ def generate(
     engine = ENGINES.get(options.engine)
     if engine is None:
         raise UnknownEngine(N_("No engine named {engine} is installed."), engine=options.engine)
-    return engine.run(images, options, progress or (lambda stage, fraction: None))
-
-
-def resolve_mode(mode: str, n_images: int, max_views: int) -> str:
-    """The mode to run for this many images; raises for combinations that cannot work."""
-    if n_images == 0:
-        raise InvalidOption(N_("Give at least one image."))
-    if mode == "auto":
-        mode = "inflate" if n_images == 1 else "carve"
-    if mode == "carve":
-        if n_images < 2:
-            raise TooFewViews()
-        if n_images > max_views:
-            raise TooManyViews(max_views=max_views)
-    elif n_images != 1:
-        raise UnsupportedMode(N_("The {mode} mode takes exactly one image; carve takes several views."), mode=mode)
-    return mode
+    result = engine.run(images, options, progress or (lambda stage, fraction: None))
+    # Whatever engine made it: a model that is not sound is never handed out as a success.
+    mesh = result.mesh
+    report = repair.check(np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64))
+    if not report.ok:
+        raise UnprintableModel(problems="; ".join(report.problems()))
+    return result
 
 
 class _Clock:
@@ -96,6 +80,7 @@ class _Clock:
         self.device = device
         self.progress = progress
         self.seconds: dict[str, float] = {}
+        self.repaired = False
         self.start = self.last = time.perf_counter()
 
     def done(self, stage: str) -> None:
@@ -107,6 +92,9 @@ class _Clock:
 
     def total(self) -> float:
         return round(time.perf_counter() - self.start, 4)
+
+
+GRID_FINE = 320  # inflate grid nodes when thin parts need more than the face budget suggests
 
 
 def _inflate_grid(faces: int) -> int:
@@ -141,15 +129,21 @@ class ClassicEngine:
         return finish(mesh, colors, mode, options, device, clock, views=len(images), size=pictures[0].size)
 
     def _inflate(self, picture, mask, coverage, options, device, clock):
-        field = inflate.solve(coverage, device, _inflate_grid(options.faces))
+        coverage, grid, thickness = _printable_silhouettes([coverage], options, _inflate_grid(options.faces),
+                                                           GRID_FINE)
+        coverage = coverage[0]
+        # Thickened parts and bridges take the colour of the nearest drawn pixel, not the backdrop's.
+        solid = mask | (coverage >= 0.5)
+        field = inflate.solve(coverage, device, grid)
         clock.done("solve")
         v, f = inflate.build_mesh(field, picture.size[1])
         v, f = meshing.decimate(v, f, options.faces)
+        v, f = _sound(v, f, thickness, options, clock)
         cols, rows = v[:, 0].copy(), -v[:, 1]
         v = meshing.normalise(v, options.size_mm)
         clock.done("mesh")
         rgb = texture.bleed(np.asarray(picture)[..., :3], mask)
-        ys, xs = np.nonzero(mask)
+        ys, xs = np.nonzero(solid)
         pad = 2
         r0, c0 = max(ys.min() - pad, 0), max(xs.min() - pad, 0)
         r1, c1 = min(ys.max() + pad + 1, mask.shape[0]), min(xs.max() + pad + 1, mask.shape[1])
@@ -161,15 +155,22 @@ class ClassicEngine:
 
     def _relief(self, picture, options, clock):
         width_mm = options.size_mm or relief.DEFAULT_WIDTH_MM
-        v, f, ppm = relief.build_mesh(
-            picture,
-            lithophane=options.lithophane,
-            base_mm=options.relief_base_mm,
-            height_mm=options.relief_height_mm,
-            width_mm=width_mm,
-        )
+        thickness = repair.min_thickness(width_mm, options.size_mm, options.min_thickness, options.min_thickness_mm)
+        build = {
+            "lithophane": options.lithophane,
+            # The plate is never thinner than the printable minimum.
+            "base_mm": max(options.relief_base_mm, thickness),
+            "height_mm": options.relief_height_mm,
+            "width_mm": width_mm,
+        }
+        v, f, ppm = relief.build_mesh(picture, grid_max=relief.grid_for(options.faces, picture.size), **build)
         clock.done("solve")
         v, f = meshing.decimate(v, f, options.faces)
+        if len(f) > options.faces:
+            # Decimation gave up (it keeps the plate closed or does nothing): a grid within budget.
+            v, f, ppm = relief.build_mesh(picture, grid_max=relief.grid_for(options.faces, picture.size, 0.45),
+                                          **build)
+        v, f = _sound(v, f, thickness, options, clock)
         cols, rows = v[:, 0] * ppm - 0.5, -v[:, 1] * ppm - 0.5
         v = meshing.normalise(v, options.size_mm)
         clock.done("mesh")
@@ -180,20 +181,72 @@ class ClassicEngine:
         return mesh, colors
 
     def _carve(self, pictures, found, options, device, clock):
-        coverages = [c for _, c in found]
-        hull = carve.solve(coverages, options.fov_deg, device, carve.grid_for(options.faces))
+        coverages, grid, thickness = _printable_silhouettes(
+            [c for _, c in found], options, carve.grid_for(options.faces), carve.grid_for(options.faces), turntable=True
+        )
+        found = [(m, c) for (m, _), c in zip(found, coverages, strict=True)]  # colours from the drawn pixels
+        hull = carve.solve(coverages, options.fov_deg, device, grid, options.elevation_deg)
+        hull.field = repair.join_field(hull.field, hull.voxel, max(thickness, repair.GRID_CELLS_PER_PART * hull.voxel)
+                                       / 2.0)
         clock.done("solve")
         v, f = carve.build_mesh(hull)
         v, f = meshing.decimate(v, f, options.faces)
+        v, f = _sound(v, f, thickness, options, clock)
         clock.done("mesh")
         views = [texture.bleed(np.asarray(p)[..., :3], m) for p, (m, _) in zip(pictures, found, strict=True)]
         normals = render.vertex_normals(v, f)
-        colors = texture.carve_colors(v, f, normals, views, options.fov_deg, hull.voxel, device)
+        colors = texture.carve_colors(v, f, normals, views, options.fov_deg, hull.voxel, device,
+                                      options.elevation_deg)
         v = meshing.normalise(v, options.size_mm)
         rgba = np.concatenate([colors, np.full((len(colors), 1), 255, np.uint8)], axis=1)
         mesh = trimesh.Trimesh(v, f, vertex_colors=rgba, process=False)
         clock.done("texture")
         return mesh, colors
+
+
+def _printable_silhouettes(
+    coverages: list[np.ndarray], options: GenerationOptions, grid: int, grid_fine: int, turntable: bool = False
+) -> tuple[list[np.ndarray], int, float]:
+    """``(coverages, grid, thickness_px)``: silhouettes whose thin parts are thickened and pieces joined.
+
+    A part must span a few grid cells to survive meshing; when the silhouettes
+    have thinner parts the grid is refined (up to ``grid_fine``) towards the
+    printable minimum, and what is still thinner is thickened to what the grid holds.
+    """
+    extent = 1.0
+    for c in coverages:
+        rows = np.nonzero(c.max(axis=1) >= 0.5)[0]
+        cols = np.nonzero(c.max(axis=0) >= 0.5)[0]
+        if not len(rows):
+            continue
+        if turntable:  # the hull reaches as far from the axis on every side
+            half = (c.shape[1] - 1) / 2.0
+            width = 2 * max(abs(cols[0] - half), abs(cols[-1] - half)) + 1
+        else:
+            width = cols[-1] - cols[0] + 1
+        extent = max(extent, rows[-1] - rows[0] + 1, width)
+    thickness = repair.min_thickness(extent, options.size_mm, options.min_thickness, options.min_thickness_mm)
+    step = math.ceil(extent / grid)
+    cells = repair.GRID_CELLS_PER_PART * step
+    thin_seen = None
+    if cells > thickness and grid < grid_fine:
+        boxes = [repair.crop_box(c, repair.CORNER_SLACK * cells / 2.0 + 1) for c in coverages]
+        thin_seen = any(repair.thin_parts(c[box] >= 0.5, cells / 2.0).any()
+                        for c, box in zip(coverages, boxes, strict=True))
+        if thin_seen:
+            grid = max(grid, min(grid_fine, math.ceil(repair.GRID_CELLS_PER_PART * extent / max(thickness, 1e-9))))
+            step = math.ceil(extent / grid)
+    radius = max(thickness, repair.GRID_CELLS_PER_PART * step) / 2.0
+    # Nothing thin at this radius was seen above: only the pieces need joining.
+    thick = thin_seen is False and radius <= cells / 2.0
+    return [repair.prepare_silhouette(c, radius, thick=thick) for c in coverages], grid, thickness
+
+
+def _sound(v: np.ndarray, f: np.ndarray, thickness: float, options: GenerationOptions, clock: _Clock):
+    """The final check; a rebuild when the mesh fails it (see :mod:`core.generation.repair`)."""
+    v, f, rebuilt = repair.ensure_sound(v, f, thickness, options.faces)
+    clock.repaired = rebuilt
+    return v, f
 
 
 def _colors_from_texture(rgb: np.ndarray, cols: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -215,7 +268,7 @@ def finish(
     """GLB, thumbnails and stats for a finished mesh (the export stage)."""
     unit = "mm" if options.size_mm is not None else None
     glb = to_glb(mesh, unit=unit)
-    thumbs = render.thumbnails(mesh, colors, device=device)
+    thumbs = render.thumbnails(mesh, colors, device=device) if options.thumbnails else {}
     clock.done("export")
     faces = np.asarray(mesh.faces)
     vertices = np.asarray(mesh.vertices)
@@ -231,6 +284,7 @@ def finish(
         "faces": int(len(faces)),
         "vertices": int(len(vertices)),
         "watertight": meshing.is_watertight(faces, len(vertices)),
+        "repaired": clock.repaired,
         "extents": [round(float(e), 6) for e in extents],
         "volume": round(float(_volume(vertices, faces)), 6),
         "units": unit or "normalised",

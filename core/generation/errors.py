@@ -17,7 +17,8 @@ are not the user's fault propagate as ordinary exceptions.
     ├── UnsupportedMode
     ├── UnknownEngine
     ├── DeviceUnavailable
-    └── InvalidOption
+    ├── InvalidOption
+    └── UnprintableModel         repair could not make the model watertight and printable
 """
 
 from __future__ import annotations
@@ -107,3 +108,9 @@ class InvalidOption(ValidationError):
     """A generation option is out of range."""
 
     code = "invalid_option"
+
+
+class UnprintableModel(ValidationError):
+    """This image could not be made into a sound, printable model: try bolder lines or shapes, or a larger object in the frame."""  # noqa: E501
+
+    code = "unprintable_model"

@@ -11,7 +11,6 @@ import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
-from scipy import ndimage
 
 from core.generation.errors import (
     CorruptImage,
@@ -218,6 +217,8 @@ def foreground(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
             raise NoForeground(N_("The image is fully transparent: there is no object to model."))
     else:
         mask, coverage = _segment(rgba[..., :3])
+    from scipy import ndimage  # here, so that load_image alone stays light
+
     mask = _clean(mask)
     if not mask.any():
         raise NoForeground()
@@ -283,8 +284,14 @@ def _basis(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _clean(mask: np.ndarray) -> np.ndarray:
-    """Drop specks, fill pinholes; real holes (a ring, a handle) stay open."""
-    labels, count = ndimage.label(mask)
+    """Drop specks, fill pinholes; real holes (a ring, a handle) stay open.
+
+    Pieces are 8-connected, so a one-pixel diagonal stroke is one piece, not a
+    trail of specks.
+    """
+    from scipy import ndimage
+
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
     if count == 0:
         return mask
     if count > 1:

@@ -118,49 +118,43 @@ def filled_contour(values: np.ndarray, level: float = 0.5) -> tuple[np.ndarray, 
     return points, faces, node
 
 
-def edge_report(faces: np.ndarray) -> tuple[bool, bool]:
-    """``(closed_manifold, consistently_wound)`` from edge counts alone (fast)."""
-    if len(faces) == 0:
-        return False, False
-    directed = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]], axis=0).astype(np.int64)
-    n = int(faces.max()) + 1
-    und = np.sort(directed, axis=1)
-    key_u = und[:, 0] * n + und[:, 1]
-    _, counts = np.unique(key_u, return_counts=True)
-    closed = bool((counts == 2).all())
-    key_d = directed[:, 0] * n + directed[:, 1]
-    wound = len(np.unique(key_d)) == len(key_d)
-    return closed, closed and wound
+def topology(faces: np.ndarray, n_vertices: int, want_pieces: bool = False) -> tuple[bool, bool, bool, int]:
+    """``(closed, wound, single_fans, pieces)`` from one sort of the directed edges.
 
-
-def single_fans(faces: np.ndarray, n_vertices: int) -> bool:
-    """Every vertex's triangles form one fan (no pinched 'bow-tie' vertices).
-
-    Only valid for closed meshes: walking from a corner over the opposite
-    half-edge to the next corner around the same vertex must visit all of
-    that vertex's corners in one cycle.
+    A closed, consistently wound 2-manifold has every directed edge once and
+    its reverse once; the reverse half-edges then give the fans around each
+    vertex (no pinched vertices) and, when asked, the connected pieces (else 0).
     """
+    if len(faces) == 0:
+        return False, False, False, 0
     f = faces.astype(np.int64)
     n = max(n_vertices, int(f.max()) + 1)
-    start = f.ravel()
-    end = f[:, [1, 2, 0]].ravel()
+    start, end = f.ravel(), f[:, [1, 2, 0]].ravel()
     key = start * n + end
     order = np.argsort(key)
+    sorted_key = key[order]
+    wound = not bool((sorted_key[1:] == sorted_key[:-1]).any())
     opposite_key = end * n + start
-    pos = np.searchsorted(key[order], opposite_key)
-    pos = np.clip(pos, 0, len(key) - 1)
+    pos = np.clip(np.searchsorted(sorted_key, opposite_key), 0, len(key) - 1)
+    closed = bool((sorted_key[pos] == opposite_key).all())
+    if not (closed and wound):
+        return closed, wound, False, 0
     opposite = order[pos]
-    if not (key[opposite] == opposite_key).all():
-        return False
+    half = len(key)
     rot = (opposite // 3) * 3 + (opposite % 3 + 1) % 3
-    graph = sparse.csr_matrix((np.ones(len(rot)), (np.arange(len(rot)), rot)), shape=(len(rot), len(rot)))
-    n_cycles, _ = connected_components(graph, directed=True, connection="weak")
-    return int(n_cycles) == len(np.unique(start))
+    graph = sparse.csr_matrix((np.ones(half, np.int8), (np.arange(half), rot)), shape=(half, half))
+    fans = int(connected_components(graph, directed=True, connection="weak")[0]) == len(np.unique(start))
+    pieces = 0
+    if want_pieces:
+        adj = sparse.csr_matrix((np.ones(half, np.int8), (np.arange(half) // 3, opposite // 3)), shape=(len(f), len(f)))
+        pieces = int(connected_components(adj, directed=False)[0])
+    return closed, wound, fans, pieces
 
 
 def is_watertight(faces: np.ndarray, n_vertices: int) -> bool:
-    closed, wound = edge_report(faces)
-    return closed and wound and single_fans(faces, n_vertices)
+    """Closed, consistently wound, and no pinched vertices."""
+    closed, wound, fans, _ = topology(faces, n_vertices)
+    return closed and wound and fans
 
 
 def compact(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -171,24 +165,39 @@ def compact(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.nda
     return vertices[used], inverse.reshape(-1, 3)
 
 
+def _simplify(vertices: np.ndarray, faces: np.ndarray, target: int, agg: float) -> tuple[np.ndarray, np.ndarray]:
+    v, f = fast_simplification.simplify(
+        np.ascontiguousarray(vertices, np.float32),
+        np.ascontiguousarray(faces, np.int64),
+        target_count=int(target),
+        agg=agg,
+    )
+    return compact(np.asarray(v, np.float64), np.asarray(f, np.int64))
+
+
 def decimate(vertices: np.ndarray, faces: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
     """Quadric decimation to at most ``target`` faces, keeping the mesh closed and manifold.
 
-    If a collapse breaks the topology (rare, on thin parts), a gentler setting is
-    tried, and failing that the mesh is returned as it was.
+    One pass usually does it. When a collapse breaks the topology (on thin
+    parts), the reduction goes in smaller steps, each checked, with gentler
+    settings where needed; the result is the smallest closed mesh reached, which
+    is over ``target`` only when no step could make progress.
     """
     if len(faces) <= target:
         return vertices, faces
-    for agg in (7.0, 3.0):
-        v, f = fast_simplification.simplify(
-            np.ascontiguousarray(vertices, np.float32),
-            np.ascontiguousarray(faces, np.int64),
-            target_count=int(target),
-            agg=agg,
-        )
-        v, f = compact(np.asarray(v, np.float64), np.asarray(f, np.int64))
-        if len(f) and is_watertight(f, len(v)):
-            return v, f
+    v, f = _simplify(vertices, faces, target, 7.0)
+    if len(f) and len(f) <= target and is_watertight(f, len(v)):
+        return v, f
+    for factor in (0.5, 0.8):
+        while len(faces) > target:
+            goal = max(int(target), int(len(faces) * factor))
+            for agg in (7.0, 5.0, 3.0):
+                v, f = _simplify(vertices, faces, goal, agg)
+                if len(f) and len(f) < 0.98 * len(faces) and is_watertight(f, len(v)):
+                    vertices, faces = v, f
+                    break
+            else:
+                break  # no progress at this step size
     return vertices, faces
 
 

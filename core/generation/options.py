@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
-
-import trimesh
+from typing import TYPE_CHECKING, Any
 
 from core.generation.errors import InvalidOption, UnsupportedMode
 from core.i18n import N_
+
+if TYPE_CHECKING:  # trimesh takes a quarter of a second to import; the CLI's --help must not wait
+    import trimesh
 
 MODES = ("auto", "inflate", "relief", "carve")
 DEVICES = ("auto", "cpu", "cuda")
@@ -35,12 +36,16 @@ class GenerationOptions:
     device: str = "auto"  #: auto | cpu | cuda
     size_mm: float | None = None  #: print size of the largest extent in mm; None normalises to 1
     fov_deg: float | None = None  #: carve camera field of view; None is orthographic
+    elevation_deg: float = 0.0  #: carve: camera height above the turntable's plane, 0 (level) to 60 degrees
     lithophane: bool = False  #: relief only: dark is thick, for back-lit prints
     relief_base_mm: float = 2.0  #: relief only: plate thickness under the lowest point
     relief_height_mm: float = 5.0  #: relief only: extra thickness at the highest point
     engine: str = "classic"  #: name in core.generation.ENGINES
     max_views: int = 64  #: carve: most images accepted
     max_pixels: int = DEFAULT_MAX_PIXELS  #: per image, checked from the header before decoding
+    min_thickness: float = 0.01  #: thinnest part, as a fraction of the largest extent; thinner is thickened
+    min_thickness_mm: float = 0.8  #: thinnest part in mm at the print size (with size_mm)
+    thumbnails: bool = True  #: render the PNG thumbnails (the batch CLI skips them unless asked)
 
     def validate(self) -> None:
         """Raise :class:`InvalidOption` or :class:`UnsupportedMode` for values that cannot work.
@@ -67,6 +72,9 @@ class GenerationOptions:
             raise InvalidOption(N_("{option} must be true or false."), option="lithophane")
         _check_number("max_views", self.max_views, 2, MAX_VIEWS, whole=True)
         _check_number("max_pixels", self.max_pixels, 1, MAX_PIXELS_LIMIT, whole=True)
+        _check_number("elevation_deg", self.elevation_deg, 0, 60)
+        _check_number("min_thickness", self.min_thickness, 0, 0.1)
+        _check_number("min_thickness_mm", self.min_thickness_mm, 0, 10)
 
 
 def _check_number(option: str, value: object, low: float, high: float, *, whole: bool = False) -> None:

@@ -19,6 +19,30 @@ GRID_MAX = 320  # nodes along the longest side; flat regions decimate away
 SMOOTH_PX = 0.6  # Gaussian sigma in grid nodes: takes the edge off sensor noise
 
 
+def _grid_shape(size: tuple[int, int], grid_max: int) -> tuple[int, int]:
+    w_img, h_img = size
+    scale = min(1.0, grid_max / max(w_img, h_img))
+    return max(2, round(w_img * scale)), max(2, round(h_img * scale))
+
+
+def plate_faces(gw: int, gh: int) -> int:
+    """Triangles of a plate on a gw×gh grid: the top, the walls and the bottom fan."""
+    ring = 2 * (gw - 1) + 2 * (gh - 1)
+    return 2 * (gw - 1) * (gh - 1) + 3 * ring
+
+
+def grid_for(faces: int, size: tuple[int, int], share: float = 3.0) -> int:
+    """The longest grid side whose plate has at most ``share·faces`` triangles (decimation takes it on)."""
+    lo, hi = 2, GRID_MAX
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if plate_faces(*_grid_shape(size, mid)) <= share * faces:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def luminance(image: Image.Image, lithophane: bool) -> np.ndarray:
     """0..1 luminance, with transparent pixels counted as background (thinnest part)."""
     rgba = np.asarray(image).astype(np.float32) / 255.0
@@ -39,8 +63,7 @@ def build_mesh(
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """``(vertices_mm, faces, pixels_per_mm)``; image column = X·ppm, row = -Y·ppm."""
     w_img, h_img = image.size
-    scale = min(1.0, grid_max / max(w_img, h_img))
-    gw, gh = max(2, round(w_img * scale)), max(2, round(h_img * scale))
+    gw, gh = _grid_shape(image.size, grid_max)
     small = image.resize((gw, gh), Image.Resampling.BILINEAR) if (gw, gh) != image.size else image
     lum = ndimage.gaussian_filter(luminance(small, lithophane), SMOOTH_PX)
     if lithophane:

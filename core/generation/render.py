@@ -184,10 +184,10 @@ def render(
 def _vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     tri = vertices[faces]
     fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # area-weighted
-    out = np.zeros_like(vertices)
-    for k in range(3):
-        for c in range(3):
-            out[:, c] += np.bincount(faces[:, k], weights=fn[:, c], minlength=len(vertices))
+    corners = faces.ravel()
+    out = np.stack(
+        [np.bincount(corners, weights=np.repeat(fn[:, c], 3), minlength=len(vertices)) for c in range(3)], axis=1
+    )
     norm = np.linalg.norm(out, axis=1, keepdims=True)
     return out / np.maximum(norm, 1e-12)
 
@@ -218,12 +218,20 @@ def thumbnails(
     return out
 
 
+PREVIEW_CREASE_DEG = 40.0  # a corner farther than this from its vertex's smooth normal keeps the face's own
+
+
 def preview_faces(mesh: trimesh.Trimesh, max_faces: int = 6000) -> list[dict]:
     """A decimated, coloured, lit copy of the mesh for pydeck's ``SolidPolygonLayer``.
 
     Each item is ``{"polygon": [[x, y, z], ...3], "color": [r, g, b]}`` in the
-    model's own units, rounded to 4 decimals; the colour is sampled from the
-    texture or vertex colours and has simple Lambert shading baked in.
+    model's own units, rounded to 4 decimals. pydeck gives a polygon one colour,
+    so the shading is baked in per face, but from smoothed normals: each corner
+    takes its vertex's area-weighted normal (or the face's own across a crease
+    sharper than ``PREVIEW_CREASE_DEG``), is lit with Lambert shading, and the
+    face's colour is the mean of its three corners, each coloured from the
+    texture or vertex colours at the nearest surface vertex. A curved surface then
+    looks round, not faceted, while the edges of a box stay crisp.
     """
     vertices = np.asarray(mesh.vertices, np.float64)
     faces = np.asarray(mesh.faces, np.int64)
@@ -236,14 +244,18 @@ def preview_faces(mesh: trimesh.Trimesh, max_faces: int = 6000) -> list[dict]:
     else:
         v, f = vertices, faces
     tri = v[f]
-    centroids = tri.mean(axis=1)
-    _, nearest = cKDTree(vertices).query(centroids)
-    face_colors = colors[nearest]
     fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     fn /= np.maximum(np.linalg.norm(fn, axis=1, keepdims=True), 1e-12)
+    vn = _vertex_normals(v, f)
+    corner_n = vn[f]  # (m, 3, 3)
+    smooth = np.einsum("mkc,mc->mk", corner_n, fn) >= math.cos(math.radians(PREVIEW_CREASE_DEG))
+    corner_n = np.where(smooth[..., None], corner_n, fn[:, None, :])
     light = PREVIEW_LIGHT / np.linalg.norm(PREVIEW_LIGHT)
-    shade = AMBIENT + (1 - AMBIENT) * np.clip(fn @ light, 0.0, None)
-    rgb = np.clip(face_colors * shade[:, None] + 0.5, 0, 255).astype(int)
+    shade = AMBIENT + (1 - AMBIENT) * np.clip(corner_n @ light, 0.0, None)  # (m, 3)
+    _, nearest = cKDTree(vertices).query(v)
+    corner_rgb = colors[nearest][f]  # (m, 3, 3)
+    rgb = (corner_rgb * shade[..., None]).mean(axis=1)
+    rgb = np.clip(rgb + 0.5, 0, 255).astype(int)
     coords = np.round(tri, 4)
     return [
         {"polygon": coords[i].tolist(), "color": rgb[i].tolist()} for i in range(len(f))

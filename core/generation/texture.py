@@ -46,10 +46,11 @@ def carve_colors(
     fov_deg: float | None,
     voxel: float,
     device: torch.device,
+    elevation_deg: float = 0.0,
 ) -> np.ndarray:
     """Per-vertex colours from the views that see each vertex, the best-facing one weighted most."""
     n_views = len(views)
-    toward, _ = carve.view_frames(n_views)
+    toward, _, _ = carve.view_frames(n_views, elevation_deg)
     shape = views[0].shape[:2]
     scale = min(1.0, VISIBILITY_PX / max(shape))
     small = (max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale)))
@@ -59,7 +60,7 @@ def carve_colors(
     best_c = np.zeros((len(vertices), 3))
     ft = torch.from_numpy(faces).to(device)
     for i in range(n_views):
-        col, row, depth = carve.project(vertices, i, n_views, shape, fov_deg)
+        col, row, depth = carve.project(vertices, i, n_views, shape, fov_deg, elevation_deg)
         sc, sr = (col + 0.5) * scale, (row + 0.5) * scale
         screen = torch.from_numpy(np.stack([sc, sr, depth], 1).astype(np.float32)).to(device)
         _, zbuf = rasterize(screen, ft, small[1], small[0], want_depth=True)

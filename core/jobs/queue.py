@@ -70,8 +70,8 @@ JOBS: sa.Table = GenerationJob.__table__  # type: ignore[attr-defined]
 
 MODES = ("auto", "inflate", "relief", "carve")
 #: Options a user may set; resolution and device are decided by the tier and the worker.
-USER_OPTIONS = frozenset({"faces", "size_mm", "fov_deg", "lithophane", "relief_base_mm", "relief_height_mm",
-                          "engine", "formats"})
+USER_OPTIONS = frozenset({"faces", "size_mm", "fov_deg", "elevation_deg", "lithophane", "relief_base_mm",
+                          "relief_height_mm", "engine", "formats"})
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 RETRY_BASE_SECONDS = 2.0  # first retry after a crash or a transient error; doubles per attempt
 RETRY_MAX_SECONDS = 300.0  # backoff ceiling
@@ -181,6 +181,10 @@ def _check_request(*, user: User, views: int, mode: str, options: dict[str, Any]
     for key in options:
         if key not in USER_OPTIONS:
             raise UnknownOption(name=key)
+    if mode == "carve" and views < 2:
+        from core.generation.errors import TooFewViews
+
+        raise TooFewViews()
     if mode in ("carve", "auto") and views > int(tier["max_views"]):
         raise TooManyViews(limit=tier["max_views"], given=views, premium=settings.premium_max_views)
 

@@ -50,25 +50,72 @@ def on_background(mask: np.ndarray, background: int = 240, colour=(200, 80, 60))
     return out
 
 
-def turntable_views(n: int, size: int, balls: list[tuple[float, float, float, float]]) -> list[np.ndarray]:
+def turntable_views(
+    n: int, size: int, balls: list[tuple[float, float, float, float]], elevation: float = 0.0
+) -> list[np.ndarray]:
     """Orthographic silhouettes of balls (x, y, z, r in pixels, about the image centre) per the spec.
 
-    View i stands at azimuth a = 360·i/n: camera direction (sin a, 0, cos a),
-    looking at the origin with +Y up, so its right-hand axis is forward × up.
+    View i stands at azimuth a = 360·i/n and elevation e: camera direction
+    (sin a·cos e, sin e, cos a·cos e), looking at the origin, its image's right
+    (cos a, 0, -sin a) and up (-sin e·sin a, cos e, -sin e·cos a); a ball's
+    silhouette is a disk of its radius around its centre's projection.
     """
     yy, xx = np.mgrid[0:size, 0:size]
+    e = math.radians(elevation)
     views = []
     for i in range(n):
         a = math.radians(360.0 * i / n)
-        toward = np.array([math.sin(a), 0.0, math.cos(a)])
-        right = np.cross(-toward, [0.0, 1.0, 0.0])
+        right = np.array([math.cos(a), 0.0, -math.sin(a)])
+        up = np.array([-math.sin(e) * math.sin(a), math.cos(e), -math.sin(e) * math.cos(a)])
         mask = np.zeros((size, size), bool)
         for x, y, z, r in balls:
-            u = float(np.dot([x, y, z], right))
-            col, row = (size - 1) / 2 + u, (size - 1) / 2 - y
+            u, v = float(np.dot([x, y, z], right)), float(np.dot([x, y, z], up))
+            col, row = (size - 1) / 2 + u, (size - 1) / 2 - v
             mask |= (xx - col) ** 2 + (yy - row) ** 2 <= r * r
         views.append(on_background(mask, colour=(40 + 25 * i % 200, 90, 160)))
     return views
+
+
+def robot(size: int = 320) -> np.ndarray:
+    """A toy robot on a plain background: boxy body and head, arms, legs, an antenna with a ball."""
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", (size, size), (238, 240, 243))
+    d = ImageDraw.Draw(image)
+    s = size / 320
+    def box(x0, y0, x1, y1, colour):  # noqa: E306
+        d.rectangle([x0 * s, y0 * s, x1 * s, y1 * s], fill=colour)
+    box(110, 120, 210, 230, (70, 110, 170))  # body
+    box(125, 60, 195, 115, (90, 130, 190))  # head
+    box(140, 75, 155, 90, (250, 220, 60))  # eyes
+    box(165, 75, 180, 90, (250, 220, 60))
+    box(70, 130, 105, 150, (60, 95, 150))  # arms
+    box(215, 130, 250, 150, (60, 95, 150))
+    box(125, 235, 150, 290, (50, 80, 130))  # legs
+    box(170, 235, 195, 290, (50, 80, 130))
+    box(158, 30, 162, 60, (80, 80, 80))  # antenna
+    d.ellipse([150 * s, 20 * s, 170 * s, 40 * s], fill=(220, 60, 50))
+    return np.asarray(image)
+
+
+def horse(size: int = 320) -> np.ndarray:
+    """A horse in profile made of ellipses and bars, brown with a darker mane, on a plain background."""
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", (size, size), (236, 238, 240))
+    d = ImageDraw.Draw(image)
+    s = size / 320
+    brown, dark = (150, 95, 55), (80, 50, 30)
+    d.ellipse([80 * s, 120 * s, 230 * s, 190 * s], fill=brown)  # body
+    d.polygon([(200 * s, 140 * s), (225 * s, 70 * s), (250 * s, 75 * s), (228 * s, 150 * s)], fill=brown)  # neck
+    d.ellipse([220 * s, 55 * s, 285 * s, 95 * s], fill=brown)  # head
+    d.polygon([(222 * s, 72 * s), (232 * s, 58 * s), (238 * s, 72 * s)], fill=dark)  # ear
+    d.line([(205 * s, 140 * s), (228 * s, 72 * s)], fill=dark, width=int(6 * s))  # mane
+    for x in (100, 125, 185, 208):  # legs
+        d.rectangle([x * s, 175 * s, (x + 12) * s, 265 * s], fill=brown)
+        d.rectangle([x * s, 258 * s, (x + 12) * s, 268 * s], fill=dark)
+    d.line([(82 * s, 140 * s), (55 * s, 200 * s)], fill=dark, width=int(8 * s))  # tail
+    return np.asarray(image)
 
 
 def bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:

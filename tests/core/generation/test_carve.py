@@ -68,3 +68,56 @@ def test_view_count_limits() -> None:
         generate([a] * 5, GenerationOptions(mode="carve", max_views=4))
     with pytest.raises(TooFewViews):
         generate([a], GenerationOptions(mode="carve"))
+
+
+SHAPES = {
+    "snowman": [(0, -30, 0, 40), (0, 25, 0, 28), (0, 58, 0, 16)],
+    "off_axis_pair": [(-25, 0, 10, 35), (35, 10, -20, 22)],
+    "dumbbell": [(-45, 0, 0, 25), (45, 0, 0, 25), (0, 0, 0, 14)],
+}
+
+
+def _volume_iou(mesh, balls, grid: int = 64) -> float:
+    """Volume IoU of the carve against the balls' union, both centred on their boxes with largest extent 1."""
+    from core.generation import repair
+
+    b = np.asarray(balls, float)
+    lo, hi = (b[:, :3] - b[:, 3:]).min(axis=0), (b[:, :3] + b[:, 3:]).max(axis=0)
+    scale, centre = (hi - lo).max(), (lo + hi) / 2
+    v = np.asarray(mesh.vertices)
+    v = (v - (v.min(axis=0) + v.max(axis=0)) / 2) / np.ptp(v, axis=0).max()
+    voxel = 1.0 / grid
+    solid, origin = repair.voxelize(v, np.asarray(mesh.faces), voxel)
+    pts = origin + voxel * np.stack(np.indices(solid.shape), axis=-1)
+    world = pts * scale + centre
+    truth = np.zeros(solid.shape, bool)
+    for x, y, z, r in balls:
+        truth |= ((world - [x, y, z]) ** 2).sum(axis=-1) <= r * r
+    return float((solid & truth).sum() / max((solid | truth).sum(), 1))
+
+
+def test_elevated_views_carve_as_well_as_level_ones() -> None:
+    """A turntable photographed from 20° above gives the same IoU as level views of the same shapes."""
+    scores = {}
+    for elevation in (0.0, 20.0):
+        for name, balls in SHAPES.items():
+            views = builders.turntable_views(8, 200, balls, elevation=elevation)
+            opts = GenerationOptions(mode="carve", elevation_deg=elevation, faces=6000, resolution=200)
+            result = generate([builders.png(v) for v in views], opts)
+            assert result.stats["watertight"]
+            scores[name, elevation] = _volume_iou(result.mesh, balls)
+    level = np.mean([scores[n, 0.0] for n in SHAPES])
+    raised = np.mean([scores[n, 20.0] for n in SHAPES])
+    assert level > 0.85, scores
+    assert raised >= level - 0.02, scores
+    for name in SHAPES:
+        assert scores[name, 20.0] >= scores[name, 0.0] - 0.04, scores
+
+
+def test_elevated_views_read_as_level_ones_are_wrong() -> None:
+    """The option matters: 30° views carved as if level lose much of the shape."""
+    balls = SHAPES["off_axis_pair"]
+    views = [builders.png(v) for v in builders.turntable_views(8, 200, balls, elevation=30.0)]
+    right = generate(views, GenerationOptions(mode="carve", elevation_deg=30.0, faces=6000, resolution=200))
+    wrong = generate(views, GenerationOptions(mode="carve", faces=6000, resolution=200))
+    assert _volume_iou(right.mesh, balls) > _volume_iou(wrong.mesh, balls) + 0.1

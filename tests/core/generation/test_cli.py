@@ -115,3 +115,53 @@ def test_real_process(tmp_path) -> None:
     )
     assert fail.returncode == 2 and fail.stderr.strip().count("\n") == 0 and fail.stderr.startswith("error:")
     assert not (tmp_path / "no.glb").exists()
+
+
+def test_batch_makes_one_model_per_image_and_goes_on_after_a_bad_one(tmp_path, capsys) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.png").write_bytes(builders.png(builders.rgba(builders.figure_mask(96))))
+    (src / "b.PNG").write_bytes(builders.png(builders.rgba(builders.disk_mask(96, 30))))
+    (src / "c.png").write_bytes(b"")  # refused, the others still made
+    (src / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    code = main(["--batch", str(src), "-o", str(out), "--format", "stl", "--faces", "2000", "--resolution", "96"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert sorted(p.name for p in out.iterdir()) == ["a.stl", "b.stl"]
+    assert all(trimesh.load(p).is_watertight for p in out.iterdir())
+    assert "error: c.png: The file is empty." in captured.err
+    assert "3/3" in captured.err and "images/s" in captured.err
+    assert captured.out.startswith("batch: 2 written, 1 refused, 0 failed")
+    assert not list(out.glob(".*part"))
+
+
+def test_batch_refuses_a_missing_folder_and_carve(tmp_path, capsys) -> None:
+    assert main(["--batch", str(tmp_path / "nowhere"), "-o", str(tmp_path / "out")]) == 2
+    (tmp_path / "a.png").write_bytes(builders.png(builders.rgba(builders.disk_mask(64, 20))))
+    assert main(["--batch", str(tmp_path), "-o", str(tmp_path / "out"), "--mode", "carve"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error: ") == 2 and not (tmp_path / "out").exists()
+
+
+_HEAVY = "import sys; heavy = {'torch', 'trimesh', 'scipy', 'skimage'} & set(sys.modules); print(sorted(heavy))"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["{empty}", "-o", "{out}"], ["{good}", "{good}", "-o", "{out}"]])
+def test_help_and_input_errors_import_nothing_heavy(tmp_path, args: list[str]) -> None:
+    """--help and bad input answer before torch, trimesh and SciPy load (the CLI's start-up time)."""
+    empty, good = tmp_path / "empty.png", tmp_path / "good.png"
+    empty.write_bytes(b"")
+    good.write_bytes(builders.png(builders.rgba(builders.disk_mask(64, 20))))
+    argv = [a.format(empty=empty, good=good, out=tmp_path / "o.glb") for a in args] + ["--mode", "inflate"]
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['core.generation', *{argv!r}]\n"
+        "try:\n    runpy.run_module('core.generation', run_name='__main__')\n"
+        "except SystemExit as e:\n    print('exit', e.code)\n"
+        f"{_HEAVY}\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1] == "[]", done.stdout + done.stderr
+    assert lines[-2] == ("exit 0" if args == ["--help"] else "exit 2")

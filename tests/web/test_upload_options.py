@@ -1,0 +1,65 @@
+"""The upload page's carve options: one image in carve mode is refused before queueing; elevation is passed on."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from core.models import GenerationJob, JobStatus, Model3D, Upload
+from core.storage import get_storage
+from tests.core.generation import builders
+from tests.utils.builders import create_random_user
+from tests.web.conftest import app, texts
+
+
+def _earlier_model(session, user, n_images: int) -> Model3D:  # type: ignore[no-untyped-def]
+    """A finished model of ``n_images`` stored uploads, so that ?again= fills the page without the uploader."""
+    ids = []
+    for i in range(n_images):
+        key = f"users/{user.id}/uploads/view{i}.png"
+        data = builders.png(builders.rgba(builders.disk_mask(96, 30 + i)))
+        get_storage().put(key, data, "image/png")
+        row = Upload(user_id=user.id, storage_key=key, filename=f"view{i}.png", size_bytes=len(data),
+                     width=96, height=96)
+        session.add(row)
+        session.flush()
+        ids.append(row.id)
+    job = GenerationJob(user_id=user.id, status=JobStatus.SUCCEEDED, mode="inflate", upload_ids=ids,
+                        options={"faces": 2000})
+    session.add(job)
+    session.flush()
+    model = Model3D(user_id=user.id, job_id=job.id, name="ball", mode="inflate",
+                    storage_prefix=f"users/{user.id}/models/m1", glb_key=f"users/{user.id}/models/m1/model.glb")
+    session.add(model)
+    session.commit()
+    return model
+
+
+def _jobs(session, user) -> list[GenerationJob]:  # type: ignore[no-untyped-def]
+    session.expire_all()
+    return list(session.exec(select(GenerationJob).where(col(GenerationJob.user_id) == user.id)).all())
+
+
+def test_one_image_in_carve_mode_is_refused_before_queueing(web_db, web_session, login):
+    user = create_random_user(web_session)
+    model = _earlier_model(web_session, user, 1)
+    at = app(login(user), params={"again": str(model.id)}).run()
+    assert not at.exception and "What will be modelled" in texts(at)
+    at.selectbox(key="opt_mode").set_value("carve")
+    at.button(key="FormSubmitter:options_form-Make my 3D model").click().run()
+    assert not at.exception
+    assert "Carving needs at least 2 views around the object." in texts(at)
+    assert len(_jobs(web_session, user)) == 1  # only the earlier one: nothing was queued
+    uploads = web_session.exec(select(Upload).where(col(Upload.user_id) == user.id)).all()
+    assert len(uploads) == 1  # nor stored again
+
+
+def test_carve_elevation_goes_with_the_job(web_db, web_session, login):
+    user = create_random_user(web_session)
+    model = _earlier_model(web_session, user, 3)
+    at = app(login(user), params={"again": str(model.id)}).run()
+    at.selectbox(key="opt_mode").set_value("carve")
+    at.slider(key="opt_elevation").set_value(20)
+    at.button(key="FormSubmitter:options_form-Make my 3D model").click().run()
+    assert not at.exception
+    queued = [j for j in _jobs(web_session, user) if j.status == JobStatus.QUEUED]
+    assert len(queued) == 1 and queued[0].mode == "carve" and queued[0].options["elevation_deg"] == 20.0
