@@ -110,7 +110,7 @@ def _sync_cookie() -> None:
     if action not in ("set", "delete") or st.session_state.get("_vorm_no_cookies"):
         return
     if action == "set":
-        from core.accounts import auth
+        from core.accounts import sessions
         from core.db import get_session
         from core.errors import VormError
 
@@ -119,7 +119,7 @@ def _sync_cookie() -> None:
             return
         try:
             with get_session() as session:
-                url = "/account/session?t=" + auth.issue_session_link(session, token=token)
+                url = "/account/session?t=" + sessions.issue_session_link(session, token=token)
         except VormError as exc:
             log.warning("Could not hand the login cookie to the browser: %s", exc)
             return
@@ -143,7 +143,7 @@ def _to_login() -> None:
 
 def _reset_password_page() -> None:
     """The form behind the emailed link ``/?reset=TOKEN``."""
-    from core.accounts import auth
+    from core.accounts import password_reset
     from core.db import get_session
     from core.errors import VormError
     from pages.common import N_, _, error_text, flash
@@ -158,7 +158,7 @@ def _reset_password_page() -> None:
     if submitted:
         try:
             with get_session() as session:
-                auth.reset_password(session, token=token, new_password=password)
+                password_reset.reset_password(session, token=token, new_password=password)
         except VormError as exc:
             st.error(error_text(exc))
         else:

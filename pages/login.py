@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.accounts import auth
+from core.accounts import auth, password_reset, sessions
 from core.db import get_session
 from core.errors import VormError
 from pages.common import _, client, error_text, log_in
@@ -24,7 +24,7 @@ with left:
         try:
             with get_session() as session:
                 user = auth.authenticate(session, email=email, password=password, client=who)
-                token = auth.create_session(session, user=user, client=who)
+                token = sessions.create_session(session, user=user, client=who)
         except VormError as exc:
             st.error(error_text(exc), icon=":material/error:")
         else:
@@ -40,7 +40,7 @@ with left:
         if asked:
             try:
                 with get_session() as session:
-                    auth.request_password_reset(session, email=reset_email, client=client())
+                    password_reset.request_password_reset(session, email=reset_email, client=client())
             except VormError as exc:
                 st.error(error_text(exc))
             else:

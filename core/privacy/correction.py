@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from core.accounts.auth import (
-    consume_one_time_token,
-    issue_one_time_token,
-    normalise_email,
-    verify_password,
-)
+from core.accounts.auth import normalise_email, verify_password
+from core.accounts.links import consume_one_time_token, issue_one_time_token
 from core.audit import audit
 from core.config import get_settings, public_url
 from core.errors import DuplicateEmail, NotFound, ValidationError

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlmodel import Session
 
-from core.accounts import auth
+from core.accounts import access, links, sessions
 from core.audit import audit
 from core.mail import enqueue_mail
 from core.models import (
@@ -29,7 +29,7 @@ from core.models import (
 from core.storage import get_storage
 from tests.utils.builders import create_random_user
 
-CLIENT = auth.Client(ip="198.51.100.23", user_agent="pytest-browser/2.0")
+CLIENT = access.Client(ip="198.51.100.23", user_agent="pytest-browser/2.0")
 
 
 @dataclass
@@ -124,16 +124,16 @@ def full_user(session: Session, *, customer: str = "cus_TEST123") -> Content:
     user = create_random_user(session, plan="premium")  # user, policy_acceptance, audit_log
     user.stripe_customer_id = customer
     session.add(user)
-    auth.record_access(session, kind="login", client=CLIENT, user_id=user.id)  # access_event
+    access.record_access(session, kind="login", client=CLIENT, user_id=user.id)  # access_event
     session.commit()
-    cookie = auth.create_session(session, user=user, client=CLIENT)  # auth_session
+    cookie = sessions.create_session(session, user=user, client=CLIENT)  # auth_session
     up = add_upload(session, user)
     model = add_model(session, user)
     session.add(GenerationJob(user_id=user.id, name="vase", upload_ids=[up.id], model_id=model.id,
                               status="succeeded"))
     session.add(Subscription(user_id=user.id, stripe_customer_id=customer, stripe_subscription_id=f"sub_{user.id}"))
     session.add(InvoiceRecord(user_id=user.id, stripe_invoice_id=f"in_{user.id}", amount_cents=900))
-    auth.issue_one_time_token(session, user_id=user.id, purpose="password_reset", minutes=60)  # one_time_token
+    links.issue_one_time_token(session, user_id=user.id, purpose="password_reset", minutes=60)  # one_time_token
     enqueue_mail(session, to=user.email, subject="Hi", body="Hello", kind="test", user_id=user.id)  # outbox
     now = utcnow()
     session.add(PrivacyRequest(user_id=user.id, kind="objection", details="stop", due_at=now + timedelta(days=30)))

@@ -142,12 +142,12 @@ def test_my_data_wrong_password_keeps_the_account(session):
 
 @pytest.mark.parametrize("lang", ["en", "nl"])
 def test_my_data_changes_the_password_and_ends_other_sessions(session, lang):
-    from core.accounts import auth
+    from core.accounts import auth, sessions
     from core.errors import SessionInvalid, WrongCredentials
 
     user = create_random_user(session)
-    here = auth.create_session(session, user=user)
-    elsewhere = auth.create_session(session, user=user)
+    here = sessions.create_session(session, user=user)
+    elsewhere = sessions.create_session(session, user=user)
     at = page("my_data", user=user, lang=lang)
     at.session_state["_vorm_token"] = here
     at.run()
@@ -167,6 +167,6 @@ def test_my_data_changes_the_password_and_ends_other_sessions(session, lang):
     assert auth.authenticate(session, email=user.email, password="a-new-password-42").id == user.id
     with pytest.raises(WrongCredentials):
         auth.authenticate(session, email=user.email, password=PASSWORD)
-    auth.resolve_session(session, here)  # this browser stays logged in
+    sessions.resolve_session(session, here)  # this browser stays logged in
     with pytest.raises(SessionInvalid):
-        auth.resolve_session(session, elsewhere)
+        sessions.resolve_session(session, elsewhere)
