@@ -18,7 +18,8 @@ from core.models import utcnow
 
 EVENT_ID_CHARS = 255  # webhook_event.id
 EVENT_TYPE_CHARS = 64  # webhook_event.type
-STRIPE_ID_CHARS = 64  # the Stripe ids we store: subscription, customer, invoice
+STRIPE_ID_CHARS = 64  # the Stripe ids we store: subscription, customer, invoice, price
+CHECKOUT_ID_CHARS = 255  # checkout_session.stripe_session_id (Stripe's are about 66 characters)
 STATUS_CHARS = 32  # subscription.status
 CURRENCY_CHARS = 8  # invoice_record.currency
 MAX_TIMESTAMP = 253402300799  # 9999-12-31 in Unix seconds: anything later is not a time
@@ -41,6 +42,8 @@ class SubscriptionState:
     status: str
     period_end: datetime | None
     ended_at: datetime | None
+    price_id: str | None = None
+    cancel_at_period_end: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Checkout:
     user_ref: int | None
     customer: str
     subscription_id: str
+    session_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,9 +68,19 @@ class InvoicePaid:
     amount_cents: int
     currency: str
     created: datetime | None
+    subscription_id: str = ""
 
 
-Change = Checkout | SubscriptionChange | InvoicePaid | None
+@dataclass(frozen=True)
+class PaymentFailed:
+    """invoice.payment_failed: the subscription's payment failed (Stripe retries, the subscription is past due)."""
+
+    user_ref: int | None
+    customer: str
+    subscription_id: str
+
+
+Change = Checkout | SubscriptionChange | InvoicePaid | PaymentFailed | None
 
 
 def _rejected(message: str, reason: str) -> WebhookRejected:
@@ -81,7 +95,7 @@ def _timestamp(value: Any, name: str) -> datetime | None:
     return datetime.fromtimestamp(value, tz=UTC)
 
 
-def _stripe_id(obj: dict[str, Any], key: str, *, required: bool) -> str:
+def _stripe_id(obj: dict[str, Any], key: str, *, required: bool, limit: int = STRIPE_ID_CHARS) -> str:
     value = obj.get(key)
     if isinstance(value, dict):  # an expanded object
         value = value.get("id")
@@ -89,8 +103,8 @@ def _stripe_id(obj: dict[str, Any], key: str, *, required: bool) -> str:
         if required:
             raise _rejected(f"The event's object has no {key}.", f"missing_{key}")
         return ""
-    if not isinstance(value, str) or len(value) > STRIPE_ID_CHARS:
-        raise _rejected(f"The field {key} is not a Stripe id of at most {STRIPE_ID_CHARS} characters.", f"bad_{key}")
+    if not isinstance(value, str) or len(value) > limit:
+        raise _rejected(f"The field {key} is not a Stripe id of at most {limit} characters.", f"bad_{key}")
     return value
 
 
@@ -115,13 +129,32 @@ def _period_end(obj: dict[str, Any]) -> datetime | None:
     return _timestamp(end, "current_period_end")
 
 
+def _price_id(obj: dict[str, Any]) -> str | None:
+    items = obj.get("items")
+    data = items.get("data") if isinstance(items, dict) else None
+    first = data[0] if isinstance(data, list) and data else None
+    price = first.get("price") if isinstance(first, dict) else None
+    price = price if isinstance(price, dict) else {"id": price}
+    return _stripe_id(price, "id", required=False) or None
+
+
 def subscription_state(obj: dict[str, Any], *, deleted: bool = False) -> SubscriptionState:
     status = "canceled" if deleted else obj.get("status")
     if not isinstance(status, str) or not status or len(status) > STATUS_CHARS:
         raise _rejected("The subscription's status is not valid.", "bad_status")
     return SubscriptionState(id=_stripe_id(obj, "id", required=True),
                              customer=_stripe_id(obj, "customer", required=True), status=status,
-                             period_end=_period_end(obj), ended_at=_timestamp(obj.get("ended_at"), "ended_at"))
+                             period_end=_period_end(obj), ended_at=_timestamp(obj.get("ended_at"), "ended_at"),
+                             price_id=_price_id(obj), cancel_at_period_end=obj.get("cancel_at_period_end") is True)
+
+
+def _invoice_subscription(obj: dict[str, Any]) -> str:
+    """The subscription an invoice bills: ``subscription`` in older API versions, under ``parent`` in newer."""
+    if obj.get("subscription"):
+        return _stripe_id(obj, "subscription", required=False)
+    parent = obj.get("parent")
+    details = parent.get("subscription_details") if isinstance(parent, dict) else None
+    return _stripe_id(details, "subscription", required=False) if isinstance(details, dict) else ""
 
 
 def _invoice(obj: dict[str, Any]) -> InvoicePaid:
@@ -133,11 +166,13 @@ def _invoice(obj: dict[str, Any]) -> InvoicePaid:
         raise _rejected("The invoice's currency is not valid.", "bad_currency")
     return InvoicePaid(user_ref=_user_ref(obj), id=_stripe_id(obj, "id", required=True),
                        customer=_stripe_id(obj, "customer", required=False), amount_cents=amount,
-                       currency=currency, created=_timestamp(obj.get("created"), "created"))
+                       currency=currency, created=_timestamp(obj.get("created"), "created"),
+                       subscription_id=_invoice_subscription(obj))
 
 
 HANDLED_TYPES = frozenset({"checkout.session.completed", "customer.subscription.created",
-                           "customer.subscription.updated", "customer.subscription.deleted", "invoice.paid"})
+                           "customer.subscription.updated", "customer.subscription.deleted", "invoice.paid",
+                           "invoice.payment_failed"})
 
 
 def parse_event(payload: bytes) -> tuple[Event, Change]:
@@ -164,9 +199,13 @@ def parse_event(payload: bytes) -> tuple[Event, Change]:
         raise _rejected("The webhook event has no data.object.", "bad_object")
     if event_type == "checkout.session.completed":
         return event, Checkout(user_ref=_user_ref(obj), customer=_stripe_id(obj, "customer", required=False),
-                               subscription_id=_stripe_id(obj, "subscription", required=False))
+                               subscription_id=_stripe_id(obj, "subscription", required=False),
+                               session_id=_stripe_id(obj, "id", required=False, limit=CHECKOUT_ID_CHARS))
     if event_type == "invoice.paid":
         return event, _invoice(obj)
+    if event_type == "invoice.payment_failed":
+        return event, PaymentFailed(user_ref=_user_ref(obj), customer=_stripe_id(obj, "customer", required=False),
+                                    subscription_id=_invoice_subscription(obj))
     state = subscription_state(obj, deleted=event_type == "customer.subscription.deleted")
     return event, SubscriptionChange(user_ref=_user_ref(obj), state=state)
 

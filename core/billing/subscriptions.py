@@ -10,6 +10,7 @@ import logging
 from sqlmodel import Session, select
 
 from core.audit import audit
+from core.billing import entitlements
 from core.billing.client import ACTIVE_STATUSES, FINAL_STATUSES
 from core.billing.events import Event, SubscriptionState
 from core.models import Plan, Subscription, User, utcnow
@@ -46,11 +47,12 @@ def account_of(session: Session, *, customer: str, user_ref: int | None) -> User
 
 
 def refresh_plan(session: Session, user: User) -> None:
-    """Premium while any subscription is active; free otherwise."""
+    """Premium while any subscription entitles to it (``core.billing.entitlements``); free otherwise."""
     session.flush()
     active = session.exec(
         select(Subscription.id).where(Subscription.user_id == user.id)
         .where(Subscription.status.in_(ACTIVE_STATUSES))  # type: ignore[attr-defined]
+        .where(Subscription.ended_at.is_(None))  # type: ignore[union-attr]
     ).first()
     plan = Plan.PREMIUM if active is not None else Plan.FREE
     if user.plan != plan:
@@ -61,7 +63,7 @@ def refresh_plan(session: Session, user: User) -> None:
 
 
 def apply_state(session: Session, event: Event, user: User, state: SubscriptionState, *, current: bool,
-                 only_if_new: bool = False) -> str:
+                only_if_new: bool = False) -> str:
     """Apply a subscription's state; "stale" when an older or impossible state would overwrite a newer one.
 
     ``current``: the state is Stripe's own, fetched now, so it wins over whatever events said before.
@@ -76,7 +78,8 @@ def apply_state(session: Session, event: Event, user: User, state: SubscriptionS
         sub = Subscription(user_id=int(user.id or 0), stripe_customer_id=state.customer,
                            stripe_subscription_id=state.id)
     elif only_if_new:
-        state = SubscriptionState(sub.stripe_subscription_id, sub.stripe_customer_id, sub.status, None, None)
+        state = SubscriptionState(sub.stripe_subscription_id, sub.stripe_customer_id, sub.status, None, None,
+                                  sub.stripe_price_id, sub.cancel_at_period_end)
     elif sub.status in FINAL_STATUSES and state.status not in FINAL_STATUSES:
         log.info("stripe webhook %s: subscription %s is %s for good; %s ignored", event.id, state.id, sub.status,
                  state.status)
@@ -84,21 +87,33 @@ def apply_state(session: Session, event: Event, user: User, state: SubscriptionS
     elif not current and sub.last_event_at is not None and event.created < sub.last_event_at:
         log.info("stripe webhook %s: older than the last event applied to %s; ignored", event.id, state.id)
         return "stale"
+    entering_past_due = state.status == "past_due" and sub.past_due_since is None
     sub.status = state.status
     if state.period_end is not None:
         sub.current_period_end = state.period_end
-    if state.status in ACTIVE_STATUSES:
+    if state.price_id:
+        sub.stripe_price_id = state.price_id
+    sub.cancel_at_period_end = state.cancel_at_period_end
+    now = utcnow()
+    if state.status == "past_due":
+        # Premium for the grace period from the first failed payment; then the entitlement ends there.
+        sub.past_due_since = sub.past_due_since or min(event.created, now)
+        grace_end = entitlements.grace_ends_at(sub)
+        sub.ended_at = (sub.ended_at or grace_end) if grace_end is not None and grace_end <= now else None
+    elif state.status in ACTIVE_STATUSES:
+        sub.past_due_since = None
         sub.ended_at = None
     elif sub.ended_at is None:
         # Retention counts 30 days from here for content kept under this subscription.
-        sub.ended_at = state.ended_at or utcnow()
+        sub.ended_at = state.ended_at or now
     if not only_if_new and (sub.last_event_at is None or event.created > sub.last_event_at):
         sub.last_event_at = event.created
-    sub.updated_at = utcnow()
+    sub.updated_at = now
     session.add(sub)
     if state.customer and not user.stripe_customer_id:
         user.stripe_customer_id = state.customer
         session.add(user)
+    if entering_past_due and sub.ended_at is None:
+        entitlements.mail_payment_failed(session, user=user, sub=sub)
     refresh_plan(session, user)
     return state.status
-

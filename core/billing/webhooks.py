@@ -30,7 +30,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -50,6 +50,7 @@ from core.billing.events import (
     Checkout,
     Event,
     InvoicePaid,
+    PaymentFailed,
     SubscriptionChange,
     SubscriptionState,
     parse_event,
@@ -59,7 +60,7 @@ from core.billing.events import (
 from core.billing.subscriptions import Mismatch, account_of, apply_state
 from core.db import get_session
 from core.errors import TransientError, VormError
-from core.models import InvoiceRecord, WebhookEvent, utcnow
+from core.models import CheckoutSession, InvoiceRecord, Subscription, User, WebhookEvent, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,10 @@ def _apply(session: Session, event: Event, change: Change, current: Subscription
             return "no_subscription"
         state = current or SubscriptionState(change.subscription_id, customer, "active", None, None)
         result = apply_state(session, event, user, state, current=current is not None, only_if_new=current is None)
+        if change.session_id:  # the next "Upgrade" must not reuse this session
+            session.execute(sa.update(CheckoutSession).values(status="complete")
+                            .where(col(CheckoutSession.stripe_session_id) == change.session_id)
+                            .where(col(CheckoutSession.user_id) == user.id))
         return "stale" if result == "stale" else "subscribed"
     if isinstance(change, SubscriptionChange):
         state = current or change.state
@@ -95,8 +100,31 @@ def _apply(session: Session, event: Event, change: Change, current: Subscription
         session.add(InvoiceRecord(user_id=user.id if user else None, stripe_invoice_id=change.id,
                                   amount_cents=change.amount_cents, currency=change.currency,
                                   created_at=change.created or utcnow()))
+        if user is not None and current is not None and _known(session, current.id, user):
+            apply_state(session, event, user, current, current=True)  # a paid invoice ends a past-due spell
         return "recorded"
+    if isinstance(change, PaymentFailed):
+        sub = session.exec(select(Subscription).where(Subscription.stripe_subscription_id == change.subscription_id)
+                           ).first() if change.subscription_id else None
+        if sub is None:
+            return "unknown_subscription"
+        user = account_of(session, customer=sub.stripe_customer_id, user_ref=None)
+        if user is None:
+            return "unknown_user"
+        if current is not None:
+            return apply_state(session, event, user, current, current=True)
+        if sub.status not in ("active", "trialing", "past_due"):
+            return "ignored"
+        # Stripe cannot be asked: a failed payment makes an active subscription past due.
+        state = SubscriptionState(sub.stripe_subscription_id, sub.stripe_customer_id, "past_due", None, None,
+                                  sub.stripe_price_id, sub.cancel_at_period_end)
+        return apply_state(session, event, user, state, current=False)
     return "ignored"
+
+
+def _known(session: Session, subscription_id: str, user: User) -> bool:
+    sub = session.exec(select(Subscription).where(Subscription.stripe_subscription_id == subscription_id)).first()
+    return sub is not None and sub.user_id == user.id
 
 
 def _claim(session: Session, event: Event) -> bool:
@@ -118,8 +146,10 @@ def _already_handled(event_id: str) -> bool:
 
 def _current_state(change: Change) -> SubscriptionState | None:
     """Stripe's current state of the subscription the change is about; None when it cannot be had."""
-    sub_id = change.subscription_id if isinstance(change, Checkout) else (
-        change.state.id if isinstance(change, SubscriptionChange) else "")
+    if isinstance(change, Checkout | InvoicePaid | PaymentFailed):
+        sub_id = change.subscription_id
+    else:
+        sub_id = change.state.id if isinstance(change, SubscriptionChange) else ""
     if not sub_id:
         return None
     data = fetch_subscription(sub_id)
