@@ -207,6 +207,22 @@ def _policy_banner(user: Any) -> None:
             st.rerun()
 
 
+def _billing_banner(user: Any) -> None:
+    """While a failed payment's grace runs: on every page, ask for new payment details."""
+    from core.billing import entitlements
+    from core.db import get_session
+    from pages.common import _, fmt_date
+
+    with get_session() as session:
+        status = entitlements.account_status(session, user=user)
+    if status.state != entitlements.BillingState.PAST_DUE:
+        return
+    with st.container(border=True, key="past_due_banner"):
+        st.warning(_("Your last payment failed. Update your payment details before {date} to keep premium.",
+                     date=fmt_date(status.ends_on)), icon=":material/credit_card_off:")
+        st.page_link(_page_file("account"), label=_("Update payment details"), icon=":material/credit_card:")
+
+
 def _quota_left(user: Any) -> int:
     from core.db import get_session
     from core.jobs.queue import quota_left_today
@@ -267,14 +283,16 @@ def _pages(user: Any) -> tuple[dict[str, list[Any]], Any]:
         # these stubs only redirect, the pages themselves are not registered.
         sections[_("Account")] += [
             st.Page(_to_login, title=name, url_path=name, visibility="hidden")
-            for name in ("upload", "library", "model", "my-data")
+            for name in ("upload", "library", "model", "my-data", "account")
         ]
     else:
         home = page("upload", N_("New model"), ":material/add_photo_alternate:", default=not reset)
         create = [home, page("library", N_("My models"), ":material/view_module:"),
                   page("model", N_("Model"), ":material/view_in_ar:", visibility="hidden")]
         sections = {_("Create"): create}
-        account = [page("my_data", N_("My data"), ":material/badge:")] if _exists("my_data") else []
+        account = [page("account", N_("Account"), ":material/account_circle:")]
+        if _exists("my_data"):
+            account.append(page("my_data", N_("My data"), ":material/badge:"))
         if account:
             sections[_("Account")] = account
         if info:
@@ -315,6 +333,8 @@ def main() -> None:
     _flash()
     if user is not None:
         _policy_banner(user)
+        if nav.url_path != "account":  # the Account page says it in its own place
+            _billing_banner(user)
     nav.run()
 
 

@@ -7,7 +7,7 @@ import streamlit as st
 from core.accounts import auth, password_reset, sessions
 from core.db import get_session
 from core.errors import VormError
-from pages.common import _, client, error_text, log_in
+from pages.common import N_, _, client, error_text, flash, log_in
 
 st.title(_("Log in"))
 st.caption(_("Turn a photo of an object into a 3D model you can spin, download and print."))
@@ -29,6 +29,7 @@ with left:
             st.error(error_text(exc), icon=":material/error:")
         else:
             log_in(token, user)
+            flash("success", msgid=N_("Welcome back! You are logged in."))
             st.rerun()
 
     st.page_link("pages/register.py", label=_("No account yet? Create one"), icon=":material/person_add:")
