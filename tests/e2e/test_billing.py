@@ -181,9 +181,10 @@ def test_flash_messages_survive_the_rerun_or_redirect(page, product) -> None:  #
 
     open_account(page, url)
     page.get_by_text("Change password").first.click()
-    page.get_by_label("Current password").last.fill(PASSWORD)
-    page.get_by_label("New password").fill("a-new-password-42")
-    page.get_by_role("button", name="Change password").click()
+    form = page.locator("[data-testid='stForm']").filter(has=page.get_by_role("button", name="Change password"))
+    form.get_by_role("textbox", name="Current password").fill(PASSWORD)
+    form.get_by_role("textbox", name="New password").fill("a-new-password-42")
+    form.get_by_role("button", name="Change password").click()
     page.get_by_text("Your password was changed. You stay logged in here").wait_for()
     wait_app(page)
 
@@ -192,7 +193,7 @@ def test_flash_messages_survive_the_rerun_or_redirect(page, product) -> None:  #
     wait_app(page)
     page.get_by_text("Delete your account").first.click()
     form = page.locator("[data-testid='stForm']").last
-    form.get_by_label("Current password").fill("a-new-password-42")
+    form.get_by_role("textbox", name="Current password").fill("a-new-password-42")
     form.get_by_text("I understand that this cannot be undone").click()
     form.get_by_role("button", name="Delete my account").click()
     page.get_by_text(re.compile(r"Your account and all its data have been deleted|Your account is closed")).wait_for()
