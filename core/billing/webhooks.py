@@ -19,6 +19,12 @@ and out of order. So, in this order:
 7. An event may not bind a Stripe customer to an account that has another one, or move a customer
    or subscription between accounts (an erasure would delete the other person's customer): it is
    acknowledged as "ignored", audited, and changes nothing.
+
+Handled: ``checkout.session.completed`` (the subscription bought; our open checkout session is
+closed), ``customer.subscription.created/updated/deleted``, ``invoice.paid`` (an invoice record;
+Stripe's current state ends a past-due spell) and ``invoice.payment_failed`` (past due: premium for
+the grace period, see ``core.billing.entitlements``). Parsing lives in ``core.billing.events``,
+applying a subscription's state in ``core.billing.subscriptions``.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from core.accounts import access, links, sessions
 from core.audit import audit
 from core.mail import enqueue_mail
 from core.models import (
+    CheckoutSession,
     GenerationJob,
     InvoiceRecord,
     Model3D,
@@ -78,6 +79,8 @@ def full_user(session: Session, *, customer: str = "cus_TEST123") -> Content:
                               status="succeeded"))
     session.add(Subscription(user_id=user.id, stripe_customer_id=customer, stripe_subscription_id=f"sub_{user.id}"))
     session.add(InvoiceRecord(user_id=user.id, stripe_invoice_id=f"in_{user.id}", amount_cents=900))
+    session.add(CheckoutSession(user_id=user.id, stripe_session_id=f"cs_{user.id}", url="https://checkout.example/x",
+                                expires_at=utcnow() + timedelta(minutes=30)))
     links.issue_one_time_token(session, user_id=user.id, purpose="password_reset", minutes=60)  # one_time_token
     enqueue_mail(session, to=user.email, subject="Hi", body="Hello", kind="test", user_id=user.id)  # outbox
     now = utcnow()
