@@ -78,3 +78,15 @@ def test_stripe_unreachable_exits_3_and_changes_nothing(session, stripe_stub):
     assert result.stderr.splitlines()[-1] == "error: Stripe could not be reached. It will be retried."
     unconfigured = manage("reconcile-billing", STRIPE_API_BASE="", STRIPE_SECRET_KEY="sk_test_placeholder")
     assert unconfigured.returncode == 2 and "STRIPE_SECRET_KEY" in unconfigured.stderr
+
+
+def test_the_hourly_maintenance_reconciles(session, stripe_stub):
+    from jobs.maintenance import hourly
+
+    user = create_random_user(session)
+    url = checkout.start_checkout(session, user_id=user.id)
+    stripe_stub.complete_checkout(url.rsplit("/", 1)[-1], subscription_id="sub_hourly")
+    result = hourly()
+    assert result["billing"] == {"customers": 1, "changes": 2, "dry_run": False}  # recorded, and premium
+    session.expire_all()
+    assert session.get(User, user.id).plan == "premium"
