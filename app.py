@@ -110,7 +110,7 @@ def _sync_cookie() -> None:
     if action not in ("set", "delete") or st.session_state.get("_vorm_no_cookies"):
         return
     if action == "set":
-        from core.accounts import auth
+        from core.accounts import sessions
         from core.db import get_session
         from core.errors import VormError
 
@@ -119,7 +119,7 @@ def _sync_cookie() -> None:
             return
         try:
             with get_session() as session:
-                url = "/account/session?t=" + auth.issue_session_link(session, token=token)
+                url = "/account/session?t=" + sessions.issue_session_link(session, token=token)
         except VormError as exc:
             log.warning("Could not hand the login cookie to the browser: %s", exc)
             return
@@ -149,7 +149,7 @@ def _not_allowed() -> None:
 
 def _reset_password_page() -> None:
     """The form behind the emailed link ``/?reset=TOKEN``."""
-    from core.accounts import auth
+    from core.accounts import password_reset
     from core.db import get_session
     from core.errors import VormError
     from pages.common import N_, _, error_text, flash
@@ -164,7 +164,7 @@ def _reset_password_page() -> None:
     if submitted:
         try:
             with get_session() as session:
-                auth.reset_password(session, token=token, new_password=password)
+                password_reset.reset_password(session, token=token, new_password=password)
         except VormError as exc:
             st.error(error_text(exc))
         else:
@@ -211,6 +211,22 @@ def _policy_banner(user: Any) -> None:
             with get_session() as session:
                 announce.acknowledge_policy(session, user=user)
             st.rerun()
+
+
+def _billing_banner(user: Any) -> None:
+    """While a failed payment's grace runs: on every page, ask for new payment details."""
+    from core.billing import entitlements
+    from core.db import get_session
+    from pages.common import _, fmt_date
+
+    with get_session() as session:
+        status = entitlements.account_status(session, user=user)
+    if status.state != entitlements.BillingState.PAST_DUE:
+        return
+    with st.container(border=True, key="past_due_banner"):
+        st.warning(_("Your last payment failed. Update your payment details before {date} to keep premium.",
+                     date=fmt_date(status.ends_on)), icon=":material/credit_card_off:")
+        st.page_link(_page_file("account"), label=_("Update payment details"), icon=":material/credit_card:")
 
 
 def _quota_left(user: Any) -> int:
@@ -273,14 +289,16 @@ def _pages(user: Any) -> tuple[dict[str, list[Any]], Any]:
         # these stubs only redirect, the pages themselves are not registered.
         sections[_("Account")] += [
             st.Page(_to_login, title=name, url_path=name, visibility="hidden")
-            for name in ("upload", "library", "model", "my-data", "admin")
+            for name in ("upload", "library", "model", "my-data", "admin", "account")
         ]
     else:
         home = page("upload", N_("New model"), ":material/add_photo_alternate:", default=not reset)
         create = [home, page("library", N_("My models"), ":material/view_module:"),
                   page("model", N_("Model"), ":material/view_in_ar:", visibility="hidden")]
         sections = {_("Create"): create}
-        account = [page("my_data", N_("My data"), ":material/badge:")] if _exists("my_data") else []
+        account = [page("account", N_("Account"), ":material/account_circle:")]
+        if _exists("my_data"):
+            account.append(page("my_data", N_("My data"), ":material/badge:"))
         if account:
             sections[_("Account")] = account
         if info:
@@ -326,6 +344,8 @@ def main() -> None:
     _flash()
     if user is not None:
         _policy_banner(user)
+        if nav.url_path != "account":  # the Account page says it in its own place
+            _billing_banner(user)
     nav.run()
 
 

@@ -40,7 +40,7 @@ def main() -> None:
                        "VORM_SECRETS_FILE": "/nonexistent", "DATABASE_URL": args.database_url or
                        f"sqlite:///{tmp / 'vorm.db'}"})
 
-    from core.accounts import auth
+    from core.accounts import auth, sessions
     from core.content import library
     from core.db import get_session, migrate
     from core.models import Model3D, utcnow
@@ -58,7 +58,7 @@ def main() -> None:
             for i in range(args.models)
         ])
         session.commit()
-        token = auth.create_session(session, user=user)
+        token = sessions.create_session(session, user=user)
 
     def page(n: int, search: str = "") -> None:
         with get_session() as s:

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str = "whsec_placeholder"
     stripe_api_base: str | None = None  # tests point this at a local stub
     stripe_price_id: str = "price_premium_monthly"
+    # A failed payment (subscription past_due) keeps premium this long while Stripe retries and the
+    # user updates the card; then the plan is free and the retention clock starts.
+    past_due_grace_days: float = 7.0
 
     # Mail
     smtp_host: str = ""  # empty: mails stay in the outbox

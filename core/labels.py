@@ -26,7 +26,7 @@ LABELS: dict[str, dict[str, str]] = {
     # Thumbnail views (core.generation.render.THUMBNAIL_VIEWS).
     "view": {"front": N_("Front"), "three_quarter": N_("Three-quarter"), "side": N_("Side"), "back": N_("Back"),
              "left": N_("Left"), "right": N_("Right"), "top": N_("Top"), "iso": N_("Three-quarter")},
-    # Access log entries (core.accounts.auth.record_access).
+    # Access log entries (core.accounts.access.record_access).
     "access": {"register": N_("account created"), "login": N_("logged in"), "login_failed": N_("failed login"),
                "logout": N_("logged out"), "reset_requested": N_("password reset requested"),
                "password_reset": N_("password reset"), "upload": N_("upload"),

@@ -230,6 +230,11 @@ class Subscription(SQLModel, table=True):
     ended_at: datetime | None = ts()
     # Stripe's time of the newest event applied: an older one arriving late must not undo it.
     last_event_at: datetime | None = ts()
+    stripe_price_id: str | None = Field(default=None, max_length=64)
+    # Cancelled in the portal: it runs to current_period_end, then Stripe ends it.
+    cancel_at_period_end: bool = False
+    # When the payment first failed; premium lasts PAST_DUE_GRACE_DAYS from here (core.billing.entitlements).
+    past_due_since: datetime | None = ts()
     created_at: datetime = ts(default=True)
     updated_at: datetime = ts(default=True)
 
@@ -243,6 +248,18 @@ class InvoiceRecord(SQLModel, table=True):
     amount_cents: int = 0
     currency: str = Field(default="eur", max_length=8)
     created_at: datetime = ts(default=True)
+
+
+class CheckoutSession(SQLModel, table=True):
+    # A Stripe Checkout Session we opened: reused while open, so that a double click makes one.
+    __tablename__ = "checkout_session"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = user_fk()
+    stripe_session_id: str = Field(max_length=255, sa_column_kwargs={"unique": True})
+    url: str = Field(max_length=2048)
+    status: str = Field(default="open", max_length=16)  # open, complete, expired
+    created_at: datetime = ts(default=True)
+    expires_at: datetime = ts(nullable=False)
 
 
 class WebhookEvent(SQLModel, table=True):

@@ -22,7 +22,28 @@ def daily() -> dict[str, Any]:
 
 
 def hourly() -> dict[str, Any]:
-    return {"outbox": deliver_outbox()}
+    return {"outbox": deliver_outbox(), "billing": reconcile_billing()}
+
+
+def reconcile_billing() -> dict[str, Any]:
+    """Heal what lost webhooks left wrong, from Stripe's current state; end past-due grace periods.
+
+    Runs in the hourly slot, so once per fleet. Without Stripe only the grace periods are ended.
+    """
+    from core.billing import entitlements
+    from core.billing.client import stripe_configured
+    from core.billing.reconcile import reconcile
+    from core.errors import VormError
+
+    if not stripe_configured():
+        with get_session() as session:
+            ended = entitlements.expire_grace(session)
+            session.commit()
+        return {"skipped": "stripe not configured", "grace_ended": len(ended)}
+    try:
+        return reconcile().summary()
+    except VormError as exc:  # Stripe unreachable: the next hour tries again
+        return {"error": exc.code}
 
 
 def privacy_tick() -> None:

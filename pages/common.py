@@ -17,11 +17,11 @@ from datetime import datetime
 import streamlit as st
 
 from core import i18n
-from core.accounts import auth
+from core.accounts import access, auth, sessions
 from core.errors import SessionInvalid, VormError
 from core.models import Role, User
 
-COOKIE_NAME = auth.SESSION_COOKIE
+COOKIE_NAME = sessions.SESSION_COOKIE
 
 _TOKEN = "_vorm_token"  # the session token after a login in this browser tab
 _USER = "_vorm_user"  # the user resolved in the latest run
@@ -119,7 +119,7 @@ def fmt_duration(seconds: float) -> str:
     return i18n.format_duration(seconds, lang())
 
 
-def client() -> auth.Client:
+def client() -> access.Client:
     """Where this request comes from: IP address and user agent, for the access log."""
     ip = ua = None
     try:
@@ -131,7 +131,7 @@ def client() -> auth.Client:
     except Exception:
         pass
     # Outside a browser (AppTest, bare mode) these can be placeholders rather than strings.
-    return auth.Client(ip=ip if isinstance(ip, str) else None, user_agent=ua if isinstance(ua, str) else None)
+    return access.Client(ip=ip if isinstance(ip, str) else None, user_agent=ua if isinstance(ua, str) else None)
 
 
 def session_token() -> str | None:
@@ -155,7 +155,7 @@ def load_user() -> User | None:
     if token:
         try:
             with get_session() as session:
-                user, _row = auth.resolve_session(session, token)
+                user, _row = sessions.resolve_session(session, token)
         except SessionInvalid:
             user = None
             st.session_state[_ENDED] = True
@@ -225,7 +225,7 @@ def log_out() -> None:
     token = session_token()
     if token:
         with get_session() as session:
-            auth.revoke_session(session, token)
+            sessions.revoke_session(session, token)
     st.session_state.pop(_TOKEN, None)
     st.session_state[_USER] = None
     st.session_state[_LOGGED_OUT] = True

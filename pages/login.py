@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.accounts import auth
+from core.accounts import auth, password_reset, sessions
 from core.db import get_session
 from core.errors import VormError
-from pages.common import _, client, error_text, log_in
+from pages.common import N_, _, client, error_text, flash, log_in
 
 st.title(_("Log in"))
 st.caption(_("Turn a photo of an object into a 3D model you can spin, download and print."))
@@ -24,11 +24,12 @@ with left:
         try:
             with get_session() as session:
                 user = auth.authenticate(session, email=email, password=password, client=who)
-                token = auth.create_session(session, user=user, client=who)
+                token = sessions.create_session(session, user=user, client=who)
         except VormError as exc:
             st.error(error_text(exc), icon=":material/error:")
         else:
             log_in(token, user)
+            flash("success", msgid=N_("Welcome back! You are logged in."))
             st.rerun()
 
     st.page_link("pages/register.py", label=_("No account yet? Create one"), icon=":material/person_add:")
@@ -40,7 +41,7 @@ with left:
         if asked:
             try:
                 with get_session() as session:
-                    auth.request_password_reset(session, email=reset_email, client=client())
+                    password_reset.request_password_reset(session, email=reset_email, client=client())
             except VormError as exc:
                 st.error(error_text(exc))
             else:

@@ -7,7 +7,6 @@ from typing import Any
 
 import streamlit as st
 
-from core.accounts import auth
 from core.config import get_settings
 from core.db import get_session
 from core.errors import VormError
@@ -22,7 +21,7 @@ from core.models import (
     Upload,
     utcnow,
 )
-from core.privacy import correction, erasure, exports, retention
+from core.privacy import erasure, exports, retention
 from pages import common
 from pages.common import N_, _, error_text, fmt_date, fmt_money, fmt_number, label, ngettext, plain, require_user
 
@@ -111,46 +110,11 @@ for column, name, value in ((c1, _("Email address"), user.email), (c1, _("Name")
                              (c2, _("Language"), label("language", user.locale))):
     column.markdown(f"**{name}:** {plain(value)}")
 
-e1, e2 = st.columns(2)
-with e1.expander(_("Change name"), icon=":material/edit:"), st.form("mydata_name_form"):
-    name = st.text_input(_("Name"), value=user.name, key="mydata_name", max_chars=correction.MAX_NAME_CHARS)
-    if st.form_submit_button(_("Save name"), type="primary"):
-        try:
-            with get_session() as session:
-                correction.change_name(session, user=user, name=name)
-        except VormError as exc:
-            st.error(error_text(exc))
-        else:
-            _done(_("Your name was saved."))
-with e2.expander(_("Change email address"), icon=":material/alternate_email:"), st.form("mydata_email_form"):
-    new_email = st.text_input(_("New email address"), key="mydata_new_email")
-    password = st.text_input(_("Current password"), type="password", key="mydata_email_password")
-    if st.form_submit_button(_("Send confirmation link"), type="primary"):
-        try:
-            with get_session() as session:
-                sent_to = correction.request_email_change(session, user=user, new_email=new_email, password=password)
-        except VormError as exc:
-            st.error(error_text(exc))
-        else:
-            _done(_("We sent a confirmation link to {email}. Your address changes when you open it "
-                    "(within 24 hours).", email=plain(sent_to)))
-
-with st.expander(_("Change password"), icon=":material/password:"), st.form("mydata_password_form",
-                                                                          clear_on_submit=True):
-    current = st.text_input(_("Current password"), type="password", key="mydata_pw_current",
-                            autocomplete="current-password")
-    new_password = st.text_input(_("New password"), type="password", key="mydata_pw_new",
-                                 help=_("At least 10 characters, with letters and digits."),
-                                 autocomplete="new-password")
-    if st.form_submit_button(_("Change password"), type="primary"):
-        try:
-            with get_session() as session:
-                auth.change_password(session, user_id=user.id, old_password=current, new_password=new_password,
-                                     keep_token=common.session_token())
-        except VormError as exc:
-            st.error(error_text(exc))
-        else:
-            _done(_("Your password was changed. You stay logged in here; other browsers are logged out."))
+try:
+    st.page_link("pages/account.py", label=_("Change your name, email address, password or language on the Account "
+                                            "page"), icon=":material/account_circle:")
+except Exception:  # the page is not registered (run on its own, e.g. in a page test)
+    st.caption(_("Change your name, email address, password or language on the Account page"))
 
 # --- plan ------------------------------------------------------------------------------
 

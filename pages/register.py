@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.accounts import auth
+from core.accounts import auth, sessions
 from core.db import get_session
 from core.errors import VormError
 from core.privacy import policy
@@ -39,7 +39,7 @@ with left:
             with get_session() as session:
                 user = auth.register(session, email=email, name=name, password=password, accepted_policy=accepted,
                                      locale=lang(), client=who)
-                token = auth.create_session(session, user=user, client=who)
+                token = sessions.create_session(session, user=user, client=who)
         except VormError as exc:
             st.error(error_text(exc), icon=":material/error:")
         else:

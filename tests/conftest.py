@@ -253,6 +253,23 @@ def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[list]:
     controller.stop()
 
 
+@pytest.fixture
+def stripe_stub(monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """The local Stripe API stub (tests/utils/stripe_stub.py), with settings and the client pointed at it."""
+    from core.billing import client
+    from core.config import reset_settings
+    from tests.utils.stripe_stub import StripeStub
+
+    stub = StripeStub().start()
+    monkeypatch.setenv("STRIPE_API_BASE", stub.url)
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_stubbed_key_123")
+    reset_settings()
+    client.reset_client()
+    yield stub
+    stub.stop()
+    client.reset_client()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Under CI, a run whose PostgreSQL tests were skipped (or never ran) fails."""
     if not REQUIRE_PG or exitstatus != 0:

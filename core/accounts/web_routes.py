@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from core.accounts import auth
+from core.accounts import sessions
 from core.errors import TokenInvalid, TransientError
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def _redeem(link: str) -> tuple[str, int]:
     from core.db import get_session
 
     with get_session() as session:
-        return auth.redeem_session_link(session, link=link)
+        return sessions.redeem_session_link(session, link=link)
 
 
 async def session_cookie(request: Request) -> Response:
@@ -53,7 +53,7 @@ async def session_cookie(request: Request) -> Response:
     except TransientError as exc:
         return PlainTextResponse(str(exc), status_code=503)
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(auth.SESSION_COOKIE, value, max_age=seconds, **_cookie_options())  # type: ignore[arg-type]
+    response.set_cookie(sessions.SESSION_COOKIE, value, max_age=seconds, **_cookie_options())  # type: ignore[arg-type]
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -62,17 +62,17 @@ def _revoke(token: str | None) -> None:
     from core.db import get_session
 
     with get_session() as session:
-        auth.revoke_session(session, token)
+        sessions.revoke_session(session, token)
 
 
 async def logout(request: Request) -> Response:
     """Revoke the session the cookie names and delete the cookie, then back to the app."""
     try:
-        await run_in_threadpool(_revoke, request.cookies.get(auth.SESSION_COOKIE))
+        await run_in_threadpool(_revoke, request.cookies.get(sessions.SESSION_COOKIE))
     except TransientError as exc:
         return PlainTextResponse(str(exc), status_code=503)
     response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(auth.SESSION_COOKIE, **_cookie_options())  # type: ignore[arg-type]
+    response.delete_cookie(sessions.SESSION_COOKIE, **_cookie_options())  # type: ignore[arg-type]
     response.headers["Cache-Control"] = "no-store"
     return response
 

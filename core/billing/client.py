@@ -1,4 +1,4 @@
-"""The Stripe client, built once from settings, and the customer deletion that erasure needs.
+"""The Stripe client, built once from settings, and the few calls Vorm makes with it.
 
 We hold Stripe references only (customer, subscription and invoice ids); card data
 never reaches us. ``stripe_api_base`` points the client at a local stub in tests, so
@@ -55,6 +55,20 @@ class BillingUnavailable(TransientError):
     """Stripe could not be reached. It will be retried."""
 
     code = "billing_unavailable"
+
+
+class PaymentsUnavailable(VormError):
+    """Payments are unavailable right now, try again in a few minutes."""
+
+    # What a user sees whenever Stripe cannot do what they asked (down, slow, refusing our key, or not
+    # set up): nothing was changed. The operator log has the detail.
+    code = "payments_unavailable"
+
+
+class StripeNotConfigured(VormError):
+    """Stripe is not configured: set STRIPE_SECRET_KEY (and STRIPE_API_BASE only for a local stub)."""
+
+    code = "stripe_not_configured"
 
 
 # --- the client -----------------------------------------------------------
@@ -142,3 +156,23 @@ def delete_customer(customer_id: str) -> str:
     except stripe.APIError as exc:
         raise BillingUnavailable() from exc
     return "deleted"
+
+
+def list_subscriptions(customer_id: str) -> list[dict[str, Any]]:
+    """Every subscription Stripe holds for a customer now, ended ones included. BillingUnavailable when it
+    cannot be asked; a customer Stripe no longer knows has none."""
+    import stripe
+
+    try:
+        page = get_client().v1.subscriptions.list(params={"customer": customer_id, "status": "all", "limit": 100})
+        subs = [s.to_dict() if hasattr(s, "to_dict") else dict(s) for s in page.auto_paging_iter()]
+    except stripe.InvalidRequestError as exc:
+        if getattr(exc, "http_status", None) == 404:
+            return []
+        log.error("Stripe refused to list the subscriptions of %s: %s", customer_id, exc)
+        raise BillingUnavailable() from exc
+    except stripe.StripeError as exc:
+        log.error("Stripe could not list the subscriptions of %s (%s: %s)", customer_id, type(exc).__name__,
+                  " ".join(str(exc).split())[:300])
+        raise BillingUnavailable() from exc
+    return [s for s in subs if isinstance(s, dict)]

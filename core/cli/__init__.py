@@ -7,6 +7,7 @@ VormError for bad input; ``core.manage`` turns it into one line on stderr.
 
 COMMAND_MODULES = (
     "core.cli.accounts",
+    "core.cli.billing",
     "core.cli.jobs",
     "core.cli.privacy",
     "core.cli.support",

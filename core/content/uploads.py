@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from core.accounts.auth import NO_CLIENT, Client, record_access
+from core.accounts.access import NO_CLIENT, Client, record_access
 from core.config import get_settings
 from core.errors import ValidationError, VormError
 from core.i18n import N_

@@ -37,6 +37,7 @@ MIN_THICKNESS_MM = 0.8  # at print size, when one is given
 GRID_CELLS_PER_PART = 2.5  # a part must span this many grid cells to be meshed reliably
 CORNER_SLACK = 3.0  # radii: corners sharper than about 40° count as thin (their tips cannot print)
 REBUILD_MAX_VOXELS = 128  # along the longest side, for the fallback rebuild
+WELD_TOLERANCE = 1e-8  # trimesh's merge tolerance, in the mesh's own units: points closer are one
 _JITTER = (1.0e-4 * math.sqrt(2.0), 1.0e-4 * math.pi / 3.0)  # keeps sample points off shared edges
 
 
@@ -397,6 +398,22 @@ def surface_area(vertices: np.ndarray, faces: np.ndarray) -> float:
     return float(np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum() / 2.0)
 
 
+def weld(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One vertex for points that any file would store as one.
+
+    STL keeps no vertex identity, and loaders (trimesh, slicers) merge points closer than
+    ``WELD_TOLERANCE``: two vertices that close but distinct in memory would come back as one and
+    the reloaded mesh as non-manifold. So the mesh is judged as it will be read.
+    """
+    if len(vertices) == 0:
+        return vertices, faces
+    keys = np.round(vertices / WELD_TOLERANCE).astype(np.int64)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    if len(first) == len(vertices):
+        return vertices, faces
+    return vertices[first], inverse.reshape(-1)[faces]
+
+
 def ensure_sound(
     vertices: np.ndarray, faces: np.ndarray, thickness: float, target_faces: int
 ) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -406,6 +423,8 @@ def ensure_sound(
     decimation could not bring within ``target_faces`` is rebuilt on coarser
     voxels; if even that fails it is kept as it is (over budget, but sound).
     """
+    if np.isfinite(vertices).all():
+        vertices, faces = weld(vertices, faces)
     report = check(vertices, faces)
     if report.ok and len(faces) <= target_faces:
         return vertices, faces, False

@@ -146,6 +146,11 @@ def quota_left_today(session: Session, *, user: User) -> int:
     return max(0, limit - _used_today(session, user_id=int(user.id or 0)))
 
 
+def generations_used_today(session: Session, *, user: User) -> int:
+    """Generations that count against today's (UTC) limit: failed ones and ones cancelled unstarted do not."""
+    return _used_today(session, user_id=int(user.id or 0))
+
+
 def _used_today(session: Session, *, user_id: int) -> int:
     since = _start_of_day(utcnow())
     cancelled_unstarted = sa.and_(col(GenerationJob.status) == JobStatus.CANCELLED,

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from core.accounts.auth import (
-    consume_one_time_token,
-    issue_one_time_token,
-    normalise_email,
-    verify_password,
-)
+from core.accounts.auth import normalise_email, verify_password
+from core.accounts.links import consume_one_time_token, issue_one_time_token
 from core.audit import audit
 from core.config import get_settings, public_url
 from core.errors import DuplicateEmail, NotFound, ValidationError
@@ -24,7 +20,7 @@ from core.privacy.erasure import ERASED_PASSWORD_HASH, PasswordRequired
 EMAIL_CHANGE_TOKEN_MINUTES = 24 * 60
 
 
-MAX_NAME_CHARS = 120
+MAX_NAME_CHARS = 100  # the display name (the column allows 120: older accounts may have longer ones)
 
 
 class SameEmail(ValidationError):
@@ -38,10 +34,25 @@ class SameEmail(ValidationError):
 # --- correction ---------------------------------------------------------------------
 
 
+class NameEmpty(ValidationError):
+    """Please enter a display name."""
+
+    code = "name_empty"
+
+
+class NameTooLong(ValidationError):
+    """The display name is too long: use at most {limit} characters."""
+
+    code = "name_too_long"
+
+
 def change_name(session: Session, *, user: User, name: str) -> User:
-    name = (name or "").strip()
+    """The display name: not empty, at most ``MAX_NAME_CHARS`` characters (spaces around it are dropped)."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise NameEmpty()
     if len(name) > MAX_NAME_CHARS:
-        raise ValidationError(N_("The name is too long (at most {limit} characters)."), limit=MAX_NAME_CHARS)
+        raise NameTooLong(limit=MAX_NAME_CHARS)
     user = session.merge(user)
     user.name, user.updated_at = name, utcnow()
     session.add(user)

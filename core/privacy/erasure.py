@@ -16,10 +16,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from core.accounts.auth import (
-    Client,
-    verify_password,
-)
+from core.accounts.access import Client
+from core.accounts.auth import verify_password
 from core.audit import audit
 from core.billing import client
 from core.db import get_session

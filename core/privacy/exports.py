@@ -159,7 +159,8 @@ This ZIP holds everything Vorm stores about you (GDPR articles 15 and 20).
 
 Tables: user (your account; the password is stored only as a one-way hash and is not
 included), upload, model3d, generation_job, subscription (Stripe references only; we
-never receive card data), invoice_record, access_event (IP address and browser at login
+never receive card data), invoice_record, checkout_session (payment pages we opened for
+you at Stripe), access_event (IP address and browser at login
 and upload), auth_session, one_time_token (only hashes of links), policy_acceptance,
 privacy_request, support_ticket, outbox (emails we sent you), audit_log.
 Times are in UTC (ISO 8601).

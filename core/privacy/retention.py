@@ -90,7 +90,9 @@ def retention_rule(session: Session, *, user: User) -> RetentionRule:
         sa.select(Subscription.status, Subscription.ended_at, Subscription.updated_at)  # type: ignore[call-overload]
         .where(Subscription.user_id == user.id)
     ).all()
-    if any(s.status in ACTIVE_STATUSES for s in subs) or (user.plan == Plan.PREMIUM and not subs):
+    # Entitling: the rule of core.billing.entitlements (a past-due one whose grace ran out has an end).
+    if any(s.status in ACTIVE_STATUSES and s.ended_at is None for s in subs) or (user.plan == Plan.PREMIUM
+                                                                                 and not subs):
         return RetentionRule(protected=True, last_end=None, days=days)
     ends = [s.ended_at or s.updated_at for s in subs]
     return RetentionRule(protected=False, last_end=max(ends) if ends else None, days=days)
@@ -106,7 +108,8 @@ def _expired(table: sa.Table, cutoff: datetime) -> sa.ColumnElement[bool]:
     sub = Subscription.__table__  # type: ignore[attr-defined]
     usr = User.__table__  # type: ignore[attr-defined]
     owner = table.c.user_id
-    active = sa.exists().where(sub.c.user_id == owner, sub.c.status.in_(sorted(ACTIVE_STATUSES)))
+    active = sa.exists().where(sub.c.user_id == owner, sub.c.status.in_(sorted(ACTIVE_STATUSES)),
+                               sub.c.ended_at.is_(None))
     any_sub = sa.exists().where(sub.c.user_id == owner)
     ended_recently = sa.exists().where(
         sub.c.user_id == owner, sa.func.coalesce(sub.c.ended_at, sub.c.updated_at) >= cutoff

@@ -20,17 +20,23 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CHROMIUM, free_port
+from tests.utils.stripe_stub import StripeStub
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 STARTUP_TIMEOUT_SECONDS = 90.0
 
 
+#: The webhook signing secret the product is configured with (tests sign events with it, as Stripe would).
+STRIPE_WEBHOOK_SECRET = "whsec_e2e_0123456789abcdef0123"
+
+
 class Product:
-    def __init__(self, url: str, env: dict[str, str], logs: Path) -> None:
+    def __init__(self, url: str, env: dict[str, str], logs: Path, stripe: StripeStub) -> None:
         self.url = url
         self.env = env
         self.logs = logs
+        self.stripe = stripe  # the local Stripe API the product talks to
 
     def db_session(self):  # type: ignore[no-untyped-def]
         """A database session on the product's database (for fixtures the UI cannot make)."""
@@ -67,6 +73,7 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: apt-get install -y chromium")
     base = tmp_path_factory.mktemp("product")
+    stripe = StripeStub().start()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
@@ -82,6 +89,9 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
         "DEVICE": "cpu",
         "FREE_RESOLUTION_PX": "192",  # small: the journey tests the product, not the engine's detail
         "PYTHONUNBUFFERED": "1",
+        "STRIPE_API_BASE": stripe.url,
+        "STRIPE_SECRET_KEY": "sk_test_e2e_stub_0123456789",
+        "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
     }
     (base / "data").mkdir()
     # A copy of the policy folder, so a test can publish a new version as an operator would.
@@ -102,7 +112,7 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
                               stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_healthy(url, [web, worker], logs)
-        yield Product(url, env, logs)
+        yield Product(url, env, logs, stripe)
     finally:
         for proc in (worker, web):
             if proc.poll() is None:
@@ -114,6 +124,7 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
                 os.killpg(proc.pid, signal.SIGKILL)
         web_log.close()
         worker_log.close()
+        stripe.stop()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

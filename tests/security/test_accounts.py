@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from core.accounts import auth
+from core.accounts import access, auth, password_reset, sessions
 from core.config import get_settings
 from core.db import get_session
 from core.errors import AuthError, WrongCredentials
@@ -52,7 +52,7 @@ def test_concurrent_wrong_passwords_are_all_counted_and_lock_the_account(db):
     def attempt(i: int) -> None:
         with get_session() as session:
             auth.authenticate(session, email=user.email, password=f"wrong-guess-{i}",
-                              client=auth.Client(ip="198.51.100.9"))
+                              client=access.Client(ip="198.51.100.9"))
 
     results = _all_at_once(30, attempt)
     assert all(isinstance(r, WrongCredentials) for r in results), results
@@ -96,7 +96,7 @@ def _reset_link(email: str) -> str:
     from core.models import OutboxMessage
 
     with get_session() as session:
-        auth.request_password_reset(session, email=email)
+        password_reset.request_password_reset(session, email=email)
         mail = session.exec(select(OutboxMessage).where(OutboxMessage.to_address == email)
                             .order_by(OutboxMessage.id.desc())).first()  # type: ignore[union-attr]
     assert mail is not None
@@ -112,7 +112,7 @@ def test_concurrent_resets_with_one_token_let_exactly_one_through(db):
 
     def reset(i: int) -> int:
         with get_session() as session:
-            return auth.reset_password(session, token=token, new_password=f"racing-pass-{i}x").id or 0
+            return password_reset.reset_password(session, token=token, new_password=f"racing-pass-{i}x").id or 0
 
     results = _all_at_once(4, reset)
     winners = [i for i, r in enumerate(results) if r == user.id]
@@ -129,11 +129,11 @@ def test_a_newer_reset_link_voids_the_older_ones(db):
         user = create_random_user(session)
     old, new = _reset_link(user.email), _reset_link(user.email)
     with get_session() as session, pytest.raises(TokenInvalid):
-        auth.reset_password(session, token=old, new_password="older-link-pass-1")
+        password_reset.reset_password(session, token=old, new_password="older-link-pass-1")
     with get_session() as session:
-        auth.reset_password(session, token=new, new_password="newer-link-pass-2")
+        password_reset.reset_password(session, token=new, new_password="newer-link-pass-2")
     with get_session() as session, pytest.raises(TokenInvalid):
-        auth.reset_password(session, token=old, new_password="older-link-pass-3")
+        password_reset.reset_password(session, token=old, new_password="older-link-pass-3")
     with get_session() as session:
         assert auth.authenticate(session, email=user.email, password="newer-link-pass-2").id == user.id
 
@@ -145,18 +145,18 @@ def test_a_reset_voids_a_pending_email_change_and_ends_every_session(db):
 
     with get_session() as session:
         user = create_random_user(session)
-        cookie = auth.create_session(session, user=user)
+        cookie = sessions.create_session(session, user=user)
         # Whoever knew the password asked to move the account to their own address...
         correction.request_email_change(session, user=user, new_email="taker@example.net", password=PASSWORD)
         mail = session.exec(select(OutboxMessage).where(OutboxMessage.to_address == "taker@example.net")).one()
     confirm = mail.body.split("confirm_email=")[1].split()[0]
     # ...and the owner takes the account back with a reset.
     with get_session() as session:
-        auth.reset_password(session, token=_reset_link(user.email), new_password="taken-back-pass-1")
+        password_reset.reset_password(session, token=_reset_link(user.email), new_password="taken-back-pass-1")
     with get_session() as session, pytest.raises(TokenInvalid):
         correction.confirm_email_change(session, token=confirm)
     with get_session() as session, pytest.raises(SessionInvalid):
-        auth.resolve_session(session, cookie)
+        sessions.resolve_session(session, cookie)
     with get_session() as session:
         assert session.get(User, user.id).email == user.email  # type: ignore[union-attr]
 
@@ -166,18 +166,18 @@ def test_a_password_change_voids_reset_links_and_other_sessions_but_keeps_this_o
 
     with get_session() as session:
         user = create_random_user(session)
-        here = auth.create_session(session, user=user)
-        elsewhere = auth.create_session(session, user=user)
+        here = sessions.create_session(session, user=user)
+        elsewhere = sessions.create_session(session, user=user)
     token = _reset_link(user.email)
     with get_session() as session:
         auth.change_password(session, user_id=user.id, old_password=PASSWORD, new_password="changed-pass-77",
                              keep_token=here)
     with get_session() as session, pytest.raises(TokenInvalid):
-        auth.reset_password(session, token=token, new_password="attacker-pass-1")
+        password_reset.reset_password(session, token=token, new_password="attacker-pass-1")
     with get_session() as session:
-        assert auth.resolve_session(session, here)[0].id == user.id
+        assert sessions.resolve_session(session, here)[0].id == user.id
         with pytest.raises(SessionInvalid):
-            auth.resolve_session(session, elsewhere)
+            sessions.resolve_session(session, elsewhere)
         assert auth.authenticate(session, email=user.email, password="changed-pass-77").id == user.id
 
 
@@ -186,7 +186,7 @@ def test_a_password_change_voids_reset_links_and_other_sessions_but_keeps_this_o
 
 def _refusal(email: str, password: str) -> AuthError:
     with get_session() as session, pytest.raises(AuthError) as info:
-        auth.authenticate(session, email=email, password=password, client=auth.Client(ip="198.51.100.20"))
+        auth.authenticate(session, email=email, password=password, client=access.Client(ip="198.51.100.20"))
     return info.value
 
 
@@ -249,7 +249,8 @@ def test_reset_mails_to_one_address_are_limited_also_when_asked_at_once(db):
     def ask(i: int) -> None:
         with get_session() as session:
             # From many addresses, so that only the per-address limit applies.
-            return auth.request_password_reset(session, email=user.email, client=auth.Client(ip=f"192.0.2.{i}"))
+            return password_reset.request_password_reset(session, email=user.email,
+                                                         client=access.Client(ip=f"192.0.2.{i}"))
 
     results = _all_at_once(30, ask)
     assert results == [None] * 30  # every asker gets the same answer
@@ -263,19 +264,19 @@ def test_reset_requests_from_one_ip_are_limited_whatever_the_address(db):
     limit = get_settings().reset_requests_per_ip_per_hour
     with get_session() as session:
         users = [create_random_user(session) for _ in range(limit + 2)]
-    flood = auth.Client(ip="203.0.113.66")
+    flood = access.Client(ip="203.0.113.66")
     with get_session() as session:
         for i in range(5):  # unknown addresses count too: nothing is sent, but the asker cannot tell
-            auth.request_password_reset(session, email=f"nobody-{i}@example.org", client=flood)
+            password_reset.request_password_reset(session, email=f"nobody-{i}@example.org", client=flood)
         for user in users:
-            auth.request_password_reset(session, email=user.email, client=flood)
+            password_reset.request_password_reset(session, email=user.email, client=flood)
         reasons = [e.reason for e in session.exec(select(AccessEvent).where(AccessEvent.ip == flood.ip)
                                                  .order_by(AccessEvent.id))]
     assert sum(_reset_mails(u.email) for u in users) == limit - 5
     assert reasons == ["unknown_email"] * 5 + [None] * (limit - 5) + ["rate_limited_ip"] * (len(users) - limit + 5)
     # Another address (another IP) is not held back by this one's flood.
     with get_session() as session:
-        auth.request_password_reset(session, email=users[-1].email, client=auth.Client(ip="203.0.113.67"))
+        password_reset.request_password_reset(session, email=users[-1].email, client=access.Client(ip="203.0.113.67"))
     assert _reset_mails(users[-1].email) == 1
 
 
@@ -434,11 +435,11 @@ def test_a_non_ascii_session_value_is_an_ended_session(db):
 
     with get_session() as session:
         user = create_random_user(session)
-        cookie = auth.create_session(session, user=user)
+        cookie = sessions.create_session(session, user=user)
         for bad in ("abc.h\u00e9llo", cookie[:-2] + "\u00e9\u00e9", "\u2603." + cookie.split(".")[1]):
             with pytest.raises(SessionInvalid):
-                auth.resolve_session(session, bad)
-            auth.revoke_session(session, bad)  # logging out with it is a no-op, not a crash
+                sessions.resolve_session(session, bad)
+            sessions.revoke_session(session, bad)  # logging out with it is a no-op, not a crash
         auth.change_password(session, user_id=user.id, old_password=PASSWORD, new_password="plain-ascii-pass-1",
                              keep_token="abc.h\u00e9llo")
 
@@ -488,8 +489,8 @@ def test_a_session_link_sets_an_httponly_lax_cookie_once(served):
 
     with get_session() as session:
         user = create_random_user(session)
-        token = auth.create_session(session, user=user)
-        link = auth.issue_session_link(session, token=token)
+        token = sessions.create_session(session, user=user)
+        link = sessions.issue_session_link(session, token=token)
     first = httpx.get(f"{served.url}/account/session", params={"t": link}, timeout=30)
     assert first.status_code == 303 and first.headers["location"] == "/"
     header = _set_cookie_header(first)
@@ -500,24 +501,24 @@ def test_a_session_link_sets_an_httponly_lax_cookie_once(served):
     assert abs(max_age - get_settings().session_days * 86400) < 120
     cookie = first.cookies["vorm_session"]
     with get_session() as session:
-        assert auth.resolve_session(session, cookie)[0].id == user.id
+        assert sessions.resolve_session(session, cookie)[0].id == user.id
     # The link works once: a replay sets nothing.
     replay = httpx.get(f"{served.url}/account/session", params={"t": link}, timeout=30)
     assert replay.status_code == 403 and "set-cookie" not in replay.headers
     # A link opened from another site (a login forced on a visitor) is refused before it is spent.
     with get_session() as session:
-        other = auth.issue_session_link(session, token=token)
+        other = sessions.issue_session_link(session, token=token)
     forced = httpx.get(f"{served.url}/account/session", params={"t": other}, headers={"Sec-Fetch-Site": "cross-site"},
                        timeout=30)
     assert forced.status_code == 403 and "set-cookie" not in forced.headers
     # Nor does a link whose session has ended in the meantime, nor one made up.
     with get_session() as session:
-        auth.revoke_session(session, token)
+        sessions.revoke_session(session, token)
     for bad in (other, "made-up", "abc.h\u00e9llo"):
         refused = httpx.get(f"{served.url}/account/session", params={"t": bad}, timeout=30)
         assert refused.status_code == 403 and "set-cookie" not in refused.headers
     with get_session() as session, pytest.raises(SessionInvalid):
-        auth.resolve_session(session, cookie)
+        sessions.resolve_session(session, cookie)
 
 
 def test_a_session_link_dies_within_a_minute(served):
@@ -527,7 +528,7 @@ def test_a_session_link_dies_within_a_minute(served):
 
     with get_session() as session:
         user = create_random_user(session)
-        link = auth.issue_session_link(session, token=auth.create_session(session, user=user))
+        link = sessions.issue_session_link(session, token=sessions.create_session(session, user=user))
         row = session.exec(select(OneTimeToken).where(OneTimeToken.purpose == "session_link")).one()
         assert (row.expires_at - utcnow()).total_seconds() <= 60
         # The row ran out (as it will a minute on): the signed part alone does not let it through.
@@ -543,18 +544,18 @@ def test_logout_route_revokes_the_session_and_deletes_the_cookie(served):
 
     with get_session() as session:
         user = create_random_user(session)
-        token = auth.create_session(session, user=user)
+        token = sessions.create_session(session, user=user)
     # A GET (a link or an image on someone else's page) logs nobody out: only a POST does.
     visit = httpx.get(f"{served.url}/account/logout", cookies={"vorm_session": token}, timeout=30)
     assert "vorm_session" not in _set_cookie_header(visit)
     with get_session() as session:
-        assert auth.resolve_session(session, token)[0].id == user.id
+        assert sessions.resolve_session(session, token)[0].id == user.id
     out = httpx.post(f"{served.url}/account/logout", cookies={"vorm_session": token}, timeout=30)
     assert out.status_code == 303
     header = _set_cookie_header(out).lower()
     assert header.startswith("vorm_session=") and "max-age=0" in header and "httponly" in header
     with get_session() as session, pytest.raises(SessionInvalid):
-        auth.resolve_session(session, token)
+        sessions.resolve_session(session, token)
     # Without a cookie, or with a broken one, it still just clears.
     for cookies in ({}, {"vorm_session": "garbage"}):
         assert httpx.post(f"{served.url}/account/logout", cookies=cookies, timeout=30).status_code == 303

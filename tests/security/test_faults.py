@@ -353,7 +353,7 @@ def test_an_export_that_fails_half_way_leaves_nothing_readable(session: Session,
 
 
 def test_a_refused_generation_on_the_upload_page_stores_nothing(session: Session, db: str) -> None:
-    from core.accounts import auth
+    from core.accounts import sessions
     from tests.web.conftest import app
 
     user = create_random_user(session)
@@ -372,7 +372,7 @@ def test_a_refused_generation_on_the_upload_page_stores_nothing(session: Session
         queue.insert_job(session, user_id=uid, upload_ids=[int(upload.id or 0)])
     session.commit()
     before = all_keys()
-    at = app(auth.create_session(session, user=user), params={"again": str(model.id)}).run()
+    at = app(sessions.create_session(session, user=user), params={"again": str(model.id)}).run()
     assert not at.exception
     submit = next(b for b in at.button if "3D model" in str(b.label))
     submit.click().run()

@@ -307,7 +307,7 @@ def test_cli_with_an_unusable_database_url_exits_with_one_line(url: str, code: i
 
 def _logged_in(lang: str = "en", **user_fields: Any) -> tuple[Any, str]:
     """A user in the current database (the ``db`` fixture's) and a session token, as the login form makes them."""
-    from core.accounts import auth
+    from core.accounts import sessions
     from core.db import get_session
     from tests.utils.builders import create_random_user
 
@@ -318,7 +318,7 @@ def _logged_in(lang: str = "en", **user_fields: Any) -> tuple[Any, str]:
             setattr(user, name, value)
         session.add(user)
         session.commit()
-        return user, auth.create_session(session, user=user)
+        return user, sessions.create_session(session, user=user)
 
 
 def _page(token: str, script: str, lang: str, **params: str) -> Any:

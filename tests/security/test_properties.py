@@ -209,7 +209,7 @@ def test_unsign_of_signed_payloads_gives_typed_fields_or_token_invalid(signing_k
 @given(token=st.one_of(st.none(), st.text(max_size=300), token_like,
                        st.builds(forge, session_payloads, purpose=st.just("session"))))
 def test_resolve_session_of_anything_raises_session_invalid_only(db: str, signing_key: None, token: str | None) -> None:
-    from core.accounts.auth import resolve_session
+    from core.accounts.sessions import resolve_session
     from core.db import get_session
     from core.errors import SessionInvalid
 

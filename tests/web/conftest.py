@@ -36,10 +36,10 @@ def web_session(web_db: str):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def login(web_session) -> Callable[..., str]:  # type: ignore[no-untyped-def]
     """A session token for a user, as the login form would create it."""
-    from core.accounts import auth
+    from core.accounts import sessions
 
     def make(user) -> str:  # type: ignore[no-untyped-def]
-        return auth.create_session(web_session, user=user)
+        return sessions.create_session(web_session, user=user)
 
     return make
 

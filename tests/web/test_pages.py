@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from core.accounts import auth
+from core.accounts import sessions
 from core.models import Model3D, Role
 from core.storage import get_storage
 from tests.utils.builders import PASSWORD, create_random_user
@@ -62,7 +62,7 @@ def test_revoked_session_logs_out_with_a_message(web_db, web_session, login):
     token = login(user)
     at = app(token).run()
     assert "New model" in texts(at)
-    auth.revoke_session(web_session, token)
+    sessions.revoke_session(web_session, token)
     at = app(token).run()  # a new page load presenting the copied token
     assert not at.exception
     assert "Your session has ended" in texts(at)

@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from core.accounts import auth
+from core.accounts import access, auth, password_reset, sessions
 from core.errors import (
     DuplicateEmail,
     InvalidEmail,
@@ -17,7 +17,7 @@ from core.errors import (
 from core.models import AccessEvent, AuthSession, OutboxMessage, PolicyAcceptance, User, utcnow
 from tests.utils.builders import PASSWORD, create_random_user
 
-CLIENT = auth.Client(ip="203.0.113.7", user_agent="pytest-browser/1.0")
+CLIENT = access.Client(ip="203.0.113.7", user_agent="pytest-browser/1.0")
 
 
 def test_register_records_policy_acceptance_and_access(session):
@@ -88,57 +88,57 @@ def test_lockout_starts_after_repeated_failures_and_ends_after_its_time(session)
 
 def test_cookie_captured_before_logout_is_refused_after_it(session):
     user = create_random_user(session)
-    cookie = auth.create_session(session, user=user, client=CLIENT)
-    assert auth.resolve_session(session, cookie)[0].id == user.id
+    cookie = sessions.create_session(session, user=user, client=CLIENT)
+    assert sessions.resolve_session(session, cookie)[0].id == user.id
     copied = str(cookie)
-    auth.revoke_session(session, cookie)
+    sessions.revoke_session(session, cookie)
     with pytest.raises(SessionInvalid):
-        auth.resolve_session(session, copied)
+        sessions.resolve_session(session, copied)
 
 
 def test_password_change_ends_every_session(session):
     user = create_random_user(session)
-    cookies = [auth.create_session(session, user=user) for _ in range(2)]
+    cookies = [sessions.create_session(session, user=user) for _ in range(2)]
     with pytest.raises(WrongCredentials):
         auth.change_password(session, user_id=user.id, old_password="bad-guess-1", new_password="another-pass-2")
     auth.change_password(session, user_id=user.id, old_password=PASSWORD, new_password="another-pass-2")
     for cookie in cookies:
         with pytest.raises(SessionInvalid):
-            auth.resolve_session(session, cookie)
+            sessions.resolve_session(session, cookie)
     assert auth.authenticate(session, email=user.email, password="another-pass-2")
 
 
 def test_tampered_or_foreign_cookie_is_refused(session):
     a, b = create_random_user(session), create_random_user(session)
-    cookie = auth.create_session(session, user=a)
+    cookie = sessions.create_session(session, user=a)
     body, mac = cookie.split(".")
     for bad in ("", "garbage", body + "." + mac[:-2] + "xx", body[:-3] + "abc." + mac):
         with pytest.raises(SessionInvalid):
-            auth.resolve_session(session, bad)
+            sessions.resolve_session(session, bad)
     # An expired session row is refused even with a valid signature.
     row = session.exec(select(AuthSession).where(AuthSession.user_id == a.id)).one()
     row.expires_at = utcnow() - timedelta(seconds=1)
     session.add(row)
     session.commit()
     with pytest.raises(SessionInvalid):
-        auth.resolve_session(session, cookie)
+        sessions.resolve_session(session, cookie)
     assert b.id != a.id
 
 
 def test_password_reset_by_one_time_link(session):
     user = create_random_user(session)
-    old_cookie = auth.create_session(session, user=user)
-    auth.request_password_reset(session, email=user.email)
-    auth.request_password_reset(session, email="unknown@example.org")  # no error, no mail
+    old_cookie = sessions.create_session(session, user=user)
+    password_reset.request_password_reset(session, email=user.email)
+    password_reset.request_password_reset(session, email="unknown@example.org")  # no error, no mail
     mails = session.exec(select(OutboxMessage)).all()
     assert [m.to_address for m in mails] == [user.email]
     token = mails[0].body.split("reset=")[1].split()[0]
     with pytest.raises(WeakPassword):
-        auth.reset_password(session, token=token, new_password="weak")
+        password_reset.reset_password(session, token=token, new_password="weak")
     session.rollback()
-    auth.reset_password(session, token=token, new_password="brand-new-pass-9")
+    password_reset.reset_password(session, token=token, new_password="brand-new-pass-9")
     with pytest.raises(TokenInvalid):
-        auth.reset_password(session, token=token, new_password="brand-new-pass-10")
+        password_reset.reset_password(session, token=token, new_password="brand-new-pass-10")
     with pytest.raises(SessionInvalid):
-        auth.resolve_session(session, old_cookie)
+        sessions.resolve_session(session, old_cookie)
     assert auth.authenticate(session, email=user.email, password="brand-new-pass-9")

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from sqlmodel import select
 
-from core.accounts.auth import Client
+from core.accounts.access import Client
 from core.content import uploads
 from core.generation.errors import EmptyFile, ImageTooLarge, NoForeground, UnsupportedImageType
 from core.models import AccessEvent

@@ -1,21 +1,17 @@
-"""Fixtures for the privacy tests: a user with a row in every user table, and a Stripe stub."""
+"""Fixtures for the privacy tests: a user with a row in every user table (the Stripe stub is tests/conftest.py's)."""
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
 from sqlmodel import Session
 
-from core.accounts import auth
+from core.accounts import access, links, sessions
 from core.audit import audit
 from core.mail import enqueue_mail
 from core.models import (
+    CheckoutSession,
     GenerationJob,
     InvoiceRecord,
     Model3D,
@@ -30,57 +26,7 @@ from core.models import (
 from core.storage import get_storage
 from tests.utils.builders import create_random_user
 
-CLIENT = auth.Client(ip="198.51.100.23", user_agent="pytest-browser/2.0")
-
-
-@dataclass
-class StripeStub:
-    url: str
-    requests: list[tuple[str, str]] = field(default_factory=list)
-    deleted: set[str] = field(default_factory=set)
-
-
-@pytest.fixture
-def stripe_stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[StripeStub]:
-    """A local HTTP server standing in for api.stripe.com; records every request."""
-    from core.billing import client
-    from core.config import reset_settings
-
-    stub = StripeStub(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def _send(self, status: int, body: dict) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_DELETE(self) -> None:  # noqa: N802
-            stub.requests.append(("DELETE", self.path))
-            cid = self.path.rsplit("/", 1)[-1]
-            if self.path.startswith("/v1/customers/") and cid not in stub.deleted:
-                stub.deleted.add(cid)
-                self._send(200, {"id": cid, "object": "customer", "deleted": True})
-            else:
-                self._send(404, {"error": {"type": "invalid_request_error", "code": "resource_missing",
-                                           "message": f"No such customer: '{cid}'"}})
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    stub.url = f"http://127.0.0.1:{server.server_address[1]}"
-    monkeypatch.setenv("STRIPE_API_BASE", stub.url)
-    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_stubbed_key_123")
-    reset_settings()
-    client.reset_client()
-    yield stub
-    server.shutdown()
-    client.reset_client()
+CLIENT = access.Client(ip="198.51.100.23", user_agent="pytest-browser/2.0")
 
 
 @dataclass
@@ -125,16 +71,18 @@ def full_user(session: Session, *, customer: str = "cus_TEST123") -> Content:
     user = create_random_user(session, plan="premium")  # user, policy_acceptance, audit_log
     user.stripe_customer_id = customer
     session.add(user)
-    auth.record_access(session, kind="login", client=CLIENT, user_id=user.id)  # access_event
+    access.record_access(session, kind="login", client=CLIENT, user_id=user.id)  # access_event
     session.commit()
-    cookie = auth.create_session(session, user=user, client=CLIENT)  # auth_session
+    cookie = sessions.create_session(session, user=user, client=CLIENT)  # auth_session
     up = add_upload(session, user)
     model = add_model(session, user)
     session.add(GenerationJob(user_id=user.id, name="vase", upload_ids=[up.id], model_id=model.id,
                               status="succeeded"))
     session.add(Subscription(user_id=user.id, stripe_customer_id=customer, stripe_subscription_id=f"sub_{user.id}"))
     session.add(InvoiceRecord(user_id=user.id, stripe_invoice_id=f"in_{user.id}", amount_cents=900))
-    auth.issue_one_time_token(session, user_id=user.id, purpose="password_reset", minutes=60)  # one_time_token
+    session.add(CheckoutSession(user_id=user.id, stripe_session_id=f"cs_{user.id}", url="https://checkout.example/x",
+                                expires_at=utcnow() + timedelta(minutes=30)))
+    links.issue_one_time_token(session, user_id=user.id, purpose="password_reset", minutes=60)  # one_time_token
     enqueue_mail(session, to=user.email, subject="Hi", body="Hello", kind="test", user_id=user.id)  # outbox
     now = utcnow()
     session.add(PrivacyRequest(user_id=user.id, kind="objection", details="stop", due_at=now + timedelta(days=30)))

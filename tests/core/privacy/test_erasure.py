@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel, select
 
 from core import errors
-from core.accounts import auth
+from core.accounts import auth, sessions
 from core.errors import SessionInvalid, TransientError, WrongCredentials
 from core.manage import main
 from core.models import AuditLog, InvoiceRecord, PrivacyRequest, User, user_tables, utcnow
@@ -71,10 +71,10 @@ def assert_erased(session, content, *, other) -> None:
     assert all(storage.exists(k) for k in other.keys)
     # The old cookie is dead.
     with pytest.raises(SessionInvalid):
-        auth.resolve_session(session, content.cookie)
+        sessions.resolve_session(session, content.cookie)
     # The other user is intact.
     assert session.get(User, other.user.id) is not None
-    auth.resolve_session(session, other.cookie)
+    sessions.resolve_session(session, other.cookie)
 
 
 def test_delete_user_cli_erases_everything(session, backend, stripe_stub):
@@ -99,7 +99,7 @@ def test_interrupted_erasure_is_finished_by_a_rerun(session, backend, stripe_stu
     assert session.get(User, content.user.id) is not None
     assert len(list(get_storage().list(f"users/{content.user.id}/"))) == len(content.keys) - 2
     with pytest.raises(SessionInvalid):
-        auth.resolve_session(session, content.cookie)
+        sessions.resolve_session(session, content.cookie)
     with pytest.raises(WrongCredentials):
         auth.authenticate(session, email=content.user.email, password=PASSWORD)
 
@@ -143,7 +143,7 @@ def test_delete_account_needs_the_password(session, stripe_stub):
     other = full_user(session, customer="cus_OTHER")
     with pytest.raises(erasure.PasswordRequired):
         erasure.delete_account(session, user=content.user, password="not-my-password-1")
-    auth.resolve_session(session, content.cookie)  # nothing happened
+    sessions.resolve_session(session, content.cookie)  # nothing happened
     assert erasure.delete_account(session, user=content.user, password=PASSWORD) == "erased"
     session.expire_all()
     assert_erased(session, content, other=other)

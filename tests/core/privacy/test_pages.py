@@ -140,35 +140,3 @@ def test_my_data_wrong_password_keeps_the_account(session):
     at.checkbox(key="mydata_delete_understood").check()
     at.button(key="FormSubmitter:mydata_delete_form-Delete my account").click().run()
     assert at.error and session.get(User, user.id) is not None
-
-
-@pytest.mark.parametrize("lang", ["en", "nl"])
-def test_my_data_changes_the_password_and_ends_other_sessions(session, lang):
-    from core.accounts import auth
-    from core.errors import SessionInvalid, WrongCredentials
-
-    user = create_random_user(session)
-    here = auth.create_session(session, user=user)
-    elsewhere = auth.create_session(session, user=user)
-    at = page("my_data", user=user, lang=lang)
-    at.session_state["_vorm_token"] = here
-    at.run()
-    at.text_input(key="mydata_pw_current").set_value("not-the-password-1")
-    at.text_input(key="mydata_pw_new").set_value("a-new-password-42")
-    at.button(key="FormSubmitter:mydata_password_form-" + ("Wachtwoord wijzigen" if lang == "nl"
-                                                             else "Change password")).click().run()
-    assert at.error and not at.exception  # the wrong current password changes nothing
-    auth.authenticate(session, email=user.email, password=PASSWORD)
-
-    at.text_input(key="mydata_pw_current").set_value(PASSWORD)
-    at.text_input(key="mydata_pw_new").set_value("a-new-password-42")
-    at.button(key="FormSubmitter:mydata_password_form-" + ("Wachtwoord wijzigen" if lang == "nl"
-                                                             else "Change password")).click().run()
-    assert not at.exception and not at.error
-    session.expire_all()
-    assert auth.authenticate(session, email=user.email, password="a-new-password-42").id == user.id
-    with pytest.raises(WrongCredentials):
-        auth.authenticate(session, email=user.email, password=PASSWORD)
-    auth.resolve_session(session, here)  # this browser stays logged in
-    with pytest.raises(SessionInvalid):
-        auth.resolve_session(session, elsewhere)

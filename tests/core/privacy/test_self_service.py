@@ -16,6 +16,22 @@ from core.support import tickets as support
 from tests.utils.builders import PASSWORD, create_random_user
 
 
+@pytest.mark.parametrize(("name", "error", "message"), [
+    ("", correction.NameEmpty, "Please enter a display name."),
+    ("   \t ", correction.NameEmpty, "Please enter a display name."),
+    ("x" * 101, correction.NameTooLong, "The display name is too long: use at most 100 characters."),
+])
+def test_the_display_name_is_not_empty_and_at_most_100_characters(session, name, error, message):
+    user = create_random_user(session)
+    with pytest.raises(error) as info:
+        correction.change_name(session, user=user, name=name)
+    assert str(info.value) == message and info.value.render("nl") != message
+    session.expire_all()
+    assert session.get(User, user.id).name == "Test User"  # unchanged
+    correction.change_name(session, user=user, name="y" * 100)
+    assert session.get(User, user.id).name == "y" * 100
+
+
 def test_change_name_and_email_with_a_confirmation_link(session):
     user = create_random_user(session)
     other = create_random_user(session)
