@@ -230,11 +230,15 @@ def test_a_job_failed_by_storage_shows_its_user_no_path_not_even_in_the_data_exp
 
 
 def test_a_signed_link_during_a_storage_outage_answers_503_without_detail(
-        web_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        web_server, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from core.accounts.signing import sign
+    from core.config import reset_settings
 
+    secret = "storage-outage-test-secret-0123456789"
+    monkeypatch.setenv("SECRET_KEY", secret)  # this process signs the link the server checks
+    reset_settings()
     storage_dir = tmp_path / "vol" / "storage"
-    server = web_server(STORAGE_DIR=str(storage_dir))
+    server = web_server(STORAGE_DIR=str(storage_dir), SECRET_KEY=secret)
     storage_dir.mkdir(parents=True, exist_ok=True)
     (storage_dir / "users" / "1" / "uploads").mkdir(parents=True)
     (storage_dir / "users" / "1" / "uploads" / "a.png").write_bytes(b"png")
