@@ -254,8 +254,11 @@ def _sidebar(user: Any) -> None:
             # that stops before drawing it (st.switch_page, st.stop). Saved on the account too.
             common.set_lang(st.session_state["lang_switch"])
 
-        st.radio(_("Language"), list(i18n.LANGS), index=list(i18n.LANGS).index(common.lang()),
-                 key="lang_switch", horizontal=True, on_change=_changed, format_func=i18n.LANG_NAMES.__getitem__)
+        # The switch shows the language the page speaks: after a login the account's language can
+        # replace the browser's, and the widget would otherwise keep its own earlier value.
+        st.session_state["lang_switch"] = common.lang()
+        st.radio(_("Language"), list(i18n.LANGS), key="lang_switch", horizontal=True, on_change=_changed,
+                 format_func=i18n.LANG_NAMES.__getitem__)
         if user is not None and st.button(_("Log out"), key="logout", icon=":material/logout:"):
             common.log_out()
             common.flash("success", msgid=N_("You are logged out."))

@@ -71,7 +71,7 @@ def cmd_bootstrap_admin(args: argparse.Namespace) -> int:
         auth.create_user(session, email=args.email, password=password, name="Admin", role=Role.ADMIN)
         session.commit()
     print(f"Created the first admin account: {args.email}  password: {password}")
-    print('This password is shown only once. Change it after logging in, under "My data" > "Change password".')
+    print('This password is shown only once. Change it after logging in, on the "Account" page.')
     return 0
 
 

@@ -134,3 +134,14 @@ def test_admin_page_is_for_admins_only(web_db, web_session, login):
     at = app(admin_token, script="pages/admin.py").run()
     assert not at.exception
     assert "Metrics" in texts(at) and "Workers" in texts(at)
+
+
+def test_the_language_switch_shows_the_language_the_page_speaks(web_session, login):
+    """An account's language replaces the browser's at login: the switch must follow, not keep its old value."""
+    user = create_random_user(web_session)  # its account language is English
+    at = app(login(user), lang=None)
+    at.session_state["lang_switch"] = "nl"  # what the switch showed on the Dutch login page
+    at.run()
+    assert not at.exception
+    assert at.radio(key="lang_switch").value == "en"
+    assert "New model" in texts(at)
