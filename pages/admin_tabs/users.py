@@ -5,7 +5,11 @@ Every action asks for a reason, which the audit log keeps with the admin's id.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import streamlit as st
+from sqlmodel import Session
 
 from core.admin import actions
 from core.db import get_session
@@ -21,6 +25,23 @@ def _done(message: str) -> None:
 
 def _reason(key: str) -> str:
     return st.text_input(_("Reason (kept in the audit log)"), key=key, max_chars=actions.MAX_REASON_CHARS)
+
+
+def _choice_form(column: Any, key: str, title: str, values: list[str], current: str, kind: str, button: str,
+                 apply: Callable[[Session, str, str], object], done: str) -> None:
+    """A form that sets one of ``values`` (labelled as ``kind``) with a typed reason."""
+    with column.form(key):
+        value = st.selectbox(title, values, index=values.index(current), key=f"{key}_value",
+                             format_func=lambda v: label(kind, v))
+        reason = _reason(f"{key}_reason")
+        if st.form_submit_button(button):
+            try:
+                with get_session() as session:
+                    apply(session, value, reason)
+            except VormError as exc:
+                st.error(error_text(exc))
+            else:
+                _done(done)
 
 
 def _summary(summary: actions.AccountSummary) -> None:
@@ -44,30 +65,12 @@ def _summary(summary: actions.AccountSummary) -> None:
 def _actions(admin: User, summary: actions.AccountSummary) -> None:
     uid = summary.id
     c1, c2 = st.columns(2)
-    with c1.form("admin_user_plan"):
-        plan = st.selectbox(_("Plan"), [p.value for p in Plan], index=[p.value for p in Plan].index(summary.plan),
-                            key="admin_user_plan_value", format_func=lambda p: label("plan", p))
-        reason = _reason("admin_user_plan_reason")
-        if st.form_submit_button(_("Change plan")):
-            try:
-                with get_session() as session:
-                    actions.set_plan(session, admin=admin, user_id=uid, plan=plan, reason=reason)
-            except VormError as exc:
-                st.error(error_text(exc))
-            else:
-                _done(_("The plan was changed."))
-    with c2.form("admin_user_role"):
-        role = st.selectbox(_("Role"), [r.value for r in Role], index=[r.value for r in Role].index(summary.role),
-                            key="admin_user_role_value", format_func=lambda r: label("role", r))
-        reason = _reason("admin_user_role_reason")
-        if st.form_submit_button(_("Change role")):
-            try:
-                with get_session() as session:
-                    actions.set_role(session, admin=admin, user_id=uid, role=role, reason=reason)
-            except VormError as exc:
-                st.error(error_text(exc))
-            else:
-                _done(_("The role was changed."))
+    _choice_form(c1, "admin_user_plan", _("Plan"), [p.value for p in Plan], summary.plan, "plan", _("Change plan"),
+                 lambda session, plan, reason: actions.set_plan(session, admin=admin, user_id=uid, plan=plan,
+                                                                reason=reason), _("The plan was changed."))
+    _choice_form(c2, "admin_user_role", _("Role"), [r.value for r in Role], summary.role, "role", _("Change role"),
+                 lambda session, role, reason: actions.set_role(session, admin=admin, user_id=uid, role=role,
+                                                                reason=reason), _("The role was changed."))
     c1, c2 = st.columns(2)
     with c1.form("admin_user_resend"):
         st.caption(_("Sends the link that confirms a new email address again (a fresh link)."))
