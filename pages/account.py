@@ -9,6 +9,7 @@ page waits for (a fragment that polls the database).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import streamlit as st
 from sqlmodel import col, select
@@ -37,6 +38,17 @@ def _refreshed() -> User:
     with get_session() as session:
         fresh = session.get(User, user.id)
         return fresh if fresh is not None else user
+
+
+def _to_stripe(make_session: Callable[..., str]) -> None:
+    """Ask Stripe for a Checkout or Portal session and send the browser there; a refusal is shown here."""
+    try:
+        with get_session() as session:
+            url = make_session(session, user_id=user.id)
+    except VormError as exc:
+        st.error(error_text(exc), icon=":material/error:")
+    else:
+        _send_browser_to(url)
 
 
 def _send_browser_to(url: str) -> None:
@@ -110,24 +122,12 @@ with st.container(border=True, key="account_plan"):
                      n=premium["daily_generations"]))
         if st.button(_("Upgrade to premium"), key="account_upgrade", type="primary",
                      icon=":material/workspace_premium:"):
-            try:
-                with get_session() as session:
-                    url = checkout.start_checkout(session, user_id=user.id)
-            except VormError as exc:
-                st.error(error_text(exc), icon=":material/error:")
-            else:
-                _send_browser_to(url)
+            _to_stripe(checkout.start_checkout)
     if status.state in (BillingState.PREMIUM, BillingState.PAST_DUE, BillingState.ENDED) and \
             current.stripe_customer_id:
         if st.button(_("Manage subscription"), key="account_manage", icon=":material/manage_accounts:",
                      type="primary" if current.plan == "premium" else "secondary"):
-            try:
-                with get_session() as session:
-                    url = checkout.open_portal(session, user_id=user.id)
-            except VormError as exc:
-                st.error(error_text(exc), icon=":material/error:")
-            else:
-                _send_browser_to(url)
+            _to_stripe(checkout.open_portal)
         st.caption(_("Cancel, change your card or download invoices on Stripe's secure page. We never see or store "
                      "your card details."))
 

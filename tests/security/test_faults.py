@@ -27,11 +27,12 @@ from sqlmodel import Session, select
 import tests.jobs.fast_engine  # noqa: F401  (registers the "fast" engine for in-process runs)
 from core.db import get_session
 from core.errors import NotFound, TransientError, VormError, render_code
-from core.jobs import claims, queue
+from core.jobs import queue
 from core.jobs import runner as job_runner
 from core.models import AuditLog, GenerationJob, Model3D, PrivacyRequest, Upload, utcnow
 from core.storage import get_storage, reset_storage
 from tests.conftest import _apply_env, free_port
+from tests.core.jobs.test_runner import claim, reload
 from tests.utils.builders import create_random_user
 
 # --- helpers -----------------------------------------------------------------------
@@ -80,15 +81,6 @@ def make_job(session: Session, data: bytes, *, max_attempts: int = 3) -> Generat
     job.max_attempts = max_attempts
     session.commit()
     return job
-
-
-def claim(session: Session) -> GenerationJob:
-    (job,) = claims.claim_jobs(session, worker_id="test-worker")
-    return job
-
-
-def reload(session: Session, job_id: int | None) -> GenerationJob:
-    return queue.get_job(session, job_id=int(job_id or 0), user_id=None)
 
 
 def all_keys(prefix: str = "users/") -> set[str]:
