@@ -232,7 +232,7 @@ with st.expander(_("Delete your account"), icon=":material/warning:"), st.form("
     understood = st.checkbox(_("I understand that this cannot be undone"), key="mydata_delete_understood")
     if st.form_submit_button(_("Delete my account"), type="primary", icon=":material/delete_forever:"):
         if not understood:
-            st.error(_("I understand that this cannot be undone"))
+            st.error(_("Tick “I understand that this cannot be undone” to delete your account."))
         else:
             try:
                 with get_session() as session:

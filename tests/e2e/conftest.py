@@ -144,6 +144,10 @@ def page(browser, product, request):  # type: ignore[no-untyped-def]
     if report is not None and report.failed:
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in request.node.name)
         shot(pg, f"failed-{safe}")
+        try:  # the page's text too: the screenshot shows only the first screen of Streamlit's scroll area
+            (SCREENSHOTS / f"failed-{safe}.txt").write_text(pg.inner_text("body", timeout=5_000))
+        except Exception:  # noqa: BLE001 - a dead page leaves only the screenshot
+            pass
     context.close()
 
 

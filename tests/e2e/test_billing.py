@@ -22,7 +22,16 @@ import pytest
 from core.i18n import translate
 from tests.e2e.conftest import STRIPE_WEBHOOK_SECRET, shot
 from tests.e2e.test_dutch import english_leftovers
-from tests.e2e.test_journey import PASSWORD, _empty_model, log_in, register, settle, wait_app
+from tests.e2e.test_journey import (
+    PASSWORD,
+    _empty_model,
+    fill_checked,
+    log_in,
+    register,
+    settle,
+    tick,
+    wait_app,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -182,8 +191,9 @@ def test_flash_messages_survive_the_rerun_or_redirect(page, product) -> None:  #
     open_account(page, url)
     page.get_by_text("Change password").first.click()
     form = page.locator("[data-testid='stForm']").filter(has=page.get_by_role("button", name="Change password"))
-    form.get_by_role("textbox", name="Current password").fill(PASSWORD)
-    form.get_by_role("textbox", name="New password").fill("a-new-password-42")
+    fill_checked(form.get_by_role("textbox", name="Current password"), PASSWORD)
+    fill_checked(form.get_by_role("textbox", name="New password"), "a-new-password-42")
+    wait_app(page)
     form.get_by_role("button", name="Change password").click()
     page.get_by_text("Your password was changed. You stay logged in here").wait_for()
     wait_app(page)
@@ -193,8 +203,9 @@ def test_flash_messages_survive_the_rerun_or_redirect(page, product) -> None:  #
     wait_app(page)
     page.get_by_text("Delete your account").first.click()
     form = page.locator("[data-testid='stForm']").last
-    form.get_by_role("textbox", name="Current password").fill("a-new-password-42")
-    form.get_by_text("I understand that this cannot be undone").click()
+    fill_checked(form.get_by_role("textbox", name="Current password"), "a-new-password-42")
+    tick(form, "I understand that this cannot be undone")
+    wait_app(page)
     form.get_by_role("button", name="Delete my account").click()
     page.get_by_text(re.compile(r"Your account and all its data have been deleted|Your account is closed")).wait_for()
     page.get_by_role("heading", name="Log in").wait_for()

@@ -55,6 +55,40 @@ def wait_app(page) -> None:  # type: ignore[no-untyped-def]
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
 
 
+def fill_checked(field, value: str) -> None:  # type: ignore[no-untyped-def]
+    """Type into a form field and see it hold the value, as a user would before pressing submit.
+
+    On a loaded machine a run that was still finishing can redraw a form after Playwright typed
+    into it; a person would notice the empty field and type again, and so does this.
+    """
+    from playwright.sync_api import expect
+
+    for _ in range(3):
+        field.fill(value)
+        try:
+            expect(field).to_have_value(value, timeout=2_000)
+            return
+        except AssertionError:
+            continue
+    expect(field).to_have_value(value)
+
+
+def tick(scope, label: str) -> None:  # type: ignore[no-untyped-def]
+    """Tick a Streamlit checkbox by its label, as a user clicks it, and see it ticked."""
+    from playwright.sync_api import expect
+
+    checkbox = scope.get_by_role("checkbox", name=label)  # the input itself is visually hidden
+    for _ in range(3):
+        if not checkbox.is_checked():
+            scope.get_by_text(label, exact=True).click()
+        try:
+            expect(checkbox).to_be_checked(timeout=2_000)
+            return
+        except AssertionError:
+            continue
+    expect(checkbox).to_be_checked()
+
+
 def settle(page) -> None:  # type: ignore[no-untyped-def]
     """After a login the cookie components report back and cause a few more runs; let them pass."""
     for _ in range(40):

@@ -140,3 +140,14 @@ def test_my_data_wrong_password_keeps_the_account(session):
     at.checkbox(key="mydata_delete_understood").check()
     at.button(key="FormSubmitter:mydata_delete_form-Delete my account").click().run()
     assert at.error and session.get(User, user.id) is not None
+
+
+def test_my_data_delete_without_the_tick_says_what_to_do_and_keeps_the_account(session):
+    user = create_random_user(session)
+    at = page("my_data", user=user).run()
+    at.text_input(key="mydata_delete_password").set_value(PASSWORD)
+    at.button(key="FormSubmitter:mydata_delete_form-Delete my account").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Tick “I understand that this cannot be undone” to delete your account."]
+    session.expire_all()
+    assert session.get(User, user.id) is not None
