@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
+import numpy as np
 import streamlit as st
 
 from core.config import get_settings
@@ -28,6 +30,8 @@ from pages.common import (
 )
 
 PROGRESS_REFRESH_SECONDS = 1.5
+BOX_PICKER_SIDE_PX = 640  # the picture the user drags a box on
+BOX_MODES = ("auto", "inflate")  # the modes that look for one object in one image
 MODES = ("auto", "inflate", "relief", "carve")
 TERMINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 FACE_STEPS = (2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
@@ -52,7 +56,11 @@ def _example(mode: str) -> Any:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _check(data: bytes, filename: str, plan: str) -> dict[str, Any]:
-    """Validate and preview one file; cached by content so widget changes do not redo it."""
+    """Validate and preview one file; cached by content so widget changes do not redo it.
+
+    ``error``: the file cannot be used; ``mask_error``: it is a good image, but the object was not
+    found in it automatically (a box drawn around it may still find it).
+    """
     try:
         v = uploads.validate_upload(data, filename=filename, plan=plan)
     except VormError as exc:
@@ -60,8 +68,54 @@ def _check(data: bytes, filename: str, plan: str) -> dict[str, Any]:
     try:
         preview, share = uploads.mask_preview(v.image)
     except VormError as exc:
-        return {"error": exc, "image": v.image.copy()}
+        return {"validated": v, "mask_error": exc}
     return {"validated": v, "preview": preview, "share": share}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _boxed(data: bytes, filename: str, plan: str, box: tuple[float, ...]) -> dict[str, Any]:
+    """The preview with the user's box: the object is looked for inside it."""
+    v = _check(data, filename, plan)["validated"]
+    try:
+        preview, share = uploads.mask_preview(v.image, box=box)
+    except VormError as exc:
+        return {"mask_error": exc}
+    return {"preview": preview, "share": share}
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _picture(data: bytes, filename: str, plan: str) -> Any:
+    """The image as the box picker shows it: RGB, at most BOX_PICKER_SIDE_PX on its longest side."""
+    from core.generation.images import preview_rgba
+
+    v = _check(data, filename, plan)["validated"]
+    return np.asarray(preview_rgba(v.image, BOX_PICKER_SIDE_PX).convert("RGB"))
+
+
+def _box_picker(picture: Any, box: list[float] | None, chart_key: str) -> list[float] | None:
+    """The image as a chart where the user drags a box; returns the new box (fractions) or None."""
+    import plotly.graph_objects as go
+
+    height, width = picture.shape[:2]
+    fig = go.Figure(go.Image(z=picture, hoverinfo="skip"))
+    # Box selection needs a trace that can be selected: four invisible points in the corners.
+    fig.add_trace(go.Scatter(x=[0, width, 0, width], y=[0, 0, height, height], mode="markers",
+                             marker={"opacity": 0}, hoverinfo="skip", showlegend=False))
+    if box:
+        fig.add_shape(type="rect", x0=box[0] * width, y0=box[1] * height, x1=box[2] * width, y1=box[3] * height,
+                      line={"color": "#2563eb", "width": 3})
+    fig.update_layout(dragmode="select", margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=360,
+                      xaxis={"visible": False, "range": [0, width], "fixedrange": True},
+                      yaxis={"visible": False, "range": [height, 0], "scaleanchor": "x", "fixedrange": True})
+    event = st.plotly_chart(fig, on_select="rerun", selection_mode="box", key=chart_key,
+                            config={"displayModeBar": False, "scrollZoom": False}, width="stretch",
+                            alt=_("Your image: drag a box around the object"))
+    boxes = (event.selection.get("box") if event else None) or []  # type: ignore[union-attr]
+    if not boxes:
+        return None
+    xs, ys = sorted(boxes[-1]["x"]), sorted(boxes[-1]["y"])
+    fractions = [xs[0] / width, ys[0] / height, xs[1] / width, ys[1] / height]
+    return [round(min(1.0, max(0.0, f)), 4) for f in fractions]
 
 
 def _quota() -> int:
@@ -212,6 +266,10 @@ if not files:
 checked = [(name, _check(data, name, user.plan)) for name, data in files]
 problems = [(name, c["error"]) for name, c in checked if "error" in c]
 good = [(name, c) for name, c in checked if "error" not in c]
+single = len(files) == 1 and len(good) == 1
+if not single:  # several views: each must show its object on its own (carve has no box)
+    problems += [(name, c["mask_error"]) for name, c in good if "mask_error" in c]
+    good = [(name, c) for name, c in good if "mask_error" not in c]
 
 for name, exc in problems:
     st.error(f"**{plain(name)}**: {error_text(exc)}", icon=":material/error:")
@@ -222,21 +280,51 @@ if len(files) > 1:
         problems.append(("", exc))
         st.error(error_text(exc), icon=":material/error:")
 
-if good:
+box: list[float] | None = None
+needs_box: VormError | None = None  # one image whose object was not found without a box
+if good and single:
+    st.subheader(_("What will be modelled"))
+    name, c = good[0]
+    data = files[0][1]
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    state = st.session_state.get("upload_box") or {}
+    if state.get("digest") != digest:  # another image: its own box, or the earlier model's on "generate again"
+        again_box = again_options.get("box") if again_files else None
+        state = {"digest": digest, "box": list(again_box) if again_box else None, "nonce": 0}
+        st.session_state["upload_box"] = state
+    st.caption(_("Not the right object? Drag a box around it in the picture on the left: we then look for the "
+                 "object inside the box only."))
+    left_col, right_col = st.columns(2)
+    with left_col:
+        drawn = _box_picker(_picture(data, name, user.plan), state["box"], f"box_{digest}_{state['nonce']}")
+    if drawn and drawn != state["box"]:
+        state["box"] = drawn
+    box = state["box"]
+    shown_preview = _boxed(data, name, user.plan, tuple(box)) if box else c
+    with right_col:
+        if "mask_error" in shown_preview:
+            needs_box = shown_preview["mask_error"]
+            st.warning(error_text(needs_box) + " " + (
+                _("Try a box that holds the whole object and little else.") if box else
+                _("Drag a box around the object in the picture to show us where it is.")), icon=":material/crop_free:")
+        else:
+            st.image(shown_preview["preview"], width="stretch",
+                     caption=(_("Object inside your box ({pct} of the image)", pct=fmt_percent(shown_preview["share"]))
+                              if box else _("Detected object ({pct} of the image)",
+                                            pct=fmt_percent(shown_preview["share"]))))
+            st.caption(_("The washed-out part is treated as background."))
+    if box and st.button(_("Clear the box"), icon=":material/close:", key="clear_box"):
+        st.session_state["upload_box"] = {"digest": digest, "box": None, "nonce": state["nonce"] + 1}
+        st.rerun()
+elif good:
     st.subheader(_("What will be modelled"))
     st.caption(_("The object as we found it; the washed-out part is treated as background."))
     shown = good[:8]
-    cols = st.columns(min(4, len(shown)) * 2 if len(shown) == 1 else min(4, len(shown)))
-    if len(shown) == 1:
-        name, c = shown[0]
-        cols[0].image(c["validated"].image, caption=plain(name), width="stretch")
-        cols[1].image(c["preview"], caption=_("Detected object ({pct} of the image)", pct=fmt_percent(c["share"])),
-                      width="stretch")
-    else:
-        for i, (name, c) in enumerate(shown):
-            cols[i % len(cols)].image(c["preview"], caption=plain(name), width="stretch")
-        if len(good) > len(shown):
-            st.caption(ngettext("…and {n} more view.", "…and {n} more views.", len(good) - len(shown)))
+    cols = st.columns(min(4, len(shown)))
+    for i, (name, c) in enumerate(shown):
+        cols[i % len(cols)].image(c["preview"], caption=plain(name), width="stretch")
+    if len(good) > len(shown):
+        st.caption(ngettext("…and {n} more view.", "…and {n} more views.", len(good) - len(shown)))
 
 st.subheader(_("Options"))
 mode_default = again_options.get("mode", "auto")
@@ -276,7 +364,11 @@ if submitted and not blocked:
         options["lithophane"] = True
     if elevation and (mode == "carve" or (mode == "auto" and len(good) > 1)):
         options["elevation_deg"] = float(elevation)
+    if box and single and mode in BOX_MODES:
+        options["box"] = box
     try:
+        if needs_box is not None and mode in BOX_MODES:
+            raise needs_box  # refused here, before anything is stored or queued
         with get_session() as session:
             # Limits first, then storage, then rows and job in one transaction: a refusal stores nothing.
             job = uploads.submit_generation(session, user=user, images=[c["validated"] for _n, c in good],

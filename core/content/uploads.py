@@ -142,15 +142,17 @@ def check_views(count: int, *, plan: str) -> None:
         raise TooManyViewsForPlan(count=count, limit=limit, premium=settings.tier("premium")["max_views"])
 
 
-def mask_preview(image: Image.Image, *, max_side: int = MASK_PREVIEW_SIDE_PX) -> tuple[Image.Image, float]:
+def mask_preview(image: Image.Image, *, box: Sequence[float] | None = None,
+                 max_side: int = MASK_PREVIEW_SIDE_PX) -> tuple[Image.Image, float]:
     """What will be modelled: the image with the background dimmed, and the object's share of the frame.
 
-    Raises the engine's NoForeground / ForegroundFillsFrame with their own messages.
+    ``box`` (fractions x0, y0, x1, y1 of the image) is the user's box around the object, as the
+    engine will get it. Raises the engine's foreground errors with their own messages.
     """
     from core.generation.images import compute_mask, preview_rgba
 
     small = preview_rgba(image, max_side)  # strip by strip: never a full-size RGBA or float copy
-    mask = compute_mask(small)
+    mask = compute_mask(small, box=list(box) if box else None)
     rgb = np.asarray(small.convert("RGB")).astype(np.float32)
     shade = np.array([236.0, 240.0, 245.0])  # a light grey-blue wash over what is ignored
     out = np.where(mask[..., None], rgb, rgb * 0.25 + shade * 0.75)

@@ -70,6 +70,12 @@ class UnknownOption(ValidationError):
     code = "unknown_option"
 
 
+class BoxNotApplicable(ValidationError):
+    """A box around the object applies only to one image made with inflate (or automatic)."""
+
+    code = "box_not_applicable"
+
+
 class JobNotFound(NotFound):
     """That generation job does not exist."""
 

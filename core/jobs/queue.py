@@ -43,6 +43,7 @@ from core.config import get_settings
 from core.errors import NotFound, ValidationError
 from core.i18n import N_
 from core.jobs.errors import (
+    BoxNotApplicable,
     DailyQuotaReached,
     JobCancelled,
     JobNotFound,
@@ -71,7 +72,7 @@ JOBS: sa.Table = GenerationJob.__table__  # type: ignore[attr-defined]
 MODES = ("auto", "inflate", "relief", "carve")
 #: Options a user may set; resolution and device are decided by the tier and the worker.
 USER_OPTIONS = frozenset({"faces", "size_mm", "fov_deg", "elevation_deg", "lithophane", "relief_base_mm",
-                          "relief_height_mm", "engine", "formats"})
+                          "relief_height_mm", "engine", "formats", "box"})
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 RETRY_BASE_SECONDS = 2.0  # first retry after a crash or a transient error; doubles per attempt
 RETRY_MAX_SECONDS = 300.0  # backoff ceiling
@@ -190,6 +191,12 @@ def _check_request(*, user: User, views: int, mode: str, options: dict[str, Any]
         from core.generation.errors import TooFewViews
 
         raise TooFewViews()
+    if options.get("box") is not None:
+        if views != 1 or mode not in ("auto", "inflate"):
+            raise BoxNotApplicable()
+        from core.generation.options import GenerationOptions
+
+        GenerationOptions(box=options["box"]).validate()  # a box that cannot be used is refused now, not later
     if mode in ("carve", "auto") and views > int(tier["max_views"]):
         raise TooManyViews(limit=tier["max_views"], given=views, premium=settings.premium_max_views)
 
