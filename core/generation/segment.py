@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.generation.errors import NoForeground, ObjectNotFound
+from core.generation.options import check_box
 from core.i18n import N_
 
 Box = Sequence[float]  #: x0, y0, x1, y1 as fractions of the image's width and height
@@ -83,7 +84,7 @@ def _grabcut(small: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
     if shadow.any() and shadow.sum() <= MAX_SHADOW_SHARE * found.sum():
         labels[shadow] = cv2.GC_PR_BGD
         try:
-            cv2.grabCut(bgr, labels, None, bgd, fgd, SHADOW_ITERATIONS, cv2.GC_INIT_WITH_MASK)
+            cv2.grabCut(bgr, labels, rect, bgd, fgd, SHADOW_ITERATIONS, cv2.GC_INIT_WITH_MASK)
         except cv2.error:  # pragma: no cover - the first cut succeeded on the same pixels
             return found
         first, found = found, (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
@@ -150,7 +151,7 @@ def _upsample(small_mask: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarra
     """``(mask, coverage)`` at ``shape``: the small mask scaled up smoothly, cut at one half."""
     import cv2
 
-    soft = small_mask.astype(np.float32)
+    soft: np.ndarray = small_mask.astype(np.float32)
     if soft.shape != shape:
         soft = cv2.GaussianBlur(soft, (0, 0), 0.7)
         soft = cv2.resize(soft, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
@@ -174,7 +175,11 @@ def segment_box(rgb: np.ndarray, box: Box) -> np.ndarray:
 
 
 def segment_box_soft(rgb: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]:
-    """``(mask, coverage)`` of the object inside ``box``; raises :class:`NoForeground` when nothing is found."""
+    """``(mask, coverage)`` of the object inside ``box``; raises :class:`NoForeground` when nothing is found.
+
+    A box that cannot be one (not four fractions, inside out, a few pixels) raises InvalidOption.
+    """
+    box = check_box(box)
     small, _ = _work_copy(rgb)
     h, w = small.shape[:2]
     x, y, bw, bh = box_pixels(box, w, h)
