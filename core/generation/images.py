@@ -21,6 +21,7 @@ from core.generation.errors import (
     ForegroundFillsFrame,
     ImageTooLarge,
     NoForeground,
+    ObjectNotFound,
     UnsupportedImageType,
 )
 from core.generation.options import DEFAULT_MAX_PIXELS
@@ -45,6 +46,7 @@ MIN_THRESHOLD = 22.0  # RGB distance (0-255 scale) that always counts as backgro
 NOISE_SIGMAS = 6.0  # above the border's own noise, in robust standard deviations
 FILLS_FRAME_FRACTION = 0.97  # of all pixels; more and there is no background to speak of
 MAX_BACKGROUND_NOISE = 14.0  # robust std of the border around its fitted model; more is not plain
+STUDIO_NOISE = 6.0  # that std on a studio backdrop (sensor noise, JPEG); more is a textured surface, a photo
 BUSY_BORDER_FRACTION = 0.35  # of the border band unlike the background model: not a plain backdrop
 MIN_PART_FRACTION = 0.03  # parts smaller than this share of the largest are specks
 MAX_HOLE_FRACTION = 0.002  # holes smaller than this share of the image are filled
@@ -230,14 +232,21 @@ def foreground(image: Image.Image, box: Sequence[float] | None = None) -> tuple[
     if box is not None:
         return _finish(*segment.segment_box_soft(rgb, box))
     try:
-        mask, coverage = _finish(*_segment(rgb))
+        mask, coverage, noise = _segment(rgb)
+        mask, coverage = _finish(mask, coverage)
     except ForegroundFillsFrame:
         # Not a plain backdrop: a photo on a table or against a wall. GrabCut, or ObjectNotFound.
         return _finish(*segment.segment_auto(rgb))
-    if _spans_frame(mask):
-        # The fitted backdrop left a band across the whole picture (a table's edge, a horizon): that
-        # is background the smooth model could not follow, not an object.
-        return _finish(*segment.segment_auto(rgb))
+    spans = _spans_frame(mask)
+    if spans or noise > STUDIO_NOISE:
+        # A band across the whole picture (a table's edge, a horizon) is background the smooth model
+        # could not follow. A textured surface it could just follow (a table top) is a photo, where
+        # the threshold takes a cast shadow for part of the object; GrabCut leaves it out.
+        try:
+            return _finish(*segment.segment_auto(rgb))
+        except ObjectNotFound:
+            if spans:
+                raise
     return mask, coverage
 
 
@@ -298,8 +307,11 @@ def mask_overlay(picture: Image.Image, mask: np.ndarray) -> Image.Image:
     return Image.fromarray(out.clip(0, 255).astype(np.uint8), "RGB")
 
 
-def _segment(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Threshold the colour distance to a smooth background fitted to the frame's border."""
+def _segment(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Threshold the colour distance to a smooth background fitted to the frame's border.
+
+    ``(mask, coverage, noise)``: noise is the border's robust spread around the fitted background.
+    """
     height, width = rgb.shape[:2]
     band = max(2, round(BORDER_FRACTION * min(height, width)))
     border = np.zeros((height, width), bool)
@@ -343,7 +355,7 @@ def _segment(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mask = dist > threshold
     # A soft edge: half-way between background noise and a clear object colour.
     coverage = np.clip((dist - 0.5 * threshold) / threshold, 0.0, 1.0)
-    return mask, coverage.astype(np.float32)
+    return mask, coverage.astype(np.float32), float(mad)
 
 
 def _basis(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -3,7 +3,8 @@
 ``scene(texture, shape, shadow)`` returns ``(rgb, mask, box)``: an RGB array, the object's
 true pixels, and a box around the object as fractions (x0, y0, x1, y1) of the image, as a
 person would draw it on the upload page (a little slack on each side). The textures are what
-photos on a table show: wood grain, a mottled surface, a wall meeting a table at a horizon.
+photos on a table show: wood grain, a mottled surface, a quieter table top, a wall meeting a
+table at a horizon, and pixel noise.
 A soft cast shadow falls on the background beside the object. Used by the tests and by
 ``benchmarks/photo_quality.py``.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-TEXTURES = ("wood", "mottled", "wall_table", "noise")
+TEXTURES = ("wood", "mottled", "table", "wall_table", "noise")
 SHAPES = ("ellipse", "box", "figure", "bottle")
 OBJECT_COLOURS = {"ellipse": (40, 90, 190), "box": (200, 60, 50), "figure": (60, 160, 80), "bottle": (230, 200, 60)}
 
@@ -46,6 +47,9 @@ def background(texture: str, height: int, width: int, seed: int = 0) -> np.ndarr
     elif texture == "mottled":  # a stone or fabric surface: blotches at two scales
         n = 0.6 * _smooth_noise(rng, height, width, 24) + 0.4 * _smooth_noise(rng, height, width, 6)
         out = np.stack([120 + 90 * n, 118 + 80 * n, 110 + 70 * n], axis=-1)
+    elif texture == "table":  # a quieter surface, plain enough for the plain-background method to accept
+        n = 0.6 * _smooth_noise(rng, height, width, 24) + 0.4 * _smooth_noise(rng, height, width, 6)
+        out = np.stack([150 + 45 * n, 140 + 40 * n, 125 + 35 * n], axis=-1)
     elif texture == "wall_table":  # a pale wall, a horizon, a darker grained table in front
         horizon = 0.42 * height
         wall = np.stack([215 - 20 * yy / height, 210 - 20 * yy / height, 195 - 15 * yy / height], axis=-1)

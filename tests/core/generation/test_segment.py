@@ -56,6 +56,14 @@ def test_without_a_box_a_busy_background_is_cut_automatically(texture: str, shap
     assert scenes.iou(_mask(rgb), truth) >= 0.9
 
 
+@pytest.mark.parametrize("shape", ["figure", "bottle"])
+def test_a_quiet_table_top_does_not_make_the_shadow_part_of_the_object(shape: str) -> None:
+    # The plain-background method accepts this surface, and its threshold takes the shadow in
+    # (IoU about 0.65); a textured backdrop sends the photo to GrabCut, which leaves it out.
+    rgb, truth, _ = scenes.scene("table", shape, shadow=True)
+    assert scenes.iou(_mask(rgb), truth) >= 0.9
+
+
 @pytest.mark.parametrize("texture", ["wood", "wall_table", "noise"])
 def test_texture_without_an_object_is_a_clear_refusal(texture: str) -> None:
     with pytest.raises(ObjectNotFound) as caught:
