@@ -46,15 +46,16 @@ SHADOW_ITERATIONS = 2  # GrabCut rounds after the shadow is handed back
 BOX_MIN_PART = 0.05  # with a box, pieces smaller than this share of the largest are dropped
 
 
-def _work_copy(rgb: np.ndarray, side: int = WORK_SIDE_PX) -> tuple[np.ndarray, float]:
+def _work_copy(rgb: np.ndarray, side: int = WORK_SIDE_PX) -> np.ndarray:
+    """``rgb`` shrunk (area-averaged) so its longest side is at most ``side``."""
     import cv2
 
     height, width = rgb.shape[:2]
-    scale = min(1.0, side / max(height, width))
+    scale = side / max(height, width)
     if scale >= 1.0:
-        return np.ascontiguousarray(rgb[..., :3]), 1.0
+        return np.ascontiguousarray(rgb[..., :3])
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(np.ascontiguousarray(rgb[..., :3]), size, interpolation=cv2.INTER_AREA), scale
+    return cv2.resize(np.ascontiguousarray(rgb[..., :3]), size, interpolation=cv2.INTER_AREA)
 
 
 def _grabcut(small: np.ndarray, rect: tuple[int, int, int, int], iterations: int = ITERATIONS) -> np.ndarray:
@@ -182,7 +183,7 @@ def segment_box_soft(rgb: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]
     A box that cannot be one (not four fractions, inside out, a few pixels) raises InvalidOption.
     """
     box = check_box(box)
-    small, _ = _work_copy(rgb)
+    small = _work_copy(rgb)
     h, w = small.shape[:2]
     x, y, bw, bh = box_pixels(box, w, h)
     found = _grabcut(small, (x, y, bw, bh))
@@ -201,7 +202,7 @@ def segment_box_soft(rgb: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]
 
 def segment_auto(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(mask, coverage)`` of the one object standing clear of a busy background, or :class:`ObjectNotFound`."""
-    small, _ = _work_copy(rgb, AUTO_SIDE_PX)
+    small = _work_copy(rgb, AUTO_SIDE_PX)
     h, w = small.shape[:2]
     found = []
     for inset, iterations in zip(AUTO_INSETS, (ITERATIONS, STABILITY_ITERATIONS), strict=True):
@@ -241,4 +242,5 @@ def _hull_area(mask: np.ndarray) -> float:
     points = cv2.findNonZero(mask.astype(np.uint8))
     if points is None:
         return 0.0
-    return float(cv2.contourArea(cv2.convexHull(points))) + 0.5 * len(cv2.convexHull(points))
+    hull = cv2.convexHull(points)
+    return float(cv2.contourArea(hull)) + 0.5 * len(hull)  # the area between centres, plus the rim's half pixel
