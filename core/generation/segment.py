@@ -37,12 +37,15 @@ MAX_AREA_FRACTION = 0.7  # of the frame; more and the "object" is most likely th
 MAX_EDGE_TOUCH = 0.2  # of the starting rectangle's outline; more and the mask is leaking into the background
 MIN_SOLIDITY = 0.45  # area over the convex hull's; scattered texture falls well below
 MIN_MAIN_SHARE = 0.85  # of the found pixels in the largest piece; texture breaks into many
+EDGE_CONTRAST = 10.0  # colour change (0-255 levels a pixel, smoothed) that counts as an edge
+MIN_EDGE_SUPPORT = 0.9  # of the outline on such an edge; a patch cut out of an even sky has far less
 MIN_STABLE_IOU = 0.85  # between the two starts; an object found from both is not an accident of the start
 MAX_SHADOW_SHARE = 0.45  # of the first cut; more and "shadow" is the object's own colour
 SHADOW_DEPTH = (0.3, 0.93)  # brightness of a shadow relative to the lit background
 SHADOW_HUE_SHARE = 0.004  # of the background's pixels: a hue at least this common is a background hue
 MIN_SHADOW_SAMPLE = 0.05  # of the frame outside the rectangle, to learn the background's hues from
 SHADOW_ITERATIONS = 2  # GrabCut rounds after the shadow is handed back
+RNG_SEED = 12345
 BOX_MIN_PART = 0.05  # with a box, pieces smaller than this share of the largest are dropped
 
 
@@ -72,6 +75,9 @@ def _grabcut(small: np.ndarray, rect: tuple[int, int, int, int], iterations: int
     labels = np.zeros(small.shape[:2], np.uint8)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     bgr = np.ascontiguousarray(small[..., ::-1])  # OpenCV's order; the colour models do not mind
+    # GrabCut seeds its colour models with k-means from OpenCV's global random state: without a fixed
+    # seed the same photo could be found once and refused the next time, and the preview disagree with the job.
+    cv2.setRNGSeed(RNG_SEED)
     try:
         cv2.grabCut(bgr, labels, rect, bgd, fgd, iterations, cv2.GC_INIT_WITH_RECT)
     except cv2.error:
@@ -209,7 +215,7 @@ def segment_auto(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         dx, dy = max(1, round(inset * w)), max(1, round(inset * h))
         rect = (dx, dy, w - 2 * dx, h - 2 * dy)
         mask = _grabcut(small, rect, iterations)
-        if not _plausible(mask, rect):
+        if not _plausible(mask, rect) or not _on_edges(small, _pieces(mask, BOX_MIN_PART)[0]):
             raise ObjectNotFound()
         found.append(_pieces(mask, BOX_MIN_PART)[0])
     a, b = found
@@ -234,6 +240,24 @@ def _plausible(mask: np.ndarray, rect: tuple[int, int, int, int]) -> bool:
         return False
     filled = ndimage.binary_fill_holes(main)
     return bool(filled.sum() >= MIN_SOLIDITY * _hull_area(filled))
+
+
+def _on_edges(small: np.ndarray, mask: np.ndarray) -> bool:
+    """Whether the outline follows an edge in the picture along nearly all of its length.
+
+    An object's outline is where its colour changes; a cut through an even stretch of sky or wall
+    (a patch of background GrabCut took for an object) runs mostly where nothing changes.
+    """
+    import cv2
+
+    smooth = cv2.GaussianBlur(small.astype(np.float32), (0, 0), 1.0)
+    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0)
+    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1)
+    strength = np.sqrt((gx * gx + gy * gy).sum(axis=2)) / 8.0  # Sobel's weights sum to 8: levels per pixel
+    strength = cv2.dilate(strength, np.ones((3, 3), np.uint8))  # the outline may sit a pixel off the edge
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    outline = mask & ~inner
+    return bool(outline.any() and (strength[outline] > EDGE_CONTRAST).mean() >= MIN_EDGE_SUPPORT)
 
 
 def _hull_area(mask: np.ndarray) -> float:
