@@ -11,9 +11,10 @@ mask IoU against the true mask, how many automatic runs found the object or refu
 (``object_not_found``), and seconds per image. A refusal counts as IoU 0 in "auto IoU (all)";
 "auto IoU (found)" is over the images it accepted.
 
-Then the four photos that ship with scikit-image (coffee, rocket, chelsea, astronaut), which have
-no ground truth: the automatic outcome (found with its share of the frame, or refused) and, with a
-hand-drawn box, the share of the mask inside the box and the share of the box the mask covers.
+Textures with no object at all must be refused. Then the four photos that ship with scikit-image
+(coffee, rocket, chelsea, astronaut), which have no ground truth: the automatic outcome (found with
+its share of the frame, or refused) and, with a hand-drawn box, the share of the mask inside the
+box and the share of the box the mask covers.
 """
 
 from __future__ import annotations
@@ -78,6 +79,18 @@ def generated(size: tuple[int, int], seeds: int) -> None:
           f" box mean {np.mean([r[4] for r in rows]):.3f} max {max(r[4] for r in rows):.3f}")
 
 
+def empty(size: tuple[int, int], seeds: int) -> None:
+    """Textures with no object on them: the right answer is a refusal, never a made-up object."""
+    print("\nno object (texture only): automatic outcome, should be a refusal")
+    outcomes = []
+    for seed in range(seeds):
+        for texture in scenes.TEXTURES:
+            _, outcome, seconds = _timed(_picture(scenes.texture_only(texture, size=size, seed=seed + 3)))
+            outcomes.append(outcome)
+            print(f"{texture:<11} seed {seed + 3}: {outcome:<18} {seconds:.2f} s", flush=True)
+    print(f"refused {sum(o != 'found' for o in outcomes)} of {len(outcomes)}")
+
+
 def photos() -> None:
     from skimage import data
 
@@ -111,6 +124,7 @@ def main() -> None:
     _timed(_picture(scenes.scene("wood", "box", size=(160, 120))[0]))  # OpenCV's first call sets itself up
     start = time.perf_counter()
     generated((width, height), args.seeds)
+    empty((width, height), args.seeds)
     photos()
     print(f"\nbenchmark wall time {time.perf_counter() - start:.1f} s")
 

@@ -10,6 +10,10 @@ progress bar on stderr and a summary on stdout; an image that fails gets one
 ``error:`` line and the rest go on. Exit status 0 when every image made a model,
 2 when some were refused, 1 when some failed inside the engine.
 
+``--box X0,Y0,X1,Y1`` (fractions of the image's width and height) marks the
+object in a photo with a busy background, for inflate; without it such a photo
+is segmented automatically or refused with a request for a box.
+
 Imports are lazy: ``--help`` and input errors answer before torch, trimesh and
 SciPy are loaded (a few tenths of a second instead of two).
 """
