@@ -13,8 +13,11 @@ Turntable view i of N stands at azimuth 360·i/N degrees and elevation
 ``elevation_deg`` e (0 to 60, default 0), camera in direction
 (sin a·cos e, sin e, cos a·cos e), orthographic unless ``fov_deg`` is given.
 
-``load_image`` and ``compute_mask`` are light (no torch) so the upload page
-can show the detected mask; the rest imports torch on first use.
+``load_image``, ``compute_mask``, ``preview_mask`` and ``mask_overlay`` are light
+(no torch) so the upload page can show the detected mask, live as a box is drawn;
+the rest imports torch on first use. A photo with a real background (a table, a
+wall, a shadow) is segmented with GrabCut, inside ``GenerationOptions.box`` when
+one is given (inflate only).
 Input errors are subclasses of ``core.errors.ValidationError`` (see
 ``core.generation.errors``). The CLI is ``python -m core.generation --help``.
 """
@@ -29,7 +32,7 @@ from core.generation.options import GenerationOptions, GenerationResult
 if TYPE_CHECKING:
     from core.generation.engine import ENGINES, Engine, generate, register_engine
     from core.generation.export import FORMATS, export_mesh, load_glb
-    from core.generation.images import compute_mask, load_image
+    from core.generation.images import compute_mask, load_image, mask_overlay, preview_mask
     from core.generation.render import preview_faces
 
 __all__ = [
@@ -43,13 +46,17 @@ __all__ = [
     "generate",
     "load_glb",
     "load_image",
+    "mask_overlay",
     "preview_faces",
+    "preview_mask",
     "register_engine",
 ]
 
 _LAZY = {
     "compute_mask": "core.generation.images",
     "load_image": "core.generation.images",
+    "mask_overlay": "core.generation.images",
+    "preview_mask": "core.generation.images",
     "ENGINES": "core.generation.engine",
     "Engine": "core.generation.engine",
     "generate": "core.generation.engine",

@@ -10,6 +10,10 @@ progress bar on stderr and a summary on stdout; an image that fails gets one
 ``error:`` line and the rest go on. Exit status 0 when every image made a model,
 2 when some were refused, 1 when some failed inside the engine.
 
+``--box X0,Y0,X1,Y1`` (fractions of the image's width and height) marks the
+object in a photo with a busy background, for inflate; without it such a photo
+is segmented automatically or refused with a request for a box.
+
 Imports are lazy: ``--help`` and input errors answer before torch, trimesh and
 SciPy are loaded (a few tenths of a second instead of two).
 """
@@ -60,9 +64,24 @@ def _parser() -> _Parser:
     p.add_argument("--min-thickness", type=float, default=0.01,
                    help="thinnest part as a fraction of the largest extent; thinner parts are thickened (0.01)")
     p.add_argument("--min-thickness-mm", type=float, default=0.8, help="with --size-mm: thinnest part in mm (0.8)")
+    p.add_argument("--box", metavar="X0,Y0,X1,Y1", type=_box, default=None,
+                   help="inflate: a box around the object as fractions of the image's width and height, "
+                        "e.g. 0.2,0.1,0.8,0.95; the object is segmented inside it (for photos with a busy background)")
     p.add_argument("--thumbnails", metavar="DIR", default=None, help="also write PNG thumbnails here")
     p.add_argument("--stats", action="store_true", help="print the run's figures as JSON")
     return p
+
+
+def _box(text: str) -> list[float]:
+    """``X0,Y0,X1,Y1`` as four numbers; their range is checked with the other options."""
+    parts = [part.strip() for part in text.split(",")]
+    try:
+        numbers = [float(part) for part in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) != 4:
+        raise argparse.ArgumentTypeError(f"expected four numbers X0,Y0,X1,Y1 from 0 to 1, got {text!r}")
+    return numbers
 
 
 def _write_atomically(files: dict[Path, bytes]) -> None:
@@ -98,6 +117,7 @@ def _options(args: argparse.Namespace, thumbnails: bool) -> GenerationOptions:
         min_thickness=args.min_thickness,
         min_thickness_mm=args.min_thickness_mm,
         thumbnails=thumbnails,
+        box=args.box,
     )
     options.validate()
     return options

@@ -120,7 +120,9 @@ class ClassicEngine:
             clock.done("mask")
             mesh, colors = self._relief(pictures[0], options, clock)
         else:
-            found = [foreground(p) for p in pictures]
+            # The box is drawn on the one picture of an inflate; carve views are found on their own.
+            box = options.box if mode == "inflate" else None
+            found = [foreground(p, box) for p in pictures]
             clock.done("mask")
             if mode == "inflate":
                 mesh, colors = self._inflate(pictures[0], *found[0], options, device, clock)

@@ -10,6 +10,7 @@ are not the user's fault propagate as ordinary exceptions.
     ├── ImageTooLarge            checked from the header, before decoding
     ├── NoForeground
     ├── ForegroundFillsFrame
+    │   └── ObjectNotFound       a busy background, and no object could be told from it
     ├── ViewSizeMismatch
     ├── TooManyViews
     ├── TooFewViews
@@ -60,6 +61,13 @@ class ForegroundFillsFrame(ValidationError):
     """The object fills the whole frame or the background is not plain: leave space around the object on a plain background, or use a PNG with transparency."""  # noqa: E501
 
     code = "foreground_fills_frame"
+
+
+class ObjectNotFound(ForegroundFillsFrame):
+    """We could not tell the object from the background. Draw a box around the object on the upload page, or use a photo with a plain background or a PNG with transparency."""  # noqa: E501
+
+    # A kind of ForegroundFillsFrame: callers that handled the busy-background refusal still do.
+    code = "object_not_found"
 
 
 class ViewSizeMismatch(ValidationError):

@@ -1,13 +1,16 @@
 """Reading uploaded images safely, and finding the object in them.
 
 ``load_image`` and ``compute_mask`` are quick enough (well under 0.2 s at
-1024 px) for the upload page to show the detected mask before a job is queued.
+1024 px on a plain background, a few tenths with GrabCut on a photo) for the
+upload page to show the detected mask before a job is queued; ``preview_mask``
+and ``mask_overlay`` are that preview.
 """
 
 from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -18,6 +21,7 @@ from core.generation.errors import (
     ForegroundFillsFrame,
     ImageTooLarge,
     NoForeground,
+    ObjectNotFound,
     UnsupportedImageType,
 )
 from core.generation.options import DEFAULT_MAX_PIXELS
@@ -42,9 +46,13 @@ MIN_THRESHOLD = 22.0  # RGB distance (0-255 scale) that always counts as backgro
 NOISE_SIGMAS = 6.0  # above the border's own noise, in robust standard deviations
 FILLS_FRAME_FRACTION = 0.97  # of all pixels; more and there is no background to speak of
 MAX_BACKGROUND_NOISE = 14.0  # robust std of the border around its fitted model; more is not plain
+STUDIO_NOISE = 6.0  # that std on a studio backdrop (sensor noise, JPEG); more is a textured surface, a photo
 BUSY_BORDER_FRACTION = 0.35  # of the border band unlike the background model: not a plain backdrop
 MIN_PART_FRACTION = 0.03  # parts smaller than this share of the largest are specks
 MAX_HOLE_FRACTION = 0.002  # holes smaller than this share of the image are filled
+SPAN_EDGE_FRACTION = 0.05  # of an edge's length: a mask on both opposite edges is a band of background
+PREVIEW_SIDE_PX = 384  # the upload page's live mask preview
+OUTLINE_RGB = (255, 64, 160)  # the object's outline in the preview: a magenta few photos contain
 
 
 def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
@@ -196,27 +204,54 @@ def downscale(image: Image.Image, max_side: int) -> Image.Image:
     return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), "RGBA")
 
 
-def compute_mask(image: Image.Image) -> np.ndarray:
+def compute_mask(image: Image.Image, box: Sequence[float] | None = None) -> np.ndarray:
     """The object's pixels as a boolean array of the image's shape.
 
-    Uses alpha when it is meaningful (some pixel is not opaque); otherwise
-    separates the object from a plain, studio or gradient background.
-    Raises :class:`NoForeground` or :class:`ForegroundFillsFrame`.
+    Uses alpha when it is meaningful (some pixel is not opaque); otherwise, with ``box``
+    (fractions x0, y0, x1, y1 of the image), segments the object inside the box; without,
+    separates the object from a plain, studio or gradient background, and where that refuses
+    (a table, a wall, a shadow) tries to find one object clear of a busy background.
+    Raises :class:`NoForeground`, :class:`ForegroundFillsFrame` or its kind :class:`ObjectNotFound`.
     """
-    return foreground(image)[0]
+    return foreground(image, box)[0]
 
 
-def foreground(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+def foreground(image: Image.Image, box: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(mask, coverage)``: the boolean mask and a soft 0-1 coverage for sub-pixel outlines."""
     rgba = np.asarray(image.convert("RGBA") if image.mode != "RGBA" else image)
     alpha = rgba[..., 3]
-    if alpha.min() < ALPHA_OPAQUE:
+    if alpha.min() < ALPHA_OPAQUE:  # a cut-out is exact: it wins over any box
         coverage = alpha.astype(np.float32) / 255.0
         mask = alpha >= 128
         if not mask.any():
             raise NoForeground(N_("The image is fully transparent: there is no object to model."))
-    else:
-        mask, coverage = _segment(rgba[..., :3])
+        return _finish(mask, coverage)
+    from core.generation import segment  # OpenCV only where a photo needs it
+
+    rgb = rgba[..., :3]
+    if box is not None:
+        return _finish(*segment.segment_box_soft(rgb, box))
+    try:
+        mask, coverage, noise = _segment(rgb)
+        mask, coverage = _finish(mask, coverage)
+    except ForegroundFillsFrame:
+        # Not a plain backdrop: a photo on a table or against a wall. GrabCut, or ObjectNotFound.
+        return _finish(*segment.segment_auto(rgb))
+    spans = _spans_frame(mask)
+    if spans or noise > STUDIO_NOISE:
+        # A band across the whole picture (a table's edge, a horizon) is background the smooth model
+        # could not follow. A textured surface it could just follow (a table top) is a photo, where
+        # the threshold takes a cast shadow for part of the object; GrabCut leaves it out.
+        try:
+            return _finish(*segment.segment_auto(rgb))
+        except ObjectNotFound:
+            if spans:
+                raise
+    return mask, coverage
+
+
+def _finish(mask: np.ndarray, coverage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Clean a found mask, refuse an empty or frame-filling one, and keep the soft edge to it."""
     from scipy import ndimage  # here, so that load_image alone stays light
 
     mask = _clean(mask)
@@ -231,8 +266,52 @@ def foreground(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
     return mask, coverage
 
 
-def _segment(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Threshold the colour distance to a smooth background fitted to the frame's border."""
+def _spans_frame(mask: np.ndarray) -> bool:
+    """Whether the mask reaches two opposite edges of the frame along a stretch of each."""
+    height, width = mask.shape
+    reach = SPAN_EDGE_FRACTION
+    left, right = mask[:, 0].mean() > reach, mask[:, -1].mean() > reach
+    top, bottom = mask[0].mean() > reach, mask[-1].mean() > reach
+    return bool((left and right) or (top and bottom))
+
+
+def preview_mask(
+    data: bytes,
+    box: Sequence[float] | None = None,
+    max_side: int = PREVIEW_SIDE_PX,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> tuple[Image.Image, np.ndarray]:
+    """``(picture, mask)`` for the upload page's live preview: the image shrunk to ``max_side`` (RGB) and its mask.
+
+    The mask comes from :func:`foreground`, as the job's will, so the preview shows what the model
+    will be made of; ``box`` is the same fractions the job gets. Raises the same ValidationError
+    subclasses as a job would. A 12-megapixel photo takes a few tenths of a second: it is shrunk
+    strip by strip, never copied at full size in RGBA or float.
+    """
+    small = preview_rgba(decode_upright(open_image(data, max_pixels)), max_side)
+    mask = foreground(small, box)[0]
+    return small.convert("RGB"), mask
+
+
+def mask_overlay(picture: Image.Image, mask: np.ndarray) -> Image.Image:
+    """``picture`` with what is ignored washed out and the object outlined, for display."""
+    rgb = np.asarray(picture.convert("RGB")).astype(np.float32)
+    shade = np.array([236.0, 240.0, 245.0])  # a light grey-blue wash over the background
+    out = np.where(mask[..., None], rgb, rgb * 0.3 + shade * 0.7)
+    inner = mask.copy()  # the mask less its outline: four-neighbour erosion, no SciPy needed
+    inner[1:] &= mask[:-1]
+    inner[:-1] &= mask[1:]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    out[mask & ~inner] = OUTLINE_RGB
+    return Image.fromarray(out.clip(0, 255).astype(np.uint8), "RGB")
+
+
+def _segment(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Threshold the colour distance to a smooth background fitted to the frame's border.
+
+    ``(mask, coverage, noise)``: noise is the border's robust spread around the fitted background.
+    """
     height, width = rgb.shape[:2]
     band = max(2, round(BORDER_FRACTION * min(height, width)))
     border = np.zeros((height, width), bool)
@@ -276,7 +355,7 @@ def _segment(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mask = dist > threshold
     # A soft edge: half-way between background noise and a clear object colour.
     coverage = np.clip((dist - 0.5 * threshold) / threshold, 0.0, 1.0)
-    return mask, coverage.astype(np.float32)
+    return mask, coverage.astype(np.float32), float(mad)
 
 
 def _basis(x: np.ndarray, y: np.ndarray) -> np.ndarray:

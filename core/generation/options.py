@@ -24,6 +24,7 @@ RELIEF_BASE_MM = (0.2, 50.0)  # the plate under the lowest point: one printed la
 RELIEF_HEIGHT_MM = (0.0, 100.0)  # extra thickness at the highest point
 MAX_VIEWS = 1024  # carve: an upper bound on the tier's limit (64 on premium)
 MAX_PIXELS_LIMIT = 1_000_000_000  # per image: the tier's limit must stay below this
+MIN_BOX_FRACTION = 0.02  # of the image's width and of its height: the smallest box around an object
 
 
 @dataclass
@@ -46,6 +47,8 @@ class GenerationOptions:
     min_thickness: float = 0.01  #: thinnest part, as a fraction of the largest extent; thinner is thickened
     min_thickness_mm: float = 0.8  #: thinnest part in mm at the print size (with size_mm)
     thumbnails: bool = True  #: render the PNG thumbnails (the batch CLI skips them unless asked)
+    #: inflate: a box around the object, fractions x0, y0, x1, y1 of the image; the object is segmented inside it
+    box: list[float] | None = None
 
     def validate(self) -> None:
         """Raise :class:`InvalidOption` or :class:`UnsupportedMode` for values that cannot work.
@@ -75,6 +78,28 @@ class GenerationOptions:
         _check_number("elevation_deg", self.elevation_deg, 0, 60)
         _check_number("min_thickness", self.min_thickness, 0, 0.1)
         _check_number("min_thickness_mm", self.min_thickness_mm, 0, 10)
+        if self.box is not None:
+            check_box(self.box)
+
+
+def check_box(box: object) -> list[float]:
+    """``box`` as four floats x0, y0, x1, y1 with 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1; else InvalidOption.
+
+    It arrives from a job's stored JSON (a list) or the CLI (a tuple). Each side must span at least
+    MIN_BOX_FRACTION of the image: a box of a few pixels is a slip of the mouse, not an object.
+    """
+    numbers = list(box) if isinstance(box, list | tuple) else []
+    if len(numbers) != 4 or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in numbers
+    ):
+        raise InvalidOption(N_("The box must be four numbers x0, y0, x1, y1 from 0 to 1."))
+    x0, y0, x1, y1 = (float(v) for v in numbers)
+    if not (0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0):
+        raise InvalidOption(N_("The box must lie inside the image, with its left edge before its right edge "
+                               "and its top edge above its bottom edge."))
+    if x1 - x0 < MIN_BOX_FRACTION or y1 - y0 < MIN_BOX_FRACTION:
+        raise InvalidOption(N_("The box is too small: draw it around the whole object."))
+    return [x0, y0, x1, y1]
 
 
 def _check_number(option: str, value: object, low: float, high: float, *, whole: bool = False) -> None:

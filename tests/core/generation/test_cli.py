@@ -144,7 +144,7 @@ def test_batch_refuses_a_missing_folder_and_carve(tmp_path, capsys) -> None:
     assert err.count("error: ") == 2 and not (tmp_path / "out").exists()
 
 
-_HEAVY = "import sys; heavy = {'torch', 'trimesh', 'scipy', 'skimage'} & set(sys.modules); print(sorted(heavy))"
+_HEAVY = "import sys; heavy = {'torch', 'trimesh', 'scipy', 'skimage', 'cv2'} & set(sys.modules); print(sorted(heavy))"
 
 
 @pytest.mark.parametrize("args", [["--help"], ["{empty}", "-o", "{out}"], ["{good}", "{good}", "-o", "{out}"]])
