@@ -228,6 +228,9 @@ left = _quota()
              "You can start {n} more generations today (of {limit}).", left,
              limit=fmt_number(tier["daily_generations"])))
 
+if st.query_params.get("again"):
+    # "Generate again" from a model page starts a new form, even when this tab's last job is still shown.
+    st.session_state.pop("upload_job_id", None)
 if st.session_state.get("upload_job_id"):
     _result(int(st.session_state["upload_job_id"]))
     st.stop()

@@ -139,5 +139,8 @@ def test_a_box_around_the_object_in_a_photo_with_a_real_background(browser, prod
         shot(page, f"{lang}-box-3-again")
         page.get_by_role("button", name=t("Clear the box")).click()
         page.get_by_text(inside).wait_for(state="detached")
+    except Exception:
+        shot(page, f"failed-{lang}-box")
+        raise
     finally:
         context.close()

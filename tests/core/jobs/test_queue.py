@@ -121,6 +121,23 @@ def test_enqueue_checks_input_and_ownership(session: Session) -> None:
     assert session.exec(select(sa.func.count()).select_from(GenerationJob)).one() == 0
 
 
+def test_a_box_around_the_object_goes_with_one_inflate_image_only(session: Session) -> None:
+    from core.generation.errors import InvalidOption
+
+    user = create_random_user(session)
+    job = _enqueue(session, user, mode="inflate", box=[0.1, 0.2, 0.6, 0.9])
+    assert job.options["box"] == [0.1, 0.2, 0.6, 0.9]
+    assert _enqueue(session, user, mode="auto", box=(0.0, 0.0, 1.0, 1.0)).options["box"]
+    _finish(session, job)
+    for n_views, mode in ((2, "carve"), (1, "relief"), (2, "auto")):
+        with pytest.raises(errors.BoxNotApplicable):
+            _enqueue(session, user, n_views=n_views, mode=mode, box=[0.1, 0.2, 0.6, 0.9])
+    for bad in ([0.6, 0.2, 0.1, 0.9], [0.1, 0.2, 0.6], [0.1, 0.2, 0.6, float("nan")], [0, 0, 1.5, 1], "box"):
+        with pytest.raises(InvalidOption):
+            _enqueue(session, user, mode="inflate", box=bad)
+    assert session.exec(select(sa.func.count()).select_from(GenerationJob)).one() == 2
+
+
 def test_get_list_cancel_and_position(session: Session) -> None:
     user, other = create_random_user(session), create_random_user(session)
     a, b = _enqueue(session, user), _enqueue(session, user)
