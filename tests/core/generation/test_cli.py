@@ -136,12 +136,34 @@ def test_batch_makes_one_model_per_image_and_goes_on_after_a_bad_one(tmp_path, c
     assert not list(out.glob(".*part"))
 
 
+def test_batch_with_two_processes_makes_the_same_models(tmp_path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(4):
+        (src / f"{i}.png").write_bytes(builders.png(builders.rgba(builders.disk_mask(96, 20 + 5 * i))))
+    (src / "bad.png").write_bytes(b"not a png")
+    runs = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"out{jobs}"
+        proc = subprocess.run([sys.executable, "-m", "core.generation", "--batch", str(src), "-o", str(out),
+                               "--format", "stl", "--faces", "2000", "--resolution", "96", "--jobs", str(jobs)],
+                              capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stdout.startswith("batch: 4 written, 1 refused, 0 failed"), proc.stdout
+        assert "error: bad.png:" in proc.stderr
+        runs[jobs] = {p.name: trimesh.load(p) for p in sorted(out.iterdir())}
+    assert sorted(runs[2]) == sorted(runs[1]) == [f"{i}.stl" for i in range(4)]
+    for name, mesh in runs[2].items():
+        assert mesh.is_watertight and abs(mesh.volume - runs[1][name].volume) < 1e-6 * abs(runs[1][name].volume)
+
+
 def test_batch_refuses_a_missing_folder_and_carve(tmp_path, capsys) -> None:
     assert main(["--batch", str(tmp_path / "nowhere"), "-o", str(tmp_path / "out")]) == 2
     (tmp_path / "a.png").write_bytes(builders.png(builders.rgba(builders.disk_mask(64, 20))))
     assert main(["--batch", str(tmp_path), "-o", str(tmp_path / "out"), "--mode", "carve"]) == 2
+    assert main(["--batch", str(tmp_path), "-o", str(tmp_path / "out"), "--jobs", "0"]) == 2
     err = capsys.readouterr().err
-    assert err.count("error: ") == 2 and not (tmp_path / "out").exists()
+    assert err.count("error: ") == 3 and not (tmp_path / "out").exists()
 
 
 _HEAVY = "import sys; heavy = {'torch', 'trimesh', 'scipy', 'skimage', 'cv2'} & set(sys.modules); print(sorted(heavy))"
