@@ -172,8 +172,127 @@ def profile_factor(h: np.ndarray, inside: np.ndarray, step: float) -> np.ndarray
     return np.clip(c, 2.0, 4.0)
 
 
-def build_mesh(field: HeightField, image_height: int) -> tuple[np.ndarray, np.ndarray]:
-    """The closed front+back mesh in image pixels: X = column, Y = -row, Z = ±2√h."""
+REVOLVE_ROWS = 0.97  # share of the rows (or columns) that must be one run for a solid of revolution
+REVOLVE_SMOOTH = 1.5  # grid rows; smoothing of the run lengths along the axis
+REVOLVE_AXIS = (0.01, 0.03)  # spread of the run centres (share of the widest run): full weight .. none
+
+
+def revolution(coverage: np.ndarray, step: float) -> tuple[np.ndarray, float]:
+    """A solid of revolution about the outline's axis of mirror symmetry, and how sure that is (0..1).
+
+    Cylinders, cones, bottles, vases and snowmen turn about an axis in the
+    picture: their outline is mirror-symmetric about it and every section across
+    it is one run. Then each run is a circle's chord, and the depth at a node is
+    √(r² - d²) with r the run's half-length and d the distance from its centre,
+    which keeps a cylinder full up to its ends (the Poisson dome sinks there).
+    The axis is taken along the longer side when both directions qualify; the
+    weight falls to 0 as the run centres stray from one straight line (a bent or
+    slanted part, or no symmetry). Returns depth in pixels on the grid.
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    inside = coverage >= 0.5
+    best: tuple[float, np.ndarray] = (0.0, np.zeros(coverage.shape))
+    rows = np.nonzero(inside.any(axis=1))[0]
+    cols = np.nonzero(inside.any(axis=0))[0]
+    if len(rows) < 8 or len(cols) < 8:
+        return best[1], 0.0
+    along_rows = (rows[-1] - rows[0]) >= (cols[-1] - cols[0])  # tall: the axis is vertical
+    for vertical in (along_rows, not along_rows):
+        cov = coverage if vertical else coverage.T
+        ins = inside if vertical else inside.T
+        used = ins.any(axis=1)
+        runs = (np.diff(ins.astype(np.int8), axis=1) == 1).sum(axis=1) + ins[:, 0]
+        if (runs[used] == 1).mean() < REVOLVE_ROWS:
+            continue
+        # The run's ends where the coverage crosses 0.5 between nodes, as the outline itself does.
+        n_cols = cov.shape[1]
+        a = np.argmax(ins, axis=1)
+        b = n_cols - 1 - np.argmax(ins[:, ::-1], axis=1)
+        r = np.arange(cov.shape[0])
+        ca, cb = cov[r, a], cov[r, b]
+        ca0, cb1 = cov[r, np.maximum(a - 1, 0)], cov[r, np.minimum(b + 1, n_cols - 1)]
+        left = a - (ca - 0.5) / np.maximum(ca - ca0, 1e-9)
+        right = b + (cb - 0.5) / np.maximum(cb - cb1, 1e-9)
+        # Smoothed along the axis (r², which is quadratic for a sphere, and the centre): a hard-edged
+        # mask steps by whole pixels from row to row.
+        u = used.astype(np.float64)
+        norm = np.maximum(gaussian_filter1d(u, REVOLVE_SMOOTH), 1e-9)
+        width = np.where(used, right - left, 0.0)
+        width = np.where(used, 2 * np.sqrt(np.maximum(gaussian_filter1d(u * (width / 2) ** 2, REVOLVE_SMOOTH)
+                                                      / norm, 0.0)), 0.0)
+        centre = np.where(used, gaussian_filter1d(u * (left + right) / 2, REVOLVE_SMOOTH) / norm, 0.0)
+        j = np.arange(n_cols, dtype=np.float64)
+        w = width[used]
+        weight_rows = w / w.sum()
+        spread = math.sqrt(float((weight_rows * (centre[used] - (weight_rows * centre[used]).sum()) ** 2).sum()))
+        lo, hi = REVOLVE_AXIS
+        sure = float(np.clip((hi - spread / max(w.max(), 1e-9)) / (hi - lo), 0.0, 1.0))
+        # Both qualify (an ellipse, a capsule): turn about the longer side, tried first.
+        if sure > best[0] + (0.0 if vertical == along_rows else 0.05):
+            d = j[None, :] - centre[:, None]
+            z = step * np.sqrt(np.maximum((width[:, None] / 2) ** 2 - d * d, 0.0))
+            z = np.where(ins, z, 0.0)
+            best = (sure, z if vertical else z.T)
+    return best[1], best[0]
+
+
+REVOLVE = True
+FLAT_DEPTH = 0.85  # half-depth of a flat-faced part, as a share of its local half-width
+FLAT_RIM = 0.3  # width of the rounded rim of a flat face, as a share of its half-depth
+THICKNESS_LEVELS = 14  # radii tried for the local half-width
+
+
+def local_half_width(inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(half-width, distance to the outline) in grid cells at every inside node.
+
+    The half-width at a node is the radius of the largest disk inside the
+    outline that covers it ("local thickness"), so every part has its own: each
+    leg of a chair, the seat, an arm of an L, and a pyramid narrowing to its tip.
+    """
+    from scipy import ndimage
+
+    dist = ndimage.distance_transform_edt(inside)
+    top = float(dist.max())
+    out = np.zeros(inside.shape)
+    if top <= 0:
+        return out, dist
+    for r in np.geomspace(1.0, top, THICKNESS_LEVELS) if top > 1 else [top]:
+        core = dist >= r
+        reach = ndimage.distance_transform_edt(~core) <= r
+        out = np.where(reach & inside, r, out)
+    return out, dist
+
+
+def depth(field: HeightField, flatness: float = 0.0) -> np.ndarray:
+    """Half-depth z ≥ 0 on the grid, in pixels: rounded, or towards a flat-faced slab as flatness → 1.
+
+    Rounded: z = √(c·h), or a solid of revolution where the outline has an axis
+    (see ``revolution``). Flat-faced: a plateau at a depth set by each part's own
+    half-width, with steep sides and a narrow rounded rim, the way boxes, blocks,
+    pyramids and furniture look.
+    """
+    inside = field.coverage >= 0.5
+    c = profile_factor(field.height, inside, field.step) if ROUND_TUBES else np.full(inside.shape, 4.0)
+    z_round = np.sqrt(np.maximum(c * field.height, 0.0))
+    z_curved = z_round
+    if REVOLVE:
+        z_rev, sure = revolution(field.coverage, field.step)
+        # Never flat at an inside node (front and back would touch): at least half the dome's depth.
+        z_curved = (1.0 - sure) * z_round + sure * np.maximum(z_rev, 0.5 * z_round)
+    if flatness <= 0.0:
+        return z_curved
+    half, dist = local_half_width(inside)
+    plateau = FLAT_DEPTH * half * field.step
+    rim = np.maximum(FLAT_RIM * plateau, 1e-9)
+    t = np.clip(dist * field.step / rim, 0.0, 1.0)
+    z_flat = plateau * np.sqrt(1.0 - (1.0 - t) ** 2)
+    z_flat = np.maximum(z_flat, 0.5 * z_round)
+    return np.where(inside, (1.0 - flatness) * z_curved + flatness * z_flat, 0.0)
+
+
+def build_mesh(field: HeightField, image_height: int, flatness: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The closed front+back mesh in image pixels: X = column, Y = -row, Z = ±depth (see ``depth``)."""
     del image_height
     points, faces, node = meshing.filled_contour(field.coverage, 0.5)
     n = len(points)
@@ -181,10 +300,8 @@ def build_mesh(field: HeightField, image_height: int) -> tuple[np.ndarray, np.nd
     y = -(field.origin[1] + points[:, 1] * field.step)
     interior = node >= 0
     z = np.zeros(n)
-    inside = field.coverage >= 0.5
-    c = profile_factor(field.height, inside, field.step) if ROUND_TUBES else np.full(inside.shape, 4.0)
     flat = node[interior]
-    z[interior] = np.sqrt(np.maximum(c.ravel()[flat] * field.height.ravel()[flat], 0.0))
+    z[interior] = depth(field, flatness).ravel()[flat]
     back_id = np.arange(n)
     back_id[interior] = n + np.arange(int(interior.sum()))
     verts = np.concatenate(
