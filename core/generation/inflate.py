@@ -173,11 +173,14 @@ def profile_factor(h: np.ndarray, inside: np.ndarray, step: float) -> np.ndarray
 
 
 REVOLVE_ROWS = 0.97  # share of the rows (or columns) that must be one run for a solid of revolution
+BODY_OPENING = 0.08  # radius of the disk that strips attachments off a body, as a share of the larger side
+BODY_SHARE = 0.6  # the body must be at least this share of the object's area
+BODY_SOLIDITY = 0.92  # and fill at least this share of its convex hull
 REVOLVE_SMOOTH = 1.5  # grid rows; smoothing of the run lengths along the axis
 REVOLVE_AXIS = (0.01, 0.03)  # spread of the run centres (share of the widest run): full weight .. none
 
 
-def revolution(coverage: np.ndarray, step: float) -> tuple[np.ndarray, float]:
+def _revolve(coverage: np.ndarray, step: float) -> tuple[np.ndarray, float]:
     """A solid of revolution about the outline's axis of mirror symmetry, and how sure that is (0..1).
 
     Cylinders, cones, bottles, vases and snowmen turn about an axis in the
@@ -237,6 +240,45 @@ def revolution(coverage: np.ndarray, step: float) -> tuple[np.ndarray, float]:
     return best[1], best[0]
 
 
+def revolution(coverage: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """(depth, weight map): ``_revolve`` on the whole outline, or else on its main body.
+
+    A mug's handle or a jug's spout breaks the outline's symmetry, but the body
+    is still turned. Opening the outline with a disk a little wider than such
+    attachments leaves the body; when that is most of the object, nearly convex
+    (so arms or ears sticking out of a figure do not count as its body), and has
+    an axis, the body is turned and the rest keeps the dome.
+    """
+    from scipy import ndimage
+
+    z, sure = _revolve(coverage, step)
+    inside = coverage >= 0.5
+    if sure > 0.0 or not inside.any():
+        return z, np.where(inside, sure, 0.0)
+    rows = np.nonzero(inside.any(axis=1))[0]
+    cols = np.nonzero(inside.any(axis=0))[0]
+    radius = max(1, round(BODY_OPENING * max(rows[-1] - rows[0], cols[-1] - cols[0])))
+    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    body = ndimage.binary_opening(inside, structure=xx * xx + yy * yy <= radius * radius)
+    labels, count = ndimage.label(body)
+    if count == 0:
+        return z, np.zeros(coverage.shape)
+    sizes = ndimage.sum(body, labels, index=np.arange(1, count + 1))
+    body = labels == 1 + int(np.argmax(sizes))
+    if body.sum() < BODY_SHARE * inside.sum():
+        return z, np.zeros(coverage.shape)
+    from skimage.morphology import convex_hull_image
+
+    if body.sum() < BODY_SOLIDITY * convex_hull_image(body).sum():
+        return z, np.zeros(coverage.shape)
+    # The body's own outline: the real one where it is the object's, a cut through the middle elsewhere.
+    rim = ndimage.binary_dilation(body) & ~inside
+    part = np.where(body | rim, coverage, 0.0)
+    z, sure = _revolve(part, step)
+    weight = ndimage.gaussian_filter(body.astype(np.float64), 1.5) * body
+    return z, sure * weight
+
+
 REVOLVE = True
 FLAT_DEPTH = 0.85  # half-depth of a flat-faced part, as a share of its local half-width
 FLAT_RIM = 0.3  # width of the rounded rim of a flat face, as a share of its half-depth
@@ -277,7 +319,7 @@ def depth(field: HeightField, flatness: float = 0.0) -> np.ndarray:
     z_round = np.sqrt(np.maximum(c * field.height, 0.0))
     z_curved = z_round
     if REVOLVE:
-        z_rev, sure = revolution(field.coverage, field.step)
+        z_rev, sure = revolution(field.coverage, field.step)  # sure: a weight map
         # Never flat at an inside node (front and back would touch): at least half the dome's depth.
         z_curved = (1.0 - sure) * z_round + sure * np.maximum(z_rev, 0.5 * z_round)
     if flatness <= 0.0:
