@@ -16,6 +16,8 @@ Flatness is their product: both must agree before a shape is made box-like.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import ndimage
 from skimage import measure
@@ -24,6 +26,7 @@ STRAIGHT_TOLERANCE = 0.004  #: polygon fit tolerance, as a share of the object's
 STRAIGHT_MIN_RUN = 0.15  #: a run counts as straight when at least this share of the larger side
 SHADING_SIGMA = 0.01  #: smoothing before the shading gradient, as a share of the larger side (≥ 1 px)
 SHADING_FLAT = 0.3  #: relative change of brightness across the object's size below which a pixel is flat
+WORK_SIZE = 256  #: pixels across at most, for measuring the cues
 EDGE_SKIP = 0.04  #: outline band (share of the larger side) left out of the shading measurement
 
 
@@ -73,4 +76,10 @@ def flatness(rgb: np.ndarray | None, coverage: np.ndarray) -> float:
     """0 for a rounded object, 1 for a flat-faced one (see the module notes)."""
     if rgb is None:
         return 0.0
+    # Both cues are about the whole object, not its fine detail: measure at most WORK_SIZE across.
+    k = math.ceil(max(coverage.shape) / WORK_SIZE)
+    if k > 1:
+        h, w = (coverage.shape[0] // k) * k, (coverage.shape[1] // k) * k
+        coverage = coverage[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3))
+        rgb = rgb[:h, :w, :3].astype(np.float64).reshape(h // k, k, w // k, k, 3).mean(axis=(1, 3))
     return straightness(coverage) * flat_shading(rgb, coverage)

@@ -257,9 +257,10 @@ def revolution(coverage: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarra
         return z, np.where(inside, sure, 0.0)
     rows = np.nonzero(inside.any(axis=1))[0]
     cols = np.nonzero(inside.any(axis=0))[0]
-    radius = max(1, round(BODY_OPENING * max(rows[-1] - rows[0], cols[-1] - cols[0])))
-    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
-    body = ndimage.binary_opening(inside, structure=xx * xx + yy * yy <= radius * radius)
+    radius = max(1.0, BODY_OPENING * float(max(rows[-1] - rows[0], cols[-1] - cols[0])))
+    # Opening by a disk, with two distance transforms (a large structuring element would be slow).
+    core = ndimage.distance_transform_edt(inside) > radius
+    body = inside & (ndimage.distance_transform_edt(~core) <= radius) if core.any() else core
     labels, count = ndimage.label(body)
     if count == 0:
         return z, np.zeros(coverage.shape)
@@ -282,6 +283,7 @@ def revolution(coverage: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarra
 REVOLVE = True
 FLAT_DEPTH = 0.85  # half-depth of a flat-faced part, as a share of its local half-width
 FLAT_RIM = 0.3  # width of the rounded rim of a flat face, as a share of its half-depth
+FLAT_SMOOTH = 3.0  # grid nodes; smoothing of the local half-width
 THICKNESS_LEVELS = 14  # radii tried for the local half-width
 
 
@@ -324,7 +326,12 @@ def depth(field: HeightField, flatness: float = 0.0) -> np.ndarray:
         z_curved = (1.0 - sure) * z_round + sure * np.maximum(z_rev, 0.5 * z_round)
     if flatness <= 0.0:
         return z_curved
+    from scipy import ndimage
+
     half, dist = local_half_width(inside)
+    # The half-width steps from level to level; smoothed, the plateau has no cliffs for decimation to fold.
+    w = ndimage.gaussian_filter(inside.astype(np.float64), FLAT_SMOOTH)
+    half = np.where(inside, ndimage.gaussian_filter(half, FLAT_SMOOTH) / np.maximum(w, 1e-9), 0.0)
     plateau = FLAT_DEPTH * half * field.step
     rim = np.maximum(FLAT_RIM * plateau, 1e-9)
     t = np.clip(dist * field.step / rim, 0.0, 1.0)
