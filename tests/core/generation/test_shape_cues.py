@@ -123,3 +123,17 @@ def test_the_same_picture_gives_the_same_mesh() -> None:
     a = _volume(image)[1]
     b = _volume(image)[1]
     assert np.array_equal(a.vertices, b.vertices) and np.array_equal(a.faces, b.faces)
+
+
+def test_each_part_takes_its_own_width() -> None:
+    # A ball on a long arm: the arm is as deep as it is wide, however big the ball it hangs from.
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE] + 0.5
+    ball = (xx - 70) ** 2 + (yy - 128) ** 2 <= 55**2
+    arm = (np.abs(yy - 128) <= 10) & (xx > 100) & (xx < 240)
+    field, _ = _solve(_flat_colour(ball | arm))
+    z = inflate.depth(field, 0.0)  # the rounded profile (a shaded picture would choose it)
+    row = z.shape[0] // 2
+    cols = field.origin[0] + np.arange(z.shape[1]) * field.step
+    on_arm = z[row][(cols > 170) & (cols < 220)]
+    assert np.all(np.abs(on_arm / 10 - 1) < 0.15)
+    assert abs(z.max() / 55 - 1) < 0.05
