@@ -18,7 +18,7 @@ import torch
 import trimesh
 from PIL import Image
 
-from core.generation import carve, inflate, meshing, relief, render, repair, texture
+from core.generation import carve, cues, inflate, meshing, relief, render, repair, texture
 from core.generation.device import resolve_device, synchronize
 from core.generation.errors import UnknownEngine, UnprintableModel, ViewSizeMismatch
 from core.generation.export import to_glb
@@ -138,7 +138,8 @@ class ClassicEngine:
         solid = mask | (coverage >= 0.5)
         field = inflate.solve(coverage, device, grid)
         clock.done("solve")
-        v, f = inflate.build_mesh(field, picture.size[1])
+        flatness = cues.flatness(np.asarray(picture.convert("RGB")), coverage)
+        v, f = inflate.build_mesh(field, picture.size[1], flatness)
         v, f = meshing.decimate(v, f, options.faces)
         v, f = _sound(v, f, thickness, options, clock)
         cols, rows = v[:, 0].copy(), -v[:, 1]

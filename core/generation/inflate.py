@@ -172,8 +172,219 @@ def profile_factor(h: np.ndarray, inside: np.ndarray, step: float) -> np.ndarray
     return np.clip(c, 2.0, 4.0)
 
 
-def build_mesh(field: HeightField, image_height: int) -> tuple[np.ndarray, np.ndarray]:
-    """The closed front+back mesh in image pixels: X = column, Y = -row, Z = ±2√h."""
+REVOLVE_ROWS = 0.97  # share of the rows (or columns) that must be one run for a solid of revolution
+BODY_OPENING = 0.08  # radius of the disk that strips attachments off a body, as a share of the larger side
+BODY_SHARE = 0.6  # the body must be at least this share of the object's area
+BODY_SOLIDITY = 0.92  # and fill at least this share of its convex hull
+REVOLVE_SMOOTH = 1.5  # grid rows; smoothing of the run lengths along the axis
+REVOLVE_AXIS = (0.01, 0.03)  # spread of the run centres (share of the widest run): full weight .. none
+
+
+def _revolve(coverage: np.ndarray, step: float) -> tuple[np.ndarray, float]:
+    """A solid of revolution about the outline's axis of mirror symmetry, and how sure that is (0..1).
+
+    Cylinders, cones, bottles, vases and snowmen turn about an axis in the
+    picture: their outline is mirror-symmetric about it and every section across
+    it is one run. Then each run is a circle's chord, and the depth at a node is
+    √(r² - d²) with r the run's half-length and d the distance from its centre,
+    which keeps a cylinder full up to its ends (the Poisson dome sinks there).
+    The axis is taken along the longer side when both directions qualify; the
+    weight falls to 0 as the run centres stray from one straight line (a bent or
+    slanted part, or no symmetry). Returns depth in pixels on the grid.
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    inside = coverage >= 0.5
+    best: tuple[float, np.ndarray] = (0.0, np.zeros(coverage.shape))
+    rows = np.nonzero(inside.any(axis=1))[0]
+    cols = np.nonzero(inside.any(axis=0))[0]
+    if len(rows) < 8 or len(cols) < 8:
+        return best[1], 0.0
+    along_rows = (rows[-1] - rows[0]) >= (cols[-1] - cols[0])  # tall: the axis is vertical
+    for vertical in (along_rows, not along_rows):
+        cov = coverage if vertical else coverage.T
+        ins = inside if vertical else inside.T
+        used = ins.any(axis=1)
+        runs = (np.diff(ins.astype(np.int8), axis=1) == 1).sum(axis=1) + ins[:, 0]
+        if (runs[used] == 1).mean() < REVOLVE_ROWS:
+            continue
+        # The run's ends where the coverage crosses 0.5 between nodes, as the outline itself does.
+        n_cols = cov.shape[1]
+        a = np.argmax(ins, axis=1)
+        b = n_cols - 1 - np.argmax(ins[:, ::-1], axis=1)
+        r = np.arange(cov.shape[0])
+        ca, cb = cov[r, a], cov[r, b]
+        ca0, cb1 = cov[r, np.maximum(a - 1, 0)], cov[r, np.minimum(b + 1, n_cols - 1)]
+        left = a - (ca - 0.5) / np.maximum(ca - ca0, 1e-9)
+        right = b + (cb - 0.5) / np.maximum(cb - cb1, 1e-9)
+        # Smoothed along the axis (r², which is quadratic for a sphere, and the centre): a hard-edged
+        # mask steps by whole pixels from row to row.
+        u = used.astype(np.float64)
+        norm = np.maximum(gaussian_filter1d(u, REVOLVE_SMOOTH), 1e-9)
+        width = np.where(used, right - left, 0.0)
+        width = np.where(used, 2 * np.sqrt(np.maximum(gaussian_filter1d(u * (width / 2) ** 2, REVOLVE_SMOOTH)
+                                                      / norm, 0.0)), 0.0)
+        centre = np.where(used, gaussian_filter1d(u * (left + right) / 2, REVOLVE_SMOOTH) / norm, 0.0)
+        j = np.arange(n_cols, dtype=np.float64)
+        w = width[used]
+        weight_rows = w / w.sum()
+        spread = math.sqrt(float((weight_rows * (centre[used] - (weight_rows * centre[used]).sum()) ** 2).sum()))
+        lo, hi = REVOLVE_AXIS
+        sure = float(np.clip((hi - spread / max(w.max(), 1e-9)) / (hi - lo), 0.0, 1.0))
+        # Both qualify (an ellipse, a capsule): turn about the longer side, tried first.
+        if sure > best[0] + (0.0 if vertical == along_rows else 0.05):
+            d = j[None, :] - centre[:, None]
+            z = step * np.sqrt(np.maximum((width[:, None] / 2) ** 2 - d * d, 0.0))
+            z = np.where(ins, z, 0.0)
+            best = (sure, z if vertical else z.T)
+    return best[1], best[0]
+
+
+def revolution(coverage: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """(depth, weight map): ``_revolve`` on the whole outline, or else on its main body.
+
+    A mug's handle or a jug's spout breaks the outline's symmetry, but the body
+    is still turned. Opening the outline with a disk a little wider than such
+    attachments leaves the body; when that is most of the object, nearly convex
+    (so arms or ears sticking out of a figure do not count as its body), and has
+    an axis, the body is turned and the rest keeps the dome.
+    """
+    from scipy import ndimage
+
+    z, sure = _revolve(coverage, step)
+    inside = coverage >= 0.5
+    if sure > 0.0 or not inside.any():
+        return z, np.where(inside, sure, 0.0)
+    rows = np.nonzero(inside.any(axis=1))[0]
+    cols = np.nonzero(inside.any(axis=0))[0]
+    radius = max(1.0, BODY_OPENING * float(max(rows[-1] - rows[0], cols[-1] - cols[0])))
+    # Opening by a disk, with two distance transforms (a large structuring element would be slow).
+    core = ndimage.distance_transform_edt(inside) > radius
+    body = inside & (ndimage.distance_transform_edt(~core) <= radius) if core.any() else core
+    labels, count = ndimage.label(body)
+    if count == 0:
+        return z, np.zeros(coverage.shape)
+    sizes = ndimage.sum(body, labels, index=np.arange(1, count + 1))
+    body = labels == 1 + int(np.argmax(sizes))
+    if body.sum() < BODY_SHARE * inside.sum():
+        return z, np.zeros(coverage.shape)
+    from skimage.morphology import convex_hull_image
+
+    if body.sum() < BODY_SOLIDITY * convex_hull_image(body).sum():
+        return z, np.zeros(coverage.shape)
+    # The body's own outline: the real one where it is the object's, a cut through the middle elsewhere.
+    rim = ndimage.binary_dilation(body) & ~inside
+    part = np.where(body | rim, coverage, 0.0)
+    z, sure = _revolve(part, step)
+    weight = ndimage.gaussian_filter(body.astype(np.float64), 1.5) * body
+    return z, sure * weight
+
+
+REVOLVE = True
+FLAT_DEPTH = 0.85  # half-depth of a flat-faced part, as a share of its local half-width
+FLAT_RIM = 0.3  # width of the rounded rim of a flat face, as a share of its half-depth
+FLAT_SMOOTH = 3.0  # grid nodes; smoothing of the local half-width
+THICKNESS_LEVELS = 14  # radii tried for the local half-width
+
+
+def local_half_width(inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(half-width, distance to the outline) in grid cells at every inside node.
+
+    The half-width at a node is the radius of the largest disk inside the
+    outline that covers it ("local thickness"), so every part has its own: each
+    leg of a chair, the seat, an arm of an L, and a pyramid narrowing to its tip.
+    """
+    from scipy import ndimage
+
+    dist = ndimage.distance_transform_edt(inside)
+    top = float(dist.max())
+    out = np.zeros(inside.shape)
+    if top <= 0:
+        return out, dist
+    for r in np.geomspace(1.0, top, THICKNESS_LEVELS) if top > 1 else [top]:
+        core = dist >= r
+        reach = ndimage.distance_transform_edt(~core) <= r
+        out = np.where(reach & inside, r, out)
+    return out, dist
+
+
+BALLS = True
+BALLS_THIN = 3.0  # grid cells
+
+
+def _parabolic_max(g: np.ndarray, spacing: float) -> np.ndarray:
+    """out[i, x] = max over s of g[i, s] - (spacing·(x - s))², for every row, in blocks to bound memory."""
+    n = g.shape[1]
+    idx = np.arange(n, dtype=np.float32) * np.float32(spacing)
+    sq = (idx[:, None] - idx[None, :]) ** 2  # (x, s)
+    out = np.empty_like(g)
+    block = max(1, 2_000_000 // (n * n))
+    for i in range(0, g.shape[0], block):
+        out[i : i + block] = (g[i : i + block, None, :] - sq[None]).max(axis=2)
+    return out
+
+
+def ball_union(inside: np.ndarray) -> np.ndarray:
+    """Half-depth (grid cells) of the union of the largest balls inside the outline: each part its own width.
+
+    The depth at a node is the highest point over it of any ball centred at an
+    inside node with the distance to the outline as its radius: √max_s(r_s² -
+    |x - s|²). Only the balls on the medial axis matter, so this is the classic
+    skeleton inflation: a tube for every limb at its own width, a sphere for a
+    round part, a torus for a ring. The max of squared-distance parabolas is
+    separable, one pass along the rows and one along the columns.
+    """
+    from scipy import ndimage
+
+    r = np.maximum(ndimage.distance_transform_edt(inside) - 0.5, 0.0)
+    g = np.where(inside, r * r, -1e12).astype(np.float32)
+    # On a grid half as fine (each coarse node keeps its largest ball), then back: the cost is cubic.
+    rows, cols = g.shape
+    g = np.pad(g, ((0, rows % 2), (0, cols % 2)), constant_values=-1e12)
+    coarse = g.reshape(g.shape[0] // 2, 2, g.shape[1] // 2, 2).max(axis=(1, 3))
+    d2 = np.ascontiguousarray(_parabolic_max(np.ascontiguousarray(_parabolic_max(coarse, 2.0).T), 2.0).T)
+    up = F.interpolate(torch.from_numpy(d2)[None, None], scale_factor=2, mode="bilinear", align_corners=False)
+    return np.sqrt(np.maximum(up[0, 0, :rows, :cols].numpy().astype(np.float64), 0.0)) * inside
+
+
+def depth(field: HeightField, flatness: float = 0.0) -> np.ndarray:
+    """Half-depth z ≥ 0 on the grid, in pixels: rounded, or towards a flat-faced slab as flatness → 1.
+
+    Rounded: z = √(c·h), or a solid of revolution where the outline has an axis
+    (see ``revolution``). Flat-faced: a plateau at a depth set by each part's own
+    half-width, with steep sides and a narrow rounded rim, the way boxes, blocks,
+    pyramids and furniture look.
+    """
+    inside = field.coverage >= 0.5
+    c = profile_factor(field.height, inside, field.step) if ROUND_TUBES else np.full(inside.shape, 4.0)
+    z_round = np.sqrt(np.maximum(c * field.height, 0.0))
+    if BALLS:
+        # Thin parts (a few cells) keep the dome's depth: the balls there are too coarse to be printable.
+        floor = np.minimum(z_round, BALLS_THIN * field.step)
+        z_round = np.where(inside, np.maximum(ball_union(inside) * field.step, floor), 0.0)
+    z_curved = z_round
+    if REVOLVE:
+        z_rev, sure = revolution(field.coverage, field.step)  # sure: a weight map
+        # Never flat at an inside node (front and back would touch): at least half the dome's depth.
+        z_curved = (1.0 - sure) * z_round + sure * np.maximum(z_rev, 0.5 * z_round)
+    if flatness <= 0.0:
+        return z_curved
+    from scipy import ndimage
+
+    half, dist = local_half_width(inside)
+    # The half-width steps from level to level; smoothed, the plateau has no cliffs for decimation to fold.
+    w = ndimage.gaussian_filter(inside.astype(np.float64), FLAT_SMOOTH)
+    half = np.where(inside, ndimage.gaussian_filter(half, FLAT_SMOOTH) / np.maximum(w, 1e-9), 0.0)
+    plateau = FLAT_DEPTH * half * field.step
+    rim = np.maximum(FLAT_RIM * plateau, 1e-9)
+    t = np.clip(dist * field.step / rim, 0.0, 1.0)
+    z_flat = plateau * np.sqrt(1.0 - (1.0 - t) ** 2)
+    z_flat = np.maximum(z_flat, 0.5 * z_round)
+    return np.where(inside, (1.0 - flatness) * z_curved + flatness * z_flat, 0.0)
+
+
+def build_mesh(field: HeightField, image_height: int, flatness: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The closed front+back mesh in image pixels: X = column, Y = -row, Z = ±depth (see ``depth``)."""
     del image_height
     points, faces, node = meshing.filled_contour(field.coverage, 0.5)
     n = len(points)
@@ -181,10 +392,8 @@ def build_mesh(field: HeightField, image_height: int) -> tuple[np.ndarray, np.nd
     y = -(field.origin[1] + points[:, 1] * field.step)
     interior = node >= 0
     z = np.zeros(n)
-    inside = field.coverage >= 0.5
-    c = profile_factor(field.height, inside, field.step) if ROUND_TUBES else np.full(inside.shape, 4.0)
     flat = node[interior]
-    z[interior] = np.sqrt(np.maximum(c.ravel()[flat] * field.height.ravel()[flat], 0.0))
+    z[interior] = depth(field, flatness).ravel()[flat]
     back_id = np.arange(n)
     back_id[interior] = n + np.arange(int(interior.sum()))
     verts = np.concatenate(

@@ -1,0 +1,85 @@
+"""Shape cues beyond the outline, for inflate: is the object flat-faced or rounded?
+
+Two cues, each a number in 0..1, combined into one flatness:
+
+- straight outline: the share of the outline's length that lies on long straight
+  runs (a polygon fitted to the sub-pixel outline). Boxes, pyramids, L-blocks and
+  furniture score near 1; disks, blobs and animals near 0. A cylinder or a cone
+  seen from the side scores high too, so the outline alone cannot decide.
+- flat shading: the share of the inside where the shading hardly changes. A
+  flat face under one light is evenly lit (its shading is constant up to a crease
+  where the next face starts), while a curved surface darkens steadily away from
+  the light. Textured photographs score low here, and keep the rounded profile.
+
+Flatness is their product: both must agree before a shape is made box-like.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import ndimage
+from skimage import measure
+
+STRAIGHT_TOLERANCE = 0.004  #: polygon fit tolerance, as a share of the object's larger side
+STRAIGHT_MIN_RUN = 0.15  #: a run counts as straight when at least this share of the larger side
+SHADING_SIGMA = 0.01  #: smoothing before the shading gradient, as a share of the larger side (≥ 1 px)
+SHADING_FLAT = 0.3  #: relative change of brightness across the object's size below which a pixel is flat
+WORK_SIZE = 256  #: pixels across at most, for measuring the cues
+EDGE_SKIP = 0.04  #: outline band (share of the larger side) left out of the shading measurement
+
+
+def straightness(coverage: np.ndarray) -> float:
+    """Share of the 0.5 outline of ``coverage`` that lies on long straight runs."""
+    inside = coverage >= 0.5
+    if not inside.any():
+        return 0.0
+    rows = np.nonzero(inside.any(axis=1))[0]
+    cols = np.nonzero(inside.any(axis=0))[0]
+    side = float(max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1)
+    if side < 16:
+        return 0.0
+    padded = np.pad(coverage.astype(np.float64), 1)
+    total = straight = 0.0
+    for contour in measure.find_contours(padded, 0.5):
+        poly = measure.approximate_polygon(contour, tolerance=max(0.75, STRAIGHT_TOLERANCE * side))
+        seg = np.linalg.norm(np.diff(poly, axis=0), axis=1)
+        total += float(seg.sum())
+        straight += float(seg[seg >= STRAIGHT_MIN_RUN * side].sum())
+    return straight / total if total > 0 else 0.0
+
+
+def flat_shading(rgb: np.ndarray, coverage: np.ndarray) -> float:
+    """Share of the inside (away from the outline) whose brightness barely changes."""
+    inside = coverage >= 0.5
+    if not inside.any():
+        return 0.0
+    rows = np.nonzero(inside.any(axis=1))[0]
+    cols = np.nonzero(inside.any(axis=0))[0]
+    side = float(max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1)
+    core = ndimage.binary_erosion(inside, iterations=max(1, int(EDGE_SKIP * side)))
+    if core.sum() < 16:
+        return 0.0
+    lum = rgb[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    level = float(np.median(lum[core])) or 1.0
+    sigma = max(1.0, SHADING_SIGMA * side)
+    # Smooth inside only (normalised convolution), so the backdrop does not bleed in.
+    w = ndimage.gaussian_filter(inside.astype(np.float64), sigma)
+    smooth = ndimage.gaussian_filter(np.where(inside, lum, 0.0), sigma) / np.maximum(w, 1e-6)
+    gy, gx = np.gradient(smooth)
+    change = np.hypot(gx, gy) * side / max(level, 1.0)
+    return float((change[core] < SHADING_FLAT).mean())
+
+
+def flatness(rgb: np.ndarray | None, coverage: np.ndarray) -> float:
+    """0 for a rounded object, 1 for a flat-faced one (see the module notes)."""
+    if rgb is None:
+        return 0.0
+    # Both cues are about the whole object, not its fine detail: measure at most WORK_SIZE across.
+    k = math.ceil(max(coverage.shape) / WORK_SIZE)
+    if k > 1:
+        h, w = (coverage.shape[0] // k) * k, (coverage.shape[1] // k) * k
+        coverage = coverage[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3))
+        rgb = rgb[:h, :w, :3].astype(np.float64).reshape(h // k, k, w // k, k, 3).mean(axis=(1, 3))
+    return straightness(coverage) * flat_shading(rgb, coverage)
