@@ -311,10 +311,9 @@ if good and single:
                 _("Try a box that holds the whole object and little else.") if box else
                 _("Drag a box around the object in the picture to show us where it is.")), icon=":material/crop_free:")
         else:
-            st.image(shown_preview["preview"], width="stretch",
-                     caption=(_("Object inside your box ({pct} of the image)", pct=fmt_percent(shown_preview["share"]))
-                              if box else _("Detected object ({pct} of the image)",
-                                            pct=fmt_percent(shown_preview["share"]))))
+            found = (_("Object inside your box ({pct} of the image)", pct=fmt_percent(shown_preview["share"]))
+                     if box else _("Detected object ({pct} of the image)", pct=fmt_percent(shown_preview["share"])))
+            st.image(shown_preview["preview"], width="stretch", caption=f"{plain(name)} · {found}")
             st.caption(_("The washed-out part is treated as background."))
     if box and st.button(_("Clear the box"), icon=":material/close:", key="clear_box"):
         st.session_state["upload_box"] = {"digest": digest, "box": None, "nonce": state["nonce"] + 1}
@@ -353,7 +352,7 @@ with st.form("options_form"):
                           step=5, value=int(again_options.get("elevation_deg") or 0), key="opt_elevation",
                           help=_("0 when the camera looked straight at the turntable; more when it looked down "
                                  "on it."))
-    blocked = bool(problems) or not good or left == 0
+    blocked = bool(problems) or not good or left == 0 or needs_box is not None
     submitted = st.form_submit_button(_("Make my 3D model"), type="primary", icon=":material/deployed_code:",
                                       disabled=blocked)
 if problems:
@@ -370,8 +369,6 @@ if submitted and not blocked:
     if box and single and mode in BOX_MODES:
         options["box"] = box
     try:
-        if needs_box is not None and mode in BOX_MODES:
-            raise needs_box  # refused here, before anything is stored or queued
         with get_session() as session:
             # Limits first, then storage, then rows and job in one transaction: a refusal stores nothing.
             job = uploads.submit_generation(session, user=user, images=[c["validated"] for _n, c in good],
