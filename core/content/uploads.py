@@ -149,14 +149,12 @@ def mask_preview(image: Image.Image, *, box: Sequence[float] | None = None,
     ``box`` (fractions x0, y0, x1, y1 of the image) is the user's box around the object, as the
     engine will get it. Raises the engine's foreground errors with their own messages.
     """
-    from core.generation.images import compute_mask, preview_rgba
+    from core.generation.images import compute_mask, mask_overlay, preview_rgba
 
     small = preview_rgba(image, max_side)  # strip by strip: never a full-size RGBA or float copy
     mask = compute_mask(small, box=list(box) if box else None)
-    rgb = np.asarray(small.convert("RGB")).astype(np.float32)
-    shade = np.array([236.0, 240.0, 245.0])  # a light grey-blue wash over what is ignored
-    out = np.where(mask[..., None], rgb, rgb * 0.25 + shade * 0.75)
-    return Image.fromarray(out.clip(0, 255).astype(np.uint8)), float(mask.mean())
+    # The background washed out and the object outlined, so that a small find is easy to see.
+    return mask_overlay(small, mask), float(mask.mean())
 
 
 def _upload_row(user: User, key: str, v: ValidatedImage) -> Upload:
