@@ -307,9 +307,10 @@ if good and single:
     with right_col:
         if "mask_error" in shown_preview:
             needs_box = shown_preview["mask_error"]
-            st.warning(error_text(needs_box) + " " + (
-                _("Try a box that holds the whole object and little else.") if box else
-                _("Drag a box around the object in the picture to show us where it is.")), icon=":material/crop_free:")
+            hint = (_("Try a box that holds the whole object and little else.") if box else
+                    "" if getattr(needs_box, "code", "") == "object_not_found" else  # its message asks for a box
+                    _("Drag a box around the object in the picture to show us where it is."))
+            st.warning(f"{error_text(needs_box)} {hint}".strip(), icon=":material/crop_free:")
         else:
             found = (_("Object inside your box ({pct} of the image)", pct=fmt_percent(shown_preview["share"]))
                      if box else _("Detected object ({pct} of the image)", pct=fmt_percent(shown_preview["share"])))
