@@ -11,21 +11,26 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
-import torch
-import trimesh
 from PIL import Image
 
-from core.generation import carve, cues, inflate, meshing, relief, render, repair, texture
-from core.generation.device import resolve_device, synchronize
+from core.generation import cues, inflate, meshing, relief, repair, texture
+from core.generation.device import device_type, resolve_device, synchronize
 from core.generation.errors import UnknownEngine, UnprintableModel, ViewSizeMismatch
 from core.generation.export import to_glb
 from core.generation.images import downscale, foreground, load_image
 from core.generation.modes import resolve_mode
 from core.generation.options import GenerationOptions, GenerationResult
 from core.i18n import N_
+
+if TYPE_CHECKING:
+    import torch
+    import trimesh
+
+# torch (a second to import) is loaded for carve, for CUDA and for thumbnails; an inflate
+# or relief on the CPU runs on NumPy without it.
 
 Progress = Callable[[str, float], None]
 
@@ -76,7 +81,7 @@ def generate(
 
 
 class _Clock:
-    def __init__(self, device: torch.device, progress: Progress) -> None:
+    def __init__(self, device: torch.device | str, progress: Progress) -> None:
         self.device = device
         self.progress = progress
         self.seconds: dict[str, float] = {}
@@ -109,7 +114,8 @@ class ClassicEngine:
 
     def run(self, images: list[bytes], options: GenerationOptions, progress: Progress) -> GenerationResult:
         mode = resolve_mode(options.mode, len(images), options.max_views)
-        device = resolve_device(options.device)
+        kind = device_type(options.device)
+        device: torch.device | str = "cpu" if kind == "cpu" and mode != "carve" else resolve_device(options.device)
         clock = _Clock(device, progress)
         loaded = [load_image(data, options.max_pixels) for data in images]
         if mode == "carve" and len({im.size for im in loaded}) > 1:
@@ -184,6 +190,10 @@ class ClassicEngine:
         return mesh, colors
 
     def _carve(self, pictures, found, options, device, clock):
+        import trimesh
+
+        from core.generation import carve, render
+
         coverages, grid, thickness = _printable_silhouettes(
             [c for _, c in found], options, carve.grid_for(options.faces), carve.grid_for(options.faces), turntable=True
         )
@@ -263,7 +273,7 @@ def finish(
     colors: np.ndarray | None,
     mode: str,
     options: GenerationOptions,
-    device: torch.device,
+    device: torch.device | str,
     clock: _Clock,
     views: int,
     size: tuple[int, int],
@@ -271,7 +281,11 @@ def finish(
     """GLB, thumbnails and stats for a finished mesh (the export stage)."""
     unit = "mm" if options.size_mm is not None else None
     glb = to_glb(mesh, unit=unit)
-    thumbs = render.thumbnails(mesh, colors, device=device) if options.thumbnails else {}
+    thumbs = {}
+    if options.thumbnails:
+        from core.generation import render
+
+        thumbs = render.thumbnails(mesh, colors, device=resolve_device(_device_name(device)))
     clock.done("export")
     faces = np.asarray(mesh.faces)
     vertices = np.asarray(mesh.vertices)
@@ -279,7 +293,7 @@ def finish(
     stats = {
         "engine": options.engine,
         "mode": mode,
-        "device": device.type,
+        "device": _device_name(device),
         "views": views,
         "image_size": list(size),
         "seconds": dict(clock.seconds),
@@ -293,6 +307,10 @@ def finish(
         "units": unit or "normalised",
     }
     return GenerationResult(mesh=mesh, glb=glb, thumbnails=thumbs, stats=stats)
+
+
+def _device_name(device: torch.device | str) -> str:
+    return device if isinstance(device, str) else device.type
 
 
 def _volume(vertices: np.ndarray, faces: np.ndarray) -> float:

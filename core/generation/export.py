@@ -22,7 +22,7 @@ from PIL import Image
 
 from core.generation.colors import vertex_colors
 from core.generation.errors import UnsupportedFormat
-from core.generation.render import vertex_normals
+from core.generation.meshing import vertex_normals
 
 FORMATS = ("glb", "obj", "stl", "ply", "3mf")
 TEXTURE_JPEG_QUALITY = 92

@@ -19,6 +19,7 @@ from PIL import Image
 from scipy.spatial import cKDTree
 
 from core.generation.colors import vertex_colors
+from core.generation.meshing import vertex_normals
 
 THUMBNAIL_PX = 256
 SUPERSAMPLE = 2  # renders at twice the size and averages, for smooth edges
@@ -181,20 +182,7 @@ def render(
     return Image.fromarray(arr, "RGBA")
 
 
-def _vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    tri = vertices[faces]
-    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # area-weighted
-    corners = faces.ravel()
-    out = np.stack(
-        [np.bincount(corners, weights=np.repeat(fn[:, c], 3), minlength=len(vertices)) for c in range(3)], axis=1
-    )
-    norm = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.maximum(norm, 1e-12)
-
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals."""
-    return _vertex_normals(vertices, faces)
+_vertex_normals = vertex_normals  # in meshing, so that writing a GLB needs no torch
 
 
 def thumbnails(

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 import trimesh
 from PIL import Image
 from scipy import ndimage
 
-from core.generation import carve
 from core.generation.colors import sample
-from core.generation.render import rasterize
+
+if TYPE_CHECKING:
+    import torch
 
 BEST_VIEW_POWER = 6.0  # weight cos^p: the best-facing view dominates, neighbours soften its seams
 VISIBILITY_TOLERANCE = 1.5  # voxels; a vertex this close to the visible surface counts as seen
@@ -49,6 +51,11 @@ def carve_colors(
     elevation_deg: float = 0.0,
 ) -> np.ndarray:
     """Per-vertex colours from the views that see each vertex, the best-facing one weighted most."""
+    import torch  # here: the single-image modes colour without torch
+
+    from core.generation import carve
+    from core.generation.render import rasterize
+
     n_views = len(views)
     toward, _, _ = carve.view_frames(n_views, elevation_deg)
     shape = views[0].shape[:2]
