@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from core.generation import cues, inflate, meshing, relief, repair, texture
+from core.generation.arrays import MeshArrays
 from core.generation.device import device_type, resolve_device, synchronize
 from core.generation.errors import UnknownEngine, UnprintableModel, ViewSizeMismatch
 from core.generation.export import to_glb
@@ -27,7 +28,6 @@ from core.i18n import N_
 
 if TYPE_CHECKING:
     import torch
-    import trimesh
 
 # torch (a second to import) is loaded for carve, for CUDA and for thumbnails; an inflate
 # or relief on the CPU runs on NumPy without it.
@@ -73,8 +73,8 @@ def generate(
         raise UnknownEngine(N_("No engine named {engine} is installed."), engine=options.engine)
     result = engine.run(images, options, progress or (lambda stage, fraction: None))
     # Whatever engine made it: a model that is not sound is never handed out as a success.
-    mesh = result.mesh
-    report = repair.check(np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64))
+    vertices, faces = result.arrays()
+    report = repair.check(vertices, faces)
     if not report.ok:
         raise UnprintableModel(problems="; ".join(report.problems()))
     return result
@@ -190,8 +190,6 @@ class ClassicEngine:
         return mesh, colors
 
     def _carve(self, pictures, found, options, device, clock):
-        import trimesh
-
         from core.generation import carve, render
 
         coverages, grid, thickness = _printable_silhouettes(
@@ -212,7 +210,7 @@ class ClassicEngine:
                                       options.elevation_deg)
         v = meshing.normalise(v, options.size_mm)
         rgba = np.concatenate([colors, np.full((len(colors), 1), 255, np.uint8)], axis=1)
-        mesh = trimesh.Trimesh(v, f, vertex_colors=rgba, process=False)
+        mesh = MeshArrays(v, f, vertex_colors=rgba)
         clock.done("texture")
         return mesh, colors
 
@@ -269,7 +267,7 @@ def _colors_from_texture(rgb: np.ndarray, cols: np.ndarray, rows: np.ndarray) ->
 
 
 def finish(
-    mesh: trimesh.Trimesh,
+    mesh: MeshArrays,
     colors: np.ndarray | None,
     mode: str,
     options: GenerationOptions,
@@ -306,7 +304,8 @@ def finish(
         "volume": round(float(_volume(vertices, faces)), 6),
         "units": unit or "normalised",
     }
-    return GenerationResult(mesh=mesh, glb=glb, thumbnails=thumbs, stats=stats)
+    # A trimesh.Trimesh when result.mesh is first read (trimesh is not imported before).
+    return GenerationResult(mesh=mesh, glb=glb, thumbnails=thumbs, stats=stats)  # type: ignore[arg-type]
 
 
 def _device_name(device: torch.device | str) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import trimesh
 from PIL import Image
 from scipy import ndimage
 
+from core.generation.arrays import MeshArrays
 from core.generation.colors import sample
 
 if TYPE_CHECKING:
@@ -29,15 +29,11 @@ def bleed(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def textured(
     vertices: np.ndarray, faces: np.ndarray, texture: Image.Image, cols: np.ndarray, rows: np.ndarray
-) -> trimesh.Trimesh:
+) -> MeshArrays:
     """A mesh textured by projection along Z: vertex (col, row) in the texture's pixels."""
     w, h = texture.size
     uv = np.stack([(cols + 0.5) / w, 1.0 - (rows + 0.5) / h], axis=1)  # trimesh's v points up
-    material = trimesh.visual.material.PBRMaterial(
-        name="vorm", baseColorTexture=texture, metallicFactor=0.0, roughnessFactor=0.85
-    )
-    visual = trimesh.visual.TextureVisuals(uv=np.clip(uv, 0.0, 1.0), material=material)
-    return trimesh.Trimesh(vertices, faces, visual=visual, process=False)
+    return MeshArrays(vertices, faces, uv=np.clip(uv, 0.0, 1.0), texture=texture)
 
 
 def carve_colors(
