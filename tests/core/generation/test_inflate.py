@@ -92,3 +92,21 @@ def test_numpy_and_torch_solves_agree() -> None:
     up = torch.nn.functional.interpolate(torch.from_numpy(grid)[None, None], scale_factor=2, mode="bilinear",
                                          align_corners=False)[0, 0].numpy()
     assert np.abs(inflate_mod.upsample2(grid) - up).max() < 1e-6
+
+
+def test_convex_hull_area_counts_as_scikit_image() -> None:
+    """inflate counts its own hull pixels (skimage.morphology takes tenths of a second to import)."""
+    from skimage.morphology import convex_hull_image
+
+    rng = np.random.default_rng(0)
+    for _ in range(80):
+        h, w = (int(n) for n in rng.integers(5, 120, 2))
+        yy, xx = np.mgrid[0:h, 0:w]
+        mask = np.zeros((h, w), bool)
+        for _ in range(int(rng.integers(1, 5))):
+            cy, cx = rng.random(2) * [h, w]
+            ry, rx = rng.random(2) * [h / 3, w / 3] + 0.6
+            mask |= ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1
+        if mask.any():
+            assert inflate_mod.convex_hull_area(mask) == int(convex_hull_image(mask).sum())
+    assert inflate_mod.convex_hull_area(np.zeros((4, 4), bool)) == 0
