@@ -110,7 +110,7 @@ def _inflate_grid(faces: int) -> int:
 
 
 class ClassicEngine:
-    """Inflate, relief and carve computed directly with torch; no learned weights."""
+    """Inflate, relief and carve computed directly (NumPy, and torch for carve and CUDA); no learned weights."""
 
     def run(self, images: list[bytes], options: GenerationOptions, progress: Progress) -> GenerationResult:
         mode = resolve_mode(options.mode, len(images), options.max_views)
