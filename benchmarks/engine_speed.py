@@ -10,7 +10,8 @@ excluded from the medians, then ``--repeats`` times. "end to end" is the
 
 Then: the export stage split into GLB writing and thumbnails; the command line
 as whole processes (``--help``, an input error, one inflate at 512², the
-medians of a few runs, wall and CPU seconds); and ``--batch`` on 24 images of
+medians of a few runs, wall and CPU seconds, the inflate split into generate()
+and the start-up around it); and ``--batch`` on 24 images of
 512² (images per second, whole process, torch imported once). With a GPU, run
 again with ``--device cuda`` for its figures.
 """
@@ -121,21 +122,26 @@ def export_split(repeats: int, device: str) -> None:
           " (the CLI and --batch skip thumbnails unless --thumbnails is given)")
 
 
-def _process(args: list[str], repeats: int) -> tuple[float, float]:
-    """Median wall and CPU (user + system) seconds of ``python -m core.generation ARGS``."""
+def _process(args: list[str], repeats: int) -> tuple[float, float, float | None]:
+    """Median wall and CPU (user + system) seconds of ``python -m core.generation ARGS``, and with ``--stats``
+    among ARGS the median of the run's own ``total_seconds`` (the engine's work, after the imports)."""
+    import json
     import resource
     import subprocess
 
-    walls, cpus = [], []
+    walls, cpus, engine = [], [], []
     root = str(_HERE.parent)
     for _ in range(repeats):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "core.generation", *args], cwd=root, capture_output=True, check=False)
+        done = subprocess.run([sys.executable, "-m", "core.generation", *args], cwd=root, capture_output=True,
+                              text=True, check=False)
         walls.append(time.perf_counter() - t0)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return statistics.median(walls), statistics.median(cpus)
+        if "--stats" in args and done.returncode == 0:
+            engine.append(json.loads(done.stdout.strip().splitlines()[-1])["total_seconds"])
+    return statistics.median(walls), statistics.median(cpus), statistics.median(engine) if engine else None
 
 
 def command_line(repeats: int, device: str) -> None:
@@ -150,11 +156,14 @@ def command_line(repeats: int, device: str) -> None:
         cases = [
             ("--help", ["--help"]),
             ("input error (empty file)", [str(d / "empty.png"), "-o", str(d / "x.glb")]),
-            ("one inflate 512x512", [str(d / "figure.png"), "-o", str(d / "out.glb"), "--device", device]),
+            ("one inflate 512x512", [str(d / "figure.png"), "-o", str(d / "out.glb"), "--device", device, "--stats"]),
         ]
         for name, args in cases:
-            wall, cpu = _process(args, repeats)
-            print(f"process: {name:<26} wall {wall:6.2f} s  cpu {cpu:6.2f} s")
+            wall, cpu, engine = _process(args, repeats)
+            # The split: the engine's own figure (generate(), first call in the process, its lazy imports
+            # included) and the rest (interpreter, imports before generate(), reading and writing files).
+            split = "" if engine is None else f"  (generate {engine:.2f} s, start-up and files {wall - engine:.2f} s)"
+            print(f"process: {name:<26} wall {wall:6.2f} s  cpu {cpu:6.2f} s{split}")
         src = d / "batch"
         src.mkdir()
         for i in range(24):

@@ -15,7 +15,8 @@ Turntable view i of N stands at azimuth 360·i/N degrees and elevation
 
 ``load_image``, ``compute_mask``, ``preview_mask`` and ``mask_overlay`` are light
 (no torch) so the upload page can show the detected mask, live as a box is drawn;
-the rest imports torch on first use. A photo with a real background (a table, a
+the rest imports SciPy on first use, and torch only for carve, CUDA and
+thumbnails (inflate and relief on the CPU run on NumPy). A photo with a real background (a table, a
 wall, a shadow) is segmented with GrabCut, inside ``GenerationOptions.box`` when
 one is given (inflate only).
 Input errors are subclasses of ``core.errors.ValidationError`` (see

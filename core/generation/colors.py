@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import trimesh
+
+from core.generation.arrays import MeshArrays, stored_vertex_colors, texture_of
+
+if TYPE_CHECKING:
+    import trimesh
 
 
 def sample(image: np.ndarray, cols: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -22,18 +28,16 @@ def sample(image: np.ndarray, cols: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return top * (1 - fy) + bottom * fy
 
 
-def vertex_colors(mesh: trimesh.Trimesh) -> np.ndarray:
+def vertex_colors(mesh: MeshArrays | trimesh.Trimesh) -> np.ndarray:
     """(n, 3) uint8 colours per vertex, from the texture or the stored vertex colours."""
-    visual = mesh.visual
-    if isinstance(visual, trimesh.visual.TextureVisuals) and visual.uv is not None:
-        material = visual.material
-        image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
-        if image is not None:
-            arr = np.asarray(image.convert("RGB"))
-            h, w = arr.shape[:2]
-            uv = np.asarray(visual.uv, np.float64)
-            out = sample(arr, uv[:, 0] * w - 0.5, (1.0 - uv[:, 1]) * h - 0.5)
-            return np.clip(out + 0.5, 0, 255).astype(np.uint8)
-    if isinstance(visual, trimesh.visual.ColorVisuals) and visual.kind == "vertex":
-        return np.asarray(visual.vertex_colors)[:, :3].astype(np.uint8)
+    textured = texture_of(mesh)
+    if textured is not None:
+        uv, image = textured
+        arr = np.asarray(image.convert("RGB"))
+        h, w = arr.shape[:2]
+        out = sample(arr, uv[:, 0] * w - 0.5, (1.0 - uv[:, 1]) * h - 0.5)
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    stored = stored_vertex_colors(mesh)
+    if stored is not None:
+        return stored
     return np.full((len(mesh.vertices), 3), 200, np.uint8)

@@ -11,21 +11,26 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
-import torch
-import trimesh
 from PIL import Image
 
-from core.generation import carve, cues, inflate, meshing, relief, render, repair, texture
-from core.generation.device import resolve_device, synchronize
+from core.generation import cues, inflate, meshing, relief, repair, texture
+from core.generation.arrays import MeshArrays
+from core.generation.device import device_type, resolve_device, synchronize
 from core.generation.errors import UnknownEngine, UnprintableModel, ViewSizeMismatch
 from core.generation.export import to_glb
 from core.generation.images import downscale, foreground, load_image
 from core.generation.modes import resolve_mode
 from core.generation.options import GenerationOptions, GenerationResult
 from core.i18n import N_
+
+if TYPE_CHECKING:
+    import torch
+
+# torch (a second to import) is loaded for carve, for CUDA and for thumbnails; an inflate
+# or relief on the CPU runs on NumPy without it.
 
 Progress = Callable[[str, float], None]
 
@@ -68,15 +73,15 @@ def generate(
         raise UnknownEngine(N_("No engine named {engine} is installed."), engine=options.engine)
     result = engine.run(images, options, progress or (lambda stage, fraction: None))
     # Whatever engine made it: a model that is not sound is never handed out as a success.
-    mesh = result.mesh
-    report = repair.check(np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64))
+    vertices, faces = result.arrays()
+    report = repair.check(vertices, faces)
     if not report.ok:
         raise UnprintableModel(problems="; ".join(report.problems()))
     return result
 
 
 class _Clock:
-    def __init__(self, device: torch.device, progress: Progress) -> None:
+    def __init__(self, device: torch.device | str, progress: Progress) -> None:
         self.device = device
         self.progress = progress
         self.seconds: dict[str, float] = {}
@@ -105,11 +110,12 @@ def _inflate_grid(faces: int) -> int:
 
 
 class ClassicEngine:
-    """Inflate, relief and carve computed directly with torch; no learned weights."""
+    """Inflate, relief and carve computed directly (NumPy, and torch for carve and CUDA); no learned weights."""
 
     def run(self, images: list[bytes], options: GenerationOptions, progress: Progress) -> GenerationResult:
         mode = resolve_mode(options.mode, len(images), options.max_views)
-        device = resolve_device(options.device)
+        kind = device_type(options.device)
+        device: torch.device | str = "cpu" if kind == "cpu" and mode != "carve" else resolve_device(options.device)
         clock = _Clock(device, progress)
         loaded = [load_image(data, options.max_pixels) for data in images]
         if mode == "carve" and len({im.size for im in loaded}) > 1:
@@ -184,6 +190,8 @@ class ClassicEngine:
         return mesh, colors
 
     def _carve(self, pictures, found, options, device, clock):
+        from core.generation import carve, render
+
         coverages, grid, thickness = _printable_silhouettes(
             [c for _, c in found], options, carve.grid_for(options.faces), carve.grid_for(options.faces), turntable=True
         )
@@ -202,7 +210,7 @@ class ClassicEngine:
                                       options.elevation_deg)
         v = meshing.normalise(v, options.size_mm)
         rgba = np.concatenate([colors, np.full((len(colors), 1), 255, np.uint8)], axis=1)
-        mesh = trimesh.Trimesh(v, f, vertex_colors=rgba, process=False)
+        mesh = MeshArrays(v, f, vertex_colors=rgba)
         clock.done("texture")
         return mesh, colors
 
@@ -259,11 +267,11 @@ def _colors_from_texture(rgb: np.ndarray, cols: np.ndarray, rows: np.ndarray) ->
 
 
 def finish(
-    mesh: trimesh.Trimesh,
+    mesh: MeshArrays,
     colors: np.ndarray | None,
     mode: str,
     options: GenerationOptions,
-    device: torch.device,
+    device: torch.device | str,
     clock: _Clock,
     views: int,
     size: tuple[int, int],
@@ -271,7 +279,11 @@ def finish(
     """GLB, thumbnails and stats for a finished mesh (the export stage)."""
     unit = "mm" if options.size_mm is not None else None
     glb = to_glb(mesh, unit=unit)
-    thumbs = render.thumbnails(mesh, colors, device=device) if options.thumbnails else {}
+    thumbs = {}
+    if options.thumbnails:
+        from core.generation import render
+
+        thumbs = render.thumbnails(mesh, colors, device=resolve_device(_device_name(device)))
     clock.done("export")
     faces = np.asarray(mesh.faces)
     vertices = np.asarray(mesh.vertices)
@@ -279,7 +291,7 @@ def finish(
     stats = {
         "engine": options.engine,
         "mode": mode,
-        "device": device.type,
+        "device": _device_name(device),
         "views": views,
         "image_size": list(size),
         "seconds": dict(clock.seconds),
@@ -292,7 +304,12 @@ def finish(
         "volume": round(float(_volume(vertices, faces)), 6),
         "units": unit or "normalised",
     }
-    return GenerationResult(mesh=mesh, glb=glb, thumbnails=thumbs, stats=stats)
+    # A trimesh.Trimesh when result.mesh is first read (trimesh is not imported before).
+    return GenerationResult(mesh=mesh, glb=glb, thumbnails=thumbs, stats=stats)  # type: ignore[arg-type]
+
+
+def _device_name(device: torch.device | str) -> str:
+    return device if isinstance(device, str) else device.type
 
 
 def _volume(vertices: np.ndarray, faces: np.ndarray) -> float:

@@ -15,14 +15,19 @@ from __future__ import annotations
 import io
 import json
 import struct
+from typing import TYPE_CHECKING
 
 import numpy as np
-import trimesh
-from PIL import Image
 
+from core.generation.arrays import MeshArrays, texture_of
 from core.generation.colors import vertex_colors
 from core.generation.errors import UnsupportedFormat
-from core.generation.render import vertex_normals
+from core.generation.meshing import vertex_normals
+
+if TYPE_CHECKING:
+    import trimesh
+
+# trimesh (half a second to import) is loaded for reading GLBs and for STL, PLY and 3MF only.
 
 FORMATS = ("glb", "obj", "stl", "ply", "3mf")
 TEXTURE_JPEG_QUALITY = 92
@@ -31,17 +36,7 @@ _FLOAT, _UBYTE, _UINT = 5126, 5121, 5125
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
 
 
-def _texture_of(mesh: trimesh.Trimesh) -> tuple[np.ndarray, Image.Image] | None:
-    visual = mesh.visual
-    if isinstance(visual, trimesh.visual.TextureVisuals) and visual.uv is not None:
-        material = visual.material
-        image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
-        if image is not None:
-            return np.asarray(visual.uv, np.float64), image
-    return None
-
-
-def to_glb(mesh: trimesh.Trimesh, unit: str | None = None) -> bytes:
+def to_glb(mesh: MeshArrays | trimesh.Trimesh, unit: str | None = None) -> bytes:
     """A binary glTF 2.0 with normals, a PBR material, and the texture (JPEG) or vertex colours."""
     vertices = np.ascontiguousarray(mesh.vertices, np.float32)
     faces = np.ascontiguousarray(mesh.faces, np.uint32)
@@ -81,7 +76,7 @@ def to_glb(mesh: trimesh.Trimesh, unit: str | None = None) -> bytes:
         "pbrMetallicRoughness": {"metallicFactor": 0.0, "roughnessFactor": 0.85},
     }
     gltf: dict = {"asset": {"version": "2.0", "generator": "vorm core.generation"}}
-    textured = _texture_of(mesh)
+    textured = texture_of(mesh)
     if textured is not None:
         uv, image = textured
         # glTF's v runs down the image; trimesh's runs up.
@@ -131,6 +126,8 @@ def to_glb(mesh: trimesh.Trimesh, unit: str | None = None) -> bytes:
 
 def load_glb(data: bytes) -> trimesh.Trimesh:
     """The stored GLB back as one mesh, with its texture or vertex colours, vertices as written."""
+    import trimesh
+
     try:
         loaded = trimesh.load(io.BytesIO(data), file_type="glb", force="mesh", process=False)
     except Exception as err:  # trimesh raises many kinds on bad input
@@ -163,7 +160,7 @@ def _glb_vertex_colors(data: bytes) -> np.ndarray | None:
         return None
 
 
-def export_mesh(mesh: trimesh.Trimesh, fmt: str, name: str = "model") -> dict[str, bytes]:
+def export_mesh(mesh: MeshArrays | trimesh.Trimesh, fmt: str, name: str = "model") -> dict[str, bytes]:
     """File name -> bytes for one format: glb | obj | stl | ply | 3mf (see the module docstring)."""
     fmt = fmt.lower().lstrip(".")
     if fmt not in FORMATS:
@@ -172,6 +169,8 @@ def export_mesh(mesh: trimesh.Trimesh, fmt: str, name: str = "model") -> dict[st
         return {f"{name}.glb": to_glb(mesh)}
     if fmt == "obj":
         return _obj(mesh, name)
+    import trimesh
+
     plain = trimesh.Trimesh(np.asarray(mesh.vertices), np.asarray(mesh.faces), process=False)
     if fmt == "stl":
         return {f"{name}.stl": trimesh.exchange.stl.export_stl(plain)}
@@ -182,10 +181,10 @@ def export_mesh(mesh: trimesh.Trimesh, fmt: str, name: str = "model") -> dict[st
     return {f"{name}.3mf": trimesh.exchange.threemf.export_3MF(plain)}
 
 
-def _obj(mesh: trimesh.Trimesh, name: str) -> dict[str, bytes]:
+def _obj(mesh: MeshArrays | trimesh.Trimesh, name: str) -> dict[str, bytes]:
     vertices = np.asarray(mesh.vertices, np.float64)
     faces = np.asarray(mesh.faces, np.int64) + 1
-    textured = _texture_of(mesh)
+    textured = texture_of(mesh)
     out = io.StringIO()
     out.write(f"# Vorm\nmtllib {name}.mtl\no {name}\n")
     mtl = f"newmtl {name}\nKa 1 1 1\nKd 1 1 1\nKs 0 0 0\nd 1\nillum 1\n"

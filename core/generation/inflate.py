@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from core.generation import meshing
+
+if TYPE_CHECKING:
+    import torch
 
 GRID_MAX = 256  # nodes along the object's longest side; detail beyond is decimated away anyway
 COARSEST = 24  # nodes; below this the nested solve starts
@@ -43,8 +45,12 @@ class HeightField:
     iterations: int
 
 
-def solve(coverage: np.ndarray, device: torch.device, grid_max: int = GRID_MAX) -> HeightField:
-    """Solve the Poisson height field for an image's soft coverage (H×W, values 0..1)."""
+def solve(coverage: np.ndarray, device: torch.device | str, grid_max: int = GRID_MAX) -> HeightField:
+    """Solve the Poisson height field for an image's soft coverage (H×W, values 0..1).
+
+    On the CPU the solve runs on NumPy (torch's import alone takes longer than
+    the whole inflate); on CUDA on torch tensors, with the same steps.
+    """
     rows = np.nonzero(coverage.max(axis=1) >= 0.5)[0]
     cols = np.nonzero(coverage.max(axis=0) >= 0.5)[0]
     r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
@@ -62,14 +68,115 @@ def solve(coverage: np.ndarray, device: torch.device, grid_max: int = GRID_MAX) 
     grid = padded.reshape(h_cells, step, w_cells, step).mean(axis=(1, 3))
     grid[[0, -1], :] = 0.0
     grid[:, [0, -1]] = 0.0
-    c = torch.from_numpy(grid).to(device)
-    h, iterations = _nested_solve(c, float(step))
+    if getattr(device, "type", device) == "cpu":
+        h, iterations = _nested_solve_np(grid, float(step))
+    else:
+        import torch
+
+        ht, iterations = _nested_solve(torch.from_numpy(grid).to(device), float(step))
+        h = ht.cpu().numpy()
     origin = (left + (step - 1) / 2.0, top + (step - 1) / 2.0)
-    return HeightField(grid, h.cpu().numpy().astype(np.float64), step, origin, iterations)
+    return HeightField(grid, h.astype(np.float64), step, origin, iterations)
+
+
+_NEIGHBOURS = ((0, 1), (0, -1), (1, 0), (-1, 0))
+
+
+def _stencil_np(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """NumPy twin of :func:`_stencil`; the neighbour masks come as 0/1 floats."""
+    inside = c >= 0.5
+    diag = np.zeros_like(c)
+    nbs = []
+    padded_c = np.pad(c, 1)
+    padded_in = np.pad(inside, 1)
+    rows, cols = c.shape
+    for dr, dc in _NEIGHBOURS:
+        nb_c = padded_c[1 + dr : rows + 1 + dr, 1 + dc : cols + 1 + dc]
+        nb_in = padded_in[1 + dr : rows + 1 + dr, 1 + dc : cols + 1 + dc]
+        theta = np.clip((c - np.float32(0.5)) / np.maximum(c - nb_c, np.float32(1e-6)), THETA_MIN, 1.0)
+        diag += np.where(nb_in, np.float32(1.0), np.float32(1.0) / theta.astype(np.float32))
+        nbs.append((nb_in & inside).astype(np.float32))
+    return inside, np.where(inside, diag, np.float32(1.0)).astype(np.float32), nbs
+
+
+def _pcg_np(c: np.ndarray, spacing: float, x0: np.ndarray | None) -> tuple[np.ndarray, int]:
+    """NumPy twin of :func:`_pcg` (float32, in place where it can be)."""
+    inside, diag, nbs = _stencil_np(c)
+    keep = inside.astype(np.float32)
+    rows, cols = c.shape
+    buf = np.zeros((rows + 2, cols + 2), np.float32)
+    shifted = [buf[1 + dr : rows + 1 + dr, 1 + dc : cols + 1 + dc] for dr, dc in _NEIGHBOURS]
+    ap = np.empty_like(c)
+    tmp = np.empty_like(c)
+
+    def apply(x: np.ndarray) -> np.ndarray:
+        buf[1:-1, 1:-1] = x
+        np.multiply(diag, x, out=ap)
+        for nb, s in zip(nbs, shifted, strict=True):
+            np.multiply(nb, s, out=tmp)
+            np.subtract(ap, tmp, out=ap)
+        np.multiply(ap, keep, out=ap)
+        return ap
+
+    b = keep * np.float32(spacing * spacing)
+    x = np.zeros_like(c) if x0 is None else (x0 * keep).astype(np.float32)
+    r = b - apply(x)
+    inv = (np.float32(1.0) / diag).astype(np.float32)
+    z = r * inv
+    p = z.copy()
+    rz = np.float32(np.sum(r * z))
+    b_norm = float(np.linalg.norm(b)) or 1.0
+    tiny = np.float32(1e-30)
+    it = 0
+    for it in range(1, CG_MAX_ITER + 1):  # noqa: B007
+        apply(p)
+        alpha = rz / max(np.float32(np.dot(p.ravel(), ap.ravel())), tiny)
+        x += alpha * p
+        r -= alpha * ap
+        if it % 8 == 0 and float(np.linalg.norm(r)) < CG_TOL * b_norm:
+            break
+        np.multiply(r, inv, out=z)
+        rz_new = np.float32(np.dot(r.ravel(), z.ravel()))
+        p *= rz_new / max(rz, tiny)
+        p += z
+        rz = rz_new
+    return np.maximum(x, np.float32(0.0)), it
+
+
+def _nested_solve_np(c: np.ndarray, spacing: float) -> tuple[np.ndarray, int]:
+    """NumPy twin of :func:`_nested_solve`."""
+    rows, cols = c.shape
+    x0 = None
+    iterations = 0
+    if min(rows, cols) > 2 * COARSEST:
+        even = np.pad(c, ((0, rows % 2), (0, cols % 2)))
+        coarse = even.reshape(even.shape[0] // 2, 2, even.shape[1] // 2, 2).mean(axis=(1, 3), dtype=np.float32)
+        xc, iterations = _nested_solve_np(coarse, spacing * 2)
+        x0 = upsample2(xc)[:rows, :cols]
+    x, it = _pcg_np(np.ascontiguousarray(c, np.float32), spacing, x0)
+    return x, iterations + it
+
+
+def _upsample_weights(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    src = np.maximum((np.arange(2 * n, dtype=np.float32) + np.float32(0.5)) * np.float32(0.5) - np.float32(0.5), 0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n - 1)
+    return i0, np.minimum(i0 + 1, n - 1), (src - i0).astype(np.float32)
+
+
+def upsample2(a: np.ndarray) -> np.ndarray:
+    """Twice the size, bilinear, like torch's ``interpolate(scale_factor=2, align_corners=False)``."""
+    r0, r1, wr = _upsample_weights(a.shape[0])
+    c0, c1, wc = _upsample_weights(a.shape[1])
+    a = a.astype(np.float32, copy=False)
+    rows = a[r0] * (np.float32(1.0) - wr)[:, None] + a[r1] * wr[:, None]
+    return rows[:, c0] * (np.float32(1.0) - wc) + rows[:, c1] * wc
 
 
 def _stencil(c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
     """Inside mask, diagonal, and for each of the 4 neighbours whether it is an unknown."""
+    import torch
+    import torch.nn.functional as F
+
     inside = c >= 0.5
     diag = torch.zeros_like(c)
     nbs = []
@@ -86,6 +193,9 @@ def _stencil(c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Te
 
 
 def _apply(x: torch.Tensor, diag: torch.Tensor, inside: torch.Tensor, nbs: list[torch.Tensor]) -> torch.Tensor:
+    import torch
+    import torch.nn.functional as F
+
     p = F.pad(x[None, None], (1, 1, 1, 1))[0, 0]
     rows, cols = x.shape
     out = diag * x
@@ -95,6 +205,8 @@ def _apply(x: torch.Tensor, diag: torch.Tensor, inside: torch.Tensor, nbs: list[
 
 
 def _pcg(c: torch.Tensor, spacing: float, x0: torch.Tensor | None) -> tuple[torch.Tensor, int]:
+    import torch
+
     inside, diag, nbs = _stencil(c)
     b = torch.where(inside, torch.full_like(c, spacing * spacing), torch.zeros_like(c))
     x = torch.zeros_like(c) if x0 is None else torch.where(inside, x0, torch.zeros_like(c))
@@ -121,6 +233,8 @@ def _pcg(c: torch.Tensor, spacing: float, x0: torch.Tensor | None) -> tuple[torc
 
 def _nested_solve(c: torch.Tensor, spacing: float) -> tuple[torch.Tensor, int]:
     """Coarse-to-fine conjugate gradients: each level starts from the coarser answer."""
+    import torch.nn.functional as F
+
     rows, cols = c.shape
     x0 = None
     iterations = 0
@@ -268,9 +382,7 @@ def revolution(coverage: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarra
     body = labels == 1 + int(np.argmax(sizes))
     if body.sum() < BODY_SHARE * inside.sum():
         return z, np.zeros(coverage.shape)
-    from skimage.morphology import convex_hull_image
-
-    if body.sum() < BODY_SOLIDITY * convex_hull_image(body).sum():
+    if body.sum() < BODY_SOLIDITY * convex_hull_area(body):
         return z, np.zeros(coverage.shape)
     # The body's own outline: the real one where it is the object's, a cut through the middle elsewhere.
     rim = ndimage.binary_dilation(body) & ~inside
@@ -343,8 +455,8 @@ def ball_union(inside: np.ndarray) -> np.ndarray:
     g = np.pad(g, ((0, rows % 2), (0, cols % 2)), constant_values=-1e12)
     coarse = g.reshape(g.shape[0] // 2, 2, g.shape[1] // 2, 2).max(axis=(1, 3))
     d2 = np.ascontiguousarray(_parabolic_max(np.ascontiguousarray(_parabolic_max(coarse, 2.0).T), 2.0).T)
-    up = F.interpolate(torch.from_numpy(d2)[None, None], scale_factor=2, mode="bilinear", align_corners=False)
-    return np.sqrt(np.maximum(up[0, 0, :rows, :cols].numpy().astype(np.float64), 0.0)) * inside
+    up = upsample2(d2)
+    return np.sqrt(np.maximum(up[:rows, :cols].astype(np.float64), 0.0)) * inside
 
 
 def depth(field: HeightField, flatness: float = 0.0) -> np.ndarray:
@@ -401,3 +513,57 @@ def build_mesh(field: HeightField, image_height: int, flatness: float = 0.0) -> 
     )
     back = back_id[faces][:, ::-1]
     return verts, np.concatenate([faces, back], axis=0)
+
+
+def convex_hull_area(mask: np.ndarray) -> int:
+    """Pixels inside or on the convex hull of ``mask``'s pixels, counted as ``skimage.morphology.convex_hull_image``
+    counts them (a hull through the middles of the outer pixel edges), without importing skimage.morphology
+    (a few tenths of a second)."""
+    rows = np.nonzero(mask.any(axis=1))[0]
+    if not len(rows):
+        return 0
+    first = mask[rows].argmax(axis=1)
+    last = mask.shape[1] - 1 - mask[rows][:, ::-1].argmax(axis=1)
+    ends = np.concatenate([np.stack([rows, first], 1), np.stack([rows, last], 1)]).astype(np.float64)
+    diamond = np.array([[-0.5, 0.0], [0.5, 0.0], [0.0, -0.5], [0.0, 0.5]])
+    points = np.unique((ends[:, None, :] + diamond).reshape(-1, 2), axis=0)  # sorted by row, then column
+    hull = _monotone_chain([tuple(p) for p in points])
+    if len(hull) < 3:
+        return int(mask.sum())
+    a = np.array(hull)
+    b = np.roll(a, -1, axis=0)
+    # Counter-clockwise in (row, col): a pixel centre p is inside when cross(b - a, p - a) >= 0 for every edge,
+    # which is linear in the column: coef * col + rest >= 0, per row and edge.
+    r = np.arange(mask.shape[0], dtype=np.float64)[:, None]
+    d_r, d_c = b[:, 0] - a[:, 0], b[:, 1] - a[:, 1]
+    # cross = d_r * (col - a_c) - d_c * (row - a_r)
+    coef = d_r[None, :] * np.ones_like(r)
+    rest = -d_r[None, :] * a[:, 1][None, :] - d_c[None, :] * (r - a[:, 0][None, :])
+    eps = 1e-9
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = -rest / coef
+    lo = np.where(coef > 0, bound, -np.inf).max(axis=1)
+    hi = np.where(coef < 0, bound, np.inf).min(axis=1)
+    blocked = ((coef == 0) & (rest < -eps)).any(axis=1)
+    lo = np.maximum(np.ceil(lo - eps), 0)
+    hi = np.minimum(np.floor(hi + eps), mask.shape[1] - 1)
+    return int(np.where(blocked, 0, np.maximum(hi - lo + 1, 0)).sum())
+
+
+def _monotone_chain(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Convex hull of sorted points, counter-clockwise, without collinear points."""
+
+    def cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower: list[tuple[float, float]] = []
+    for p in points:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    upper: list[tuple[float, float]] = []
+    for p in reversed(points):
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    return lower[:-1] + upper[:-1]

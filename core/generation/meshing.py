@@ -238,3 +238,15 @@ def normalise(vertices: np.ndarray, size: float | None) -> np.ndarray:
     extent = float((hi - lo).max())
     scale = (size if size is not None else 1.0) / max(extent, 1e-12)
     return (vertices - (lo + hi) / 2.0) * scale
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals."""
+    tri = vertices[faces]
+    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # area-weighted
+    corners = faces.ravel()
+    out = np.stack(
+        [np.bincount(corners, weights=np.repeat(fn[:, c], 3), minlength=len(vertices)) for c in range(3)], axis=1
+    )
+    norm = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.maximum(norm, 1e-12)

@@ -10,6 +10,7 @@ from core.generation.errors import InvalidOption, UnsupportedMode
 from core.i18n import N_
 
 if TYPE_CHECKING:  # trimesh takes a quarter of a second to import; the CLI's --help must not wait
+    import numpy as np
     import trimesh
 
 MODES = ("auto", "inflate", "relief", "carve")
@@ -124,3 +125,26 @@ class GenerationResult:
     glb: bytes  #: the main artefact, with texture or colours and a PBR material
     thumbnails: dict[str, bytes] = field(default_factory=dict)  #: view name -> PNG bytes
     stats: dict[str, Any] = field(default_factory=dict)  #: JSON-serialisable figures
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(vertices float64, faces int64)`` of the mesh, without building a trimesh for it."""
+        import numpy as np
+
+        mesh = self.__dict__["_mesh"]
+        return np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64)
+
+
+def _get_mesh(self: GenerationResult) -> trimesh.Trimesh:
+    # The engine hands over MeshArrays; trimesh (half a second to import) is loaded when the mesh is first read.
+    mesh = self.__dict__["_mesh"]
+    to_trimesh = getattr(mesh, "to_trimesh", None)
+    if to_trimesh is not None:
+        mesh = self.__dict__["_mesh"] = to_trimesh()
+    return mesh
+
+
+def _set_mesh(self: GenerationResult, mesh: Any) -> None:
+    self.__dict__["_mesh"] = mesh
+
+
+GenerationResult.mesh = property(_get_mesh, _set_mesh)  # type: ignore[assignment]

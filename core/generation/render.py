@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import io
 import math
+from typing import TYPE_CHECKING
 
 import fast_simplification
 import numpy as np
 import torch
 import torch.nn.functional as F
-import trimesh
 from PIL import Image
 from scipy.spatial import cKDTree
 
+from core.generation.arrays import MeshArrays
 from core.generation.colors import vertex_colors
+from core.generation.meshing import vertex_normals
+
+if TYPE_CHECKING:
+    import trimesh
 
 THUMBNAIL_PX = 256
 SUPERSAMPLE = 2  # renders at twice the size and averages, for smooth edges
@@ -181,24 +186,11 @@ def render(
     return Image.fromarray(arr, "RGBA")
 
 
-def _vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    tri = vertices[faces]
-    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # area-weighted
-    corners = faces.ravel()
-    out = np.stack(
-        [np.bincount(corners, weights=np.repeat(fn[:, c], 3), minlength=len(vertices)) for c in range(3)], axis=1
-    )
-    norm = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.maximum(norm, 1e-12)
-
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals."""
-    return _vertex_normals(vertices, faces)
+_vertex_normals = vertex_normals  # in meshing, so that writing a GLB needs no torch
 
 
 def thumbnails(
-    mesh: trimesh.Trimesh,
+    mesh: MeshArrays | trimesh.Trimesh,
     colors: np.ndarray | None = None,
     size: int = THUMBNAIL_PX,
     device: torch.device | None = None,
@@ -221,7 +213,7 @@ def thumbnails(
 PREVIEW_CREASE_DEG = 40.0  # a corner farther than this from its vertex's smooth normal keeps the face's own
 
 
-def preview_faces(mesh: trimesh.Trimesh, max_faces: int = 6000) -> list[dict]:
+def preview_faces(mesh: MeshArrays | trimesh.Trimesh, max_faces: int = 6000) -> list[dict]:
     """A decimated, coloured, lit copy of the mesh for pydeck's ``SolidPolygonLayer``.
 
     Each item is ``{"polygon": [[x, y, z], ...3], "color": [r, g, b]}`` in the

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-import trimesh
 from PIL import Image
 from scipy import ndimage
 
-from core.generation import carve
+from core.generation.arrays import MeshArrays
 from core.generation.colors import sample
-from core.generation.render import rasterize
+
+if TYPE_CHECKING:
+    import torch
 
 BEST_VIEW_POWER = 6.0  # weight cos^p: the best-facing view dominates, neighbours soften its seams
 VISIBILITY_TOLERANCE = 1.5  # voxels; a vertex this close to the visible surface counts as seen
@@ -27,15 +29,11 @@ def bleed(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def textured(
     vertices: np.ndarray, faces: np.ndarray, texture: Image.Image, cols: np.ndarray, rows: np.ndarray
-) -> trimesh.Trimesh:
+) -> MeshArrays:
     """A mesh textured by projection along Z: vertex (col, row) in the texture's pixels."""
     w, h = texture.size
     uv = np.stack([(cols + 0.5) / w, 1.0 - (rows + 0.5) / h], axis=1)  # trimesh's v points up
-    material = trimesh.visual.material.PBRMaterial(
-        name="vorm", baseColorTexture=texture, metallicFactor=0.0, roughnessFactor=0.85
-    )
-    visual = trimesh.visual.TextureVisuals(uv=np.clip(uv, 0.0, 1.0), material=material)
-    return trimesh.Trimesh(vertices, faces, visual=visual, process=False)
+    return MeshArrays(vertices, faces, uv=np.clip(uv, 0.0, 1.0), texture=texture)
 
 
 def carve_colors(
@@ -49,6 +47,11 @@ def carve_colors(
     elevation_deg: float = 0.0,
 ) -> np.ndarray:
     """Per-vertex colours from the views that see each vertex, the best-facing one weighted most."""
+    import torch  # here: the single-image modes colour without torch
+
+    from core.generation import carve
+    from core.generation.render import rasterize
+
     n_views = len(views)
     toward, _, _ = carve.view_frames(n_views, elevation_deg)
     shape = views[0].shape[:2]

@@ -187,3 +187,21 @@ def test_help_and_input_errors_import_nothing_heavy(tmp_path, args: list[str]) -
     lines = done.stdout.strip().splitlines()
     assert lines[-1] == "[]", done.stdout + done.stderr
     assert lines[-2] == ("exit 0" if args == ["--help"] else "exit 2")
+
+
+def test_an_inflate_on_the_cpu_needs_no_torch_or_trimesh(tmp_path) -> None:
+    """One inflate on the CPU runs on NumPy and writes its GLB itself: torch's and trimesh's imports would
+    take longer than the whole run."""
+    good = tmp_path / "good.png"
+    good.write_bytes(builders.png(builders.rgba(builders.disk_mask(64, 20))))
+    argv = [str(good), "-o", str(tmp_path / "o.glb"), "--device", "cpu", "--faces", "2000"]
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['core.generation', *{argv!r}]\n"
+        "try:\n    runpy.run_module('core.generation', run_name='__main__')\n"
+        "except SystemExit as e:\n    print('exit', e.code)\n"
+        "print(sorted({'torch', 'trimesh', 'skimage.morphology', 'scipy.signal'} & set(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1] == "[]" and (tmp_path / "o.glb").exists(), done.stdout + done.stderr

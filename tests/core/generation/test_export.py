@@ -106,3 +106,18 @@ def test_preview_shades_smoothly_but_keeps_creases(inflated) -> None:
     box.visual = trimesh.visual.ColorVisuals(box, vertex_colors=np.full((len(box.vertices), 4), 200, np.uint8))
     shades = {tuple(it["color"]) for it in preview_faces(box)}
     assert len(shades) >= 3  # the lit, the side and the dark faces, not one blur
+
+
+@pytest.mark.parametrize("fmt", ["glb", "obj"])
+def test_plain_arrays_export_as_their_trimesh_does(inflated, fmt: str) -> None:
+    """The engine hands over MeshArrays (no trimesh import); they write the same files as their trimesh."""
+    from core.generation.arrays import MeshArrays
+
+    mesh = inflated.mesh
+    material = mesh.visual.material
+    textured = MeshArrays(np.asarray(mesh.vertices), np.asarray(mesh.faces), uv=np.asarray(mesh.visual.uv),
+                          texture=material.baseColorTexture)
+    assert export_mesh(textured, fmt) == export_mesh(mesh, fmt) == export_mesh(textured.to_trimesh(), fmt)
+    rgba = np.tile(np.array([[10, 200, 30, 255]], np.uint8), (len(mesh.vertices), 1))
+    coloured = MeshArrays(np.asarray(mesh.vertices), np.asarray(mesh.faces), vertex_colors=rgba)
+    assert export_mesh(coloured, fmt) == export_mesh(coloured.to_trimesh(), fmt)

@@ -62,3 +62,51 @@ def test_watertight_textured_and_in_budget(inflated) -> None:
     assert mesh.volume > 0 and len(mesh.faces) <= FAST["faces"]
     assert mesh.visual.uv is not None and mesh.visual.material.baseColorTexture is not None
     assert abs(max(mesh.extents) - 1.0) < 1e-9
+
+
+def _silhouettes(n: int = 256) -> dict[str, np.ndarray]:
+    yy, xx = np.mgrid[0:n, 0:n] / n
+    disk = (xx - 0.5) ** 2 + (yy - 0.5) ** 2 <= 0.35**2
+    figure = ((xx - 0.45) / 0.2) ** 2 + ((yy - 0.6) / 0.28) ** 2 <= 1
+    figure |= (xx - 0.45) ** 2 + (yy - 0.22) ** 2 <= 0.12**2
+    figure |= (np.abs(yy - 0.5) < 0.05) & (xx > 0.45) & (xx < 0.9)
+    return {
+        "disk": disk,
+        "ring": disk & ((xx - 0.5) ** 2 + (yy - 0.5) ** 2 >= 0.15**2),
+        "figure": figure,
+        "bar": (np.abs(yy - 0.5) < 0.03) & (np.abs(xx - 0.5) < 0.45),
+    }
+
+
+def test_numpy_and_torch_solves_agree() -> None:
+    """The CPU solve runs on NumPy, CUDA's on torch: the same steps, the same heights within float32 noise."""
+    for name, mask in _silhouettes().items():
+        _, coverage = foreground(load_image(builders.png(builders.rgba(mask))))
+        for grid in (96, 192):
+            field = inflate_mod.solve(coverage, "cpu", grid)
+            h_torch, iterations = inflate_mod._nested_solve(torch.from_numpy(field.coverage), float(field.step))
+            diff = np.abs(field.height - h_torch.numpy()).max()
+            assert diff < 1e-4 * field.height.max(), (name, grid, diff)
+            assert abs(iterations - field.iterations) <= 8, (name, grid)
+    grid = np.random.default_rng(0).random((37, 52)).astype(np.float32)
+    up = torch.nn.functional.interpolate(torch.from_numpy(grid)[None, None], scale_factor=2, mode="bilinear",
+                                         align_corners=False)[0, 0].numpy()
+    assert np.abs(inflate_mod.upsample2(grid) - up).max() < 1e-6
+
+
+def test_convex_hull_area_counts_as_scikit_image() -> None:
+    """inflate counts its own hull pixels (skimage.morphology takes tenths of a second to import)."""
+    from skimage.morphology import convex_hull_image
+
+    rng = np.random.default_rng(0)
+    for _ in range(80):
+        h, w = (int(n) for n in rng.integers(5, 120, 2))
+        yy, xx = np.mgrid[0:h, 0:w]
+        mask = np.zeros((h, w), bool)
+        for _ in range(int(rng.integers(1, 5))):
+            cy, cx = rng.random(2) * [h, w]
+            ry, rx = rng.random(2) * [h / 3, w / 3] + 0.6
+            mask |= ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1
+        if mask.any():
+            assert inflate_mod.convex_hull_area(mask) == int(convex_hull_image(mask).sum())
+    assert inflate_mod.convex_hull_area(np.zeros((4, 4), bool)) == 0

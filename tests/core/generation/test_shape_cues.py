@@ -137,3 +137,18 @@ def test_each_part_takes_its_own_width() -> None:
     on_arm = z[row][(cols > 170) & (cols < 220)]
     assert np.all(np.abs(on_arm / 10 - 1) < 0.15)
     assert abs(z.max() / 55 - 1) < 0.05
+
+
+def test_approximate_polygon_keeps_the_points_scikit_image_keeps() -> None:
+    """cues carries its own Douglas-Peucker (skimage's module imports scipy.signal): the same points come out."""
+    from skimage.measure import approximate_polygon
+
+    rng = np.random.default_rng(1)
+    for case in range(60):
+        angles = np.sort(rng.random(int(rng.integers(2, 300)))) * 2 * np.pi
+        radius = 50 + rng.random(len(angles)) * 10 * (case % 3)
+        coords = np.stack([radius * np.sin(angles), radius * np.cos(angles)], axis=1)
+        if case % 2:
+            coords = np.round(coords * 2) / 2
+        for tolerance in (0.0, 0.75, 2.0, 5.0):
+            assert np.array_equal(cues.approximate_polygon(coords, tolerance), approximate_polygon(coords, tolerance))
