@@ -30,14 +30,21 @@ WORK_SIZE = 256  #: pixels across at most, for measuring the cues
 EDGE_SKIP = 0.04  #: outline band (share of the larger side) left out of the shading measurement
 
 
-def straightness(coverage: np.ndarray) -> float:
-    """Share of the 0.5 outline of ``coverage`` that lies on long straight runs."""
-    inside = coverage >= 0.5
+def _larger_side(inside: np.ndarray) -> float:
+    """The larger side, in pixels, of the box around ``inside``'s pixels; 0 when there are none."""
     if not inside.any():
         return 0.0
     rows = np.nonzero(inside.any(axis=1))[0]
     cols = np.nonzero(inside.any(axis=0))[0]
-    side = float(max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1)
+    return float(max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1)
+
+
+def straightness(coverage: np.ndarray) -> float:
+    """Share of the 0.5 outline of ``coverage`` that lies on long straight runs."""
+    inside = coverage >= 0.5
+    side = _larger_side(inside)
+    if side == 0:
+        return 0.0
     if side < 16:
         return 0.0
     padded = np.pad(coverage.astype(np.float64), 1)
@@ -88,11 +95,9 @@ def approximate_polygon(coords: np.ndarray, tolerance: float) -> np.ndarray:
 def flat_shading(rgb: np.ndarray, coverage: np.ndarray) -> float:
     """Share of the inside (away from the outline) whose brightness barely changes."""
     inside = coverage >= 0.5
-    if not inside.any():
+    side = _larger_side(inside)
+    if side == 0:
         return 0.0
-    rows = np.nonzero(inside.any(axis=1))[0]
-    cols = np.nonzero(inside.any(axis=0))[0]
-    side = float(max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1)
     core = ndimage.binary_erosion(inside, iterations=max(1, int(EDGE_SKIP * side)))
     if core.sum() < 16:
         return 0.0

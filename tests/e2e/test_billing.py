@@ -30,7 +30,6 @@ from tests.e2e.test_journey import (
     fill_checked,
     log_in,
     register,
-    settle,
     tick,
     wait_app,
 )
@@ -143,14 +142,7 @@ def test_the_account_page_in_dutch_in_each_state(browser, product) -> None:  # t
     url, stripe = product.url, product.stripe
     email = f"koper-{uuid.uuid4().hex[:8]}@example.org"
     try:
-        page.goto(url + "/register")
-        page.get_by_label(nl("Email address")).fill(email)
-        page.get_by_label(nl("Name")).fill("Anna")
-        page.get_by_label(nl("Password"), exact=True).fill(PASSWORD)
-        page.get_by_text(nl("I accept the privacy policy (version {version})", version="")[:20]).click()
-        page.get_by_role("button", name=nl("Create account")).click()
-        page.get_by_role("heading", name=nl("New model")).wait_for()
-        settle(page)
+        register(page, url, email, name="Anna", lang="nl")
 
         def state(name: str, text: str) -> None:
             open_account(page, url)

@@ -18,7 +18,7 @@ from sqlmodel import select
 from core.i18n import translate
 from tests.e2e.conftest import shot
 from tests.e2e.test_dutch import english_leftovers
-from tests.e2e.test_journey import JOB_TIMEOUT_MS, PASSWORD, settle, wait_app
+from tests.e2e.test_journey import JOB_TIMEOUT_MS, register, wait_app
 
 pytestmark = pytest.mark.e2e
 
@@ -93,14 +93,7 @@ def test_a_box_around_the_object_in_a_photo_with_a_real_background(browser, prod
     try:
         url = product.url
         email = f"box-{lang}-{uuid.uuid4().hex[:8]}@example.org"
-        page.goto(url + "/register")
-        page.get_by_label(t("Email address")).fill(email)
-        page.get_by_label(t("Name")).fill("Bo")
-        page.get_by_label(t("Password"), exact=True).fill(PASSWORD)
-        page.get_by_text(t("I accept the privacy policy (version {version})", version="")[:20]).click()
-        page.get_by_role("button", name=t("Create account")).click()
-        page.get_by_role("heading", name=t("New model")).wait_for()
-        settle(page)
+        register(page, url, email, name="Bo", lang=lang)
 
         photo = table_scene(tmp_path / ("mok.jpg" if lang == "nl" else "mug.jpg"))
         page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(photo))

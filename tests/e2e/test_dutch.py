@@ -14,7 +14,7 @@ import pytest
 
 from core.i18n import translate
 from tests.e2e.conftest import shot
-from tests.e2e.test_journey import JOB_TIMEOUT_MS, PASSWORD, object_png, settle, wait_app
+from tests.e2e.test_journey import JOB_TIMEOUT_MS, PASSWORD, object_png, register, settle, wait_app
 
 pytestmark = pytest.mark.e2e
 
@@ -59,14 +59,7 @@ def dutch_page(browser, product):  # type: ignore[no-untyped-def]
 def test_a_dutch_user_sees_dutch_everywhere(dutch_page, product, browser, tmp_path) -> None:  # type: ignore[no-untyped-def]
     page, url = dutch_page, product.url
     email = f"nl-{uuid.uuid4().hex[:8]}@example.org"
-    page.goto(url + "/register")
-    page.get_by_label(nl("Email address")).fill(email)
-    page.get_by_label(nl("Name")).fill("Anna")
-    page.get_by_label(nl("Password"), exact=True).fill(PASSWORD)
-    page.get_by_text(nl("I accept the privacy policy (version {version})", version="")[:20]).click()
-    page.get_by_role("button", name=nl("Create account")).click()
-    page.get_by_role("heading", name=nl("New model")).wait_for()
-    settle(page)
+    register(page, url, email, name="Anna", lang="nl")
     wait_app(page)
     shot(page, "nl-0-upload-empty")
     assert english_leftovers(page) == []

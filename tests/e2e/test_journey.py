@@ -100,14 +100,20 @@ def settle(page) -> None:  # type: ignore[no-untyped-def]
         wait_app(page)
 
 
-def register(page, url: str, email: str, name: str = "Ada") -> None:  # type: ignore[no-untyped-def]
+def register(page, url: str, email: str, name: str = "Ada", lang: str = "en") -> None:  # type: ignore[no-untyped-def]
+    """Register through the form, in the page's language (``lang``: the browser context's)."""
+    from core.i18n import translate
+
+    def t(message: str, **fields: object) -> str:
+        return translate(message, lang, **fields)
+
     page.goto(url + "/register")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Name").fill(name)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_text("I accept the privacy policy").click()
-    page.get_by_role("button", name="Create account").click()
-    page.get_by_role("heading", name="New model").wait_for()
+    page.get_by_label(t("Email address")).fill(email)
+    page.get_by_label(t("Name")).fill(name)
+    page.get_by_label(t("Password"), exact=True).fill(PASSWORD)
+    page.get_by_text(t("I accept the privacy policy (version {version})", version="")[:20]).click()
+    page.get_by_role("button", name=t("Create account")).click()
+    page.get_by_role("heading", name=t("New model")).wait_for()
     settle(page)
 
 
