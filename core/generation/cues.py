@@ -12,6 +12,12 @@ Two cues, each a number in 0..1, combined into one flatness:
   the light. Textured photographs score low here, and keep the rounded profile.
 
 Flatness is their product: both must agree before a shape is made box-like.
+
+A third cue says how box-like: ``one_face``, whether nearly all of the inside
+is lit at one level. Then the picture shows one face square on (a plate, a
+block, a letter, a box seen from the front), and the shape is an extrusion, as
+deep at its narrow parts as at its widest; two faces at different levels (a
+box turned aside) keep each part's own depth.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ SHADING_SIGMA = 0.01  #: smoothing before the shading gradient, as a share of th
 SHADING_FLAT = 0.3  #: relative change of brightness across the object's size below which a pixel is flat
 WORK_SIZE = 256  #: pixels across at most, for measuring the cues
 EDGE_SKIP = 0.04  #: outline band (share of the larger side) left out of the shading measurement
+ONE_LEVEL = 0.03  #: brightness within this share of the median counts as the same level
+ONE_FACE_SHARE = (0.9, 0.98)  #: share of the inside at one level: not one face .. surely one face
 
 
 def _larger_side(inside: np.ndarray) -> float:
@@ -92,16 +100,43 @@ def approximate_polygon(coords: np.ndarray, tolerance: float) -> np.ndarray:
     return coords[chain, :]
 
 
-def flat_shading(rgb: np.ndarray, coverage: np.ndarray) -> float:
-    """Share of the inside (away from the outline) whose brightness barely changes."""
+def _core(coverage: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """(inside, core, larger side): the core is the inside away from the outline; None when it is too small."""
     inside = coverage >= 0.5
     side = _larger_side(inside)
     if side == 0:
-        return 0.0
+        return None
     core = ndimage.binary_erosion(inside, iterations=max(1, int(EDGE_SKIP * side)))
     if core.sum() < 16:
+        return None
+    return inside, core, side
+
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    return rgb[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
+def one_face(rgb: np.ndarray, coverage: np.ndarray) -> float:
+    """0..1: how surely the inside is lit at one level, so one flat face is seen square on."""
+    rgb, coverage = _work_size(rgb, coverage)
+    found = _core(coverage)
+    if found is None:
         return 0.0
-    lum = rgb[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    _, core, _ = found
+    lum = _luminance(rgb)[core]
+    level = float(np.median(lum))
+    share = float((np.abs(lum - level) <= ONE_LEVEL * max(level, 1.0)).mean())
+    lo, hi = ONE_FACE_SHARE
+    return float(np.clip((share - lo) / (hi - lo), 0.0, 1.0))
+
+
+def flat_shading(rgb: np.ndarray, coverage: np.ndarray) -> float:
+    """Share of the inside (away from the outline) whose brightness barely changes."""
+    found = _core(coverage)
+    if found is None:
+        return 0.0
+    inside, core, side = found
+    lum = _luminance(rgb)
     level = float(np.median(lum[core])) or 1.0
     sigma = max(1.0, SHADING_SIGMA * side)
     # Smooth inside only (normalised convolution), so the backdrop does not bleed in.
@@ -116,10 +151,15 @@ def flatness(rgb: np.ndarray | None, coverage: np.ndarray) -> float:
     """0 for a rounded object, 1 for a flat-faced one (see the module notes)."""
     if rgb is None:
         return 0.0
-    # Both cues are about the whole object, not its fine detail: measure at most WORK_SIZE across.
+    rgb, coverage = _work_size(rgb, coverage)
+    return straightness(coverage) * flat_shading(rgb, coverage)
+
+
+def _work_size(rgb: np.ndarray, coverage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both at most WORK_SIZE across: the cues are about the whole object, not its fine detail."""
     k = math.ceil(max(coverage.shape) / WORK_SIZE)
     if k > 1:
         h, w = (coverage.shape[0] // k) * k, (coverage.shape[1] // k) * k
         coverage = coverage[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3))
         rgb = rgb[:h, :w, :3].astype(np.float64).reshape(h // k, k, w // k, k, 3).mean(axis=(1, 3))
-    return straightness(coverage) * flat_shading(rgb, coverage)
+    return rgb, coverage

@@ -144,8 +144,10 @@ class ClassicEngine:
         solid = mask | (coverage >= 0.5)
         field = inflate.solve(coverage, device, grid)
         clock.done("solve")
-        flatness = cues.flatness(np.asarray(picture.convert("RGB")), coverage)
-        v, f = inflate.build_mesh(field, picture.size[1], flatness)
+        rgb = np.asarray(picture.convert("RGB"))
+        flatness = cues.flatness(rgb, coverage)
+        one_face = cues.one_face(rgb, coverage) if flatness > 0.0 else 0.0
+        v, f = inflate.build_mesh(field, picture.size[1], flatness, one_face)
         v, f = meshing.decimate(v, f, options.faces)
         v, f = _sound(v, f, thickness, options, clock)
         cols, rows = v[:, 0].copy(), -v[:, 1]

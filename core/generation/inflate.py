@@ -459,13 +459,14 @@ def ball_union(inside: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(up[:rows, :cols].astype(np.float64), 0.0)) * inside
 
 
-def depth(field: HeightField, flatness: float = 0.0) -> np.ndarray:
+def depth(field: HeightField, flatness: float = 0.0, one_face: float = 0.0) -> np.ndarray:
     """Half-depth z ≥ 0 on the grid, in pixels: rounded, or towards a flat-faced slab as flatness → 1.
 
     Rounded: z = √(c·h), or a solid of revolution where the outline has an axis
     (see ``revolution``). Flat-faced: a plateau at a depth set by each part's own
     half-width, with steep sides and a narrow rounded rim, the way boxes, blocks,
-    pyramids and furniture look.
+    pyramids and furniture look; as ``one_face`` → 1 (the picture shows one face
+    square on, see ``cues.one_face``), one depth for the whole part, its widest's.
     """
     inside = field.coverage >= 0.5
     c = profile_factor(field.height, inside, field.step) if ROUND_TUBES else np.full(inside.shape, 4.0)
@@ -487,6 +488,13 @@ def depth(field: HeightField, flatness: float = 0.0) -> np.ndarray:
     # The half-width steps from level to level; smoothed, the plateau has no cliffs for decimation to fold.
     w = ndimage.gaussian_filter(inside.astype(np.float64), FLAT_SMOOTH)
     half = np.where(inside, ndimage.gaussian_filter(half, FLAT_SMOOTH) / np.maximum(w, 1e-9), 0.0)
+    if one_face > 0.0:
+        # One face, square on: an extruded shape (a plate, a block, a letter) is as deep everywhere
+        # as at its widest part, up to the corners, where the local half-width falls off.
+        labels, count = ndimage.label(inside)
+        widest = np.asarray(ndimage.maximum(half, labels, index=np.arange(1, count + 1)), dtype=np.float64)
+        uniform = np.where(inside, widest[np.maximum(labels - 1, 0)], 0.0)
+        half = (1.0 - one_face) * half + one_face * uniform
     plateau = FLAT_DEPTH * half * field.step
     rim = np.maximum(FLAT_RIM * plateau, 1e-9)
     t = np.clip(dist * field.step / rim, 0.0, 1.0)
@@ -495,7 +503,8 @@ def depth(field: HeightField, flatness: float = 0.0) -> np.ndarray:
     return np.where(inside, (1.0 - flatness) * z_curved + flatness * z_flat, 0.0)
 
 
-def build_mesh(field: HeightField, image_height: int, flatness: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def build_mesh(field: HeightField, image_height: int, flatness: float = 0.0,
+               one_face: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """The closed front+back mesh in image pixels: X = column, Y = -row, Z = ±depth (see ``depth``)."""
     del image_height
     points, faces, node = meshing.filled_contour(field.coverage, 0.5)
@@ -505,7 +514,7 @@ def build_mesh(field: HeightField, image_height: int, flatness: float = 0.0) -> 
     interior = node >= 0
     z = np.zeros(n)
     flat = node[interior]
-    z[interior] = depth(field, flatness).ravel()[flat]
+    z[interior] = depth(field, flatness, one_face).ravel()[flat]
     back_id = np.arange(n)
     back_id[interior] = n + np.arange(int(interior.sum()))
     verts = np.concatenate(

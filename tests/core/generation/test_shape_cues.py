@@ -139,6 +139,53 @@ def test_each_part_takes_its_own_width() -> None:
     assert abs(z.max() / 55 - 1) < 0.05
 
 
+def _plate_with_tab() -> np.ndarray:
+    """A wide plate (half-height 60) with a narrow tab (half-height 15) on its right: one outline, two widths."""
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE] + 0.5
+    plate = (np.abs(xx - 100) <= 70) & (np.abs(yy - 128) <= 60)
+    tab = (np.abs(yy - 128) <= 15) & (xx > 160) & (xx < 240)
+    return plate | tab
+
+
+def _two_faces(mask: np.ndarray) -> np.ndarray:
+    """The plate as a box turned aside: its left and right halves lit at two levels."""
+    image = _flat_colour(mask)
+    image[:, SIZE // 2 :, :3] = (110, 75, 48)
+    return image
+
+
+def test_one_face_cue_tells_one_lit_face_from_two_and_from_a_curve() -> None:
+    mask = _plate_with_tab()
+    cylinder, _ = _shaded_cylinder(60, 95)
+    found = {}
+    for name, image in (("one", _flat_colour(mask)), ("two", _two_faces(mask)), ("cylinder", cylinder)):
+        picture = load_image(builders.png(image))
+        _, coverage = foreground(picture)
+        found[name] = cues.one_face(np.asarray(picture.convert("RGB")), coverage)
+    assert found == {"one": 1.0, "two": 0.0, "cylinder": 0.0}
+
+
+def test_one_face_seen_square_on_is_one_depth_throughout() -> None:
+    """An extruded shape (a plate and its tab, an L, a letter) is as deep at its narrow parts as at its widest.
+
+    Seen as two faces at two levels, the same outline keeps each part's own depth.
+    """
+    mask = _plate_with_tab()
+
+    def tab_over_plate(image: np.ndarray) -> float:
+        picture = load_image(builders.png(image))
+        _, coverage = foreground(picture)
+        rgb = np.asarray(picture.convert("RGB"))
+        field = inflate.solve(coverage, CPU, 192)
+        z = inflate.depth(field, cues.flatness(rgb, coverage), cues.one_face(rgb, coverage))
+        row = z.shape[0] // 2
+        cols = field.origin[0] + np.arange(z.shape[1]) * field.step
+        return float(np.median(z[row][(cols > 190) & (cols < 220)]) / np.median(z[row][(cols > 70) & (cols < 130)]))
+
+    assert tab_over_plate(_flat_colour(mask)) > 0.9
+    assert tab_over_plate(_two_faces(mask)) < 0.5
+
+
 def test_approximate_polygon_keeps_the_points_scikit_image_keeps() -> None:
     """cues carries its own Douglas-Peucker (skimage's module imports scipy.signal): the same points come out."""
     from skimage.measure import approximate_polygon
