@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.generation import meshing
+from core.generation import meshing, oblique
 
 if TYPE_CHECKING:
     import torch
@@ -503,22 +503,77 @@ def depth(field: HeightField, flatness: float = 0.0, one_face: float = 0.0) -> n
     return np.where(inside, (1.0 - flatness) * z_curved + flatness * z_flat, 0.0)
 
 
-def build_mesh(field: HeightField, image_height: int, flatness: float = 0.0,
-               one_face: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """The closed front+back mesh in image pixels: X = column, Y = -row, Z = ±depth (see ``depth``)."""
+def grid_average(field: HeightField, values: np.ndarray, coverage: np.ndarray) -> np.ndarray:
+    """``values`` (an image-sized array) averaged over each of the field's grid cells, weighted by
+    ``coverage`` so the backdrop does not count; 0 where a cell holds none of the object."""
+    rows, cols = field.coverage.shape
+    step = field.step
+    left = int(round(field.origin[0] - (step - 1) / 2.0))
+    top = int(round(field.origin[1] - (step - 1) / 2.0))
+    num = np.zeros((rows * step, cols * step))
+    den = np.zeros((rows * step, cols * step))
+    r0, c0 = max(top, 0), max(left, 0)
+    r1, c1 = min(top + rows * step, values.shape[0]), min(left + cols * step, values.shape[1])
+    w = coverage[r0:r1, c0:c1].astype(np.float64)
+    num[r0 - top : r1 - top, c0 - left : c1 - left] = values[r0:r1, c0:c1] * w
+    den[r0 - top : r1 - top, c0 - left : c1 - left] = w
+    num = num.reshape(rows, step, cols, step).sum(axis=(1, 3))
+    den = den.reshape(rows, step, cols, step).sum(axis=(1, 3))
+    return np.where(den > 1e-9, num / np.maximum(den, 1e-9), 0.0)
+
+
+def surfaces(field: HeightField, flatness: float = 0.0, one_face: float = 0.0,
+             cylinder: oblique.Cylinder | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(front, back) heights on the grid in pixels: ±``depth``, or the two sides of a slanted ``cylinder``.
+
+    A slanted solid is not symmetric front to back about one plane: its front and
+    back meet along the outline at heights that vary around it, so the outline's
+    own height is their middle there (see ``build_mesh``).
+    """
+    z = depth(field, flatness, one_face)
+    if cylinder is None:
+        return z, -z
+    inside = field.coverage >= 0.5
+    front, back, hit = oblique.surfaces(cylinder, inside.shape)
+    front, back = front * field.step, back * field.step
+    middle = np.where(hit, (front + back) / 2, np.nan)
+    if not (hit & inside).any():
+        return z, -z
+    from scipy import ndimage
+
+    # Nodes just inside the outline that the fitted solid misses take the nearest hit's middle.
+    _, (iy, ix) = ndimage.distance_transform_edt(~(hit & inside), return_indices=True)
+    middle = middle[iy, ix]
+    half = np.where(hit, (front - back) / 2, 0.0)
+    # Never flat at an inside node (front and back would touch): at least half the dome's depth.
+    half = np.maximum(half, 0.5 * z)
+    return np.where(inside, middle + half, middle), np.where(inside, middle - half, middle)
+
+
+def build_mesh(field: HeightField, image_height: int, flatness: float = 0.0, one_face: float = 0.0,
+               cylinder: oblique.Cylinder | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The closed front+back mesh in image pixels: X = column, Y = -row, Z from ``surfaces``."""
     del image_height
     points, faces, node = meshing.filled_contour(field.coverage, 0.5)
     n = len(points)
     x = field.origin[0] + points[:, 0] * field.step
     y = -(field.origin[1] + points[:, 1] * field.step)
     interior = node >= 0
-    z = np.zeros(n)
     flat = node[interior]
-    z[interior] = depth(field, flatness, one_face).ravel()[flat]
+    front, back = surfaces(field, flatness, one_face, cylinder)
+    if cylinder is None:
+        z = np.zeros(n)
+    else:
+        # Front and back meet on the outline at their middle, which varies around a slanted solid.
+        from scipy import ndimage
+
+        middle = (front + back) / 2
+        z = ndimage.map_coordinates(middle, [points[:, 1], points[:, 0]], order=1, mode="nearest")
+    z[interior] = front.ravel()[flat]
     back_id = np.arange(n)
     back_id[interior] = n + np.arange(int(interior.sum()))
     verts = np.concatenate(
-        [np.stack([x, y, z], axis=1), np.stack([x[interior], y[interior], -z[interior]], axis=1)], axis=0
+        [np.stack([x, y, z], axis=1), np.stack([x[interior], y[interior], back.ravel()[flat]], axis=1)], axis=0
     )
     back = back_id[faces][:, ::-1]
     return verts, np.concatenate([faces, back], axis=0)
