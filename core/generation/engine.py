@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
-from core.generation import cues, inflate, meshing, oblique, relief, repair, texture
+from core.generation import cuboid, cues, inflate, meshing, oblique, relief, repair, texture
 from core.generation.arrays import MeshArrays
 from core.generation.device import device_type, resolve_device, synchronize
 from core.generation.errors import UnknownEngine, UnprintableModel, ViewSizeMismatch
@@ -149,8 +149,8 @@ class ClassicEngine:
         one_face = cues.one_face(rgb, coverage) if flatness > 0.0 else 0.0
         brightness = inflate.grid_average(field, rgb.astype(np.float32) @ np.float32([0.299, 0.587, 0.114]),
                                           coverage)
-        cylinder = oblique.fit(field.coverage, brightness)
-        v, f = inflate.build_mesh(field, picture.size[1], flatness, one_face, cylinder)
+        fitted = oblique.fit(field.coverage, brightness) or cuboid.fit(field.coverage, brightness)
+        v, f = inflate.build_mesh(field, picture.size[1], flatness, one_face, fitted)
         v, f = meshing.decimate(v, f, options.faces)
         v, f = _sound(v, f, thickness, options, clock)
         cols, rows = v[:, 0].copy(), -v[:, 1]

@@ -503,6 +503,9 @@ def depth(field: HeightField, flatness: float = 0.0, one_face: float = 0.0) -> n
     return np.where(inside, (1.0 - flatness) * z_curved + flatness * z_flat, 0.0)
 
 
+SOLID_GAP = 0.5  # grid cells: the least half-depth at an inside node of a fitted solid
+
+
 def grid_average(field: HeightField, values: np.ndarray, coverage: np.ndarray) -> np.ndarray:
     """``values`` (an image-sized array) averaged over each of the field's grid cells, weighted by
     ``coverage`` so the backdrop does not count; 0 where a cell holds none of the object."""
@@ -523,18 +526,19 @@ def grid_average(field: HeightField, values: np.ndarray, coverage: np.ndarray) -
 
 
 def surfaces(field: HeightField, flatness: float = 0.0, one_face: float = 0.0,
-             cylinder: oblique.Cylinder | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(front, back) heights on the grid in pixels: ±``depth``, or the two sides of a slanted ``cylinder``.
+             solid: oblique.Solid | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(front, back) heights on the grid in pixels: ±``depth``, or the two sides of a fitted ``solid``
+    (a slanted cylinder, a box seen on a corner).
 
     A slanted solid is not symmetric front to back about one plane: its front and
     back meet along the outline at heights that vary around it, so the outline's
     own height is their middle there (see ``build_mesh``).
     """
     z = depth(field, flatness, one_face)
-    if cylinder is None:
+    if solid is None:
         return z, -z
     inside = field.coverage >= 0.5
-    front, back, hit = oblique.surfaces(cylinder, inside.shape)
+    front, back, hit = solid.rays(inside.shape)
     front, back = front * field.step, back * field.step
     middle = np.where(hit, (front + back) / 2, np.nan)
     if not (hit & inside).any():
@@ -545,13 +549,14 @@ def surfaces(field: HeightField, flatness: float = 0.0, one_face: float = 0.0,
     _, (iy, ix) = ndimage.distance_transform_edt(~(hit & inside), return_indices=True)
     middle = middle[iy, ix]
     half = np.where(hit, (front - back) / 2, 0.0)
-    # Never flat at an inside node (front and back would touch): at least half the dome's depth.
-    half = np.maximum(half, 0.5 * z)
+    # Never flat at an inside node (front and back would touch), but a fitted solid is known to
+    # thin out to its outline: a gap of a fraction of a cell, not the dome's depth.
+    half = np.maximum(half, np.minimum(0.5 * z, SOLID_GAP * field.step))
     return np.where(inside, middle + half, middle), np.where(inside, middle - half, middle)
 
 
 def build_mesh(field: HeightField, image_height: int, flatness: float = 0.0, one_face: float = 0.0,
-               cylinder: oblique.Cylinder | None = None) -> tuple[np.ndarray, np.ndarray]:
+               solid: oblique.Solid | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The closed front+back mesh in image pixels: X = column, Y = -row, Z from ``surfaces``."""
     del image_height
     points, faces, node = meshing.filled_contour(field.coverage, 0.5)
@@ -560,8 +565,8 @@ def build_mesh(field: HeightField, image_height: int, flatness: float = 0.0, one
     y = -(field.origin[1] + points[:, 1] * field.step)
     interior = node >= 0
     flat = node[interior]
-    front, back = surfaces(field, flatness, one_face, cylinder)
-    if cylinder is None:
+    front, back = surfaces(field, flatness, one_face, solid)
+    if solid is None:
         z = np.zeros(n)
     else:
         # Front and back meet on the outline at their middle, which varies around a slanted solid.

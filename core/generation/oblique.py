@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -37,6 +38,15 @@ CAP_EVEN = 0.5  #: one end's brightness spread below this share of the other's m
 CAP_FLAT = 0.05  #: and below this share of its mean brightness: a plane under one light
 
 
+class Solid(Protocol):
+    """A solid fitted to the picture: where each grid node's view ray enters and leaves it."""
+
+    def rays(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(front, back, hit) on a grid of ``shape``: Z in cells where each ray leaves and enters, and
+        whether it meets the solid at all."""
+        ...
+
+
 @dataclass
 class Cylinder:
     """The fitted solid, in grid cells: (col, row) centre, axis in the picture, radius, half-length, lean."""
@@ -46,6 +56,9 @@ class Cylinder:
     radius: float
     half_length: float
     lean: float  #: sine of the axis's angle out of the picture plane, > 0
+
+    def rays(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return _cylinder_rays(self, shape)
 
 
 def _sample(values: np.ndarray, centre: np.ndarray, u: np.ndarray, v: np.ndarray, t: np.ndarray,
@@ -147,8 +160,7 @@ def fit(coverage: np.ndarray, brightness: np.ndarray | None) -> Cylinder | None:
                     radius, half_length, lean)
 
 
-def surfaces(cyl: Cylinder, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(front, back, hit): where each grid node's view ray enters and leaves the cylinder, in cells."""
+def _cylinder_rays(cyl: Cylinder, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     k = math.sqrt(1 - cyl.lean**2)
     a = np.array([cyl.along[0] * k, cyl.along[1] * k, cyl.lean])
     dc, dr = np.meshgrid(np.arange(shape[1]) - cyl.centre[0], np.arange(shape[0]) - cyl.centre[1])

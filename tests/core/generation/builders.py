@@ -127,19 +127,17 @@ def bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
-def slanted_cylinder(
-    size: int, radius: float, half_length: float, turn_deg: float, lean_deg: float, shaded: bool = True,
-    colour: tuple[int, int, int] = (200, 170, 60),
+def ray_marched(
+    size: int, inside, normal, shaded: bool = True, colour: tuple[int, int, int] = (200, 170, 60),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(RGBA image, front, back): a cylinder about the picture's centre, its axis turned ``turn_deg`` from the
-    picture's X axis and leaning ``lean_deg`` towards the camera, seen orthographically along -Z.
+    """(RGBA image, front, back) of a solid about the picture's centre, seen orthographically along -Z.
 
-    Found by marching every pixel's ray in quarter-pixel steps (not by the closed form the engine uses);
-    front and back are Z in pixels where the ray enters and leaves (NaN where it misses). Lit from the
-    upper left, 0.3 ambient, unless ``shaded`` is False (one flat colour: no cap can be told from the side).
+    ``inside(points)`` says which of an (..., 3) array of points (pixels, Y up) are in the solid and
+    ``normal(points)`` gives its outward normals at surface points. Every pixel's ray is marched in
+    quarter-pixel steps (not solved in closed form, as the engine does); front and back are Z in pixels
+    where it enters and leaves (NaN where it misses). Lit from the upper left with 0.3 ambient, unless
+    ``shaded`` is False (one flat colour).
     """
-    turn, lean = np.radians(turn_deg), np.radians(lean_deg)
-    axis = np.array([np.cos(turn) * np.cos(lean), np.sin(turn) * np.cos(lean), np.sin(lean)])
     light = np.array([-0.4, 0.5, 0.77]) / np.linalg.norm([-0.4, 0.5, 0.77])
     zs = np.arange(-size / 2, size / 2, 0.25)
     front = np.full((size, size), np.nan)
@@ -149,25 +147,62 @@ def slanted_cylinder(
     for row in range(size):
         y = size / 2 - row - 0.5
         p = np.stack(np.broadcast_arrays(xs[:, None], y, zs[None, :]), axis=-1)  # (cols, zs, 3)
-        along = p @ axis
-        radial = np.linalg.norm(p - along[..., None] * axis, axis=-1)
-        inside = (radial <= radius) & (np.abs(along) <= half_length)
-        hit = inside.any(axis=1)
+        ins = inside(p)
+        hit = ins.any(axis=1)
         if not hit.any():
             continue
-        last = len(zs) - 1 - np.argmax(inside[:, ::-1], axis=1)  # the highest Z inside: the front
-        first = np.argmax(inside, axis=1)
+        last = len(zs) - 1 - np.argmax(ins[:, ::-1], axis=1)  # the highest Z inside: the front
+        first = np.argmax(ins, axis=1)
         front[row, hit], back[row, hit] = zs[last[hit]], zs[first[hit]]
-        q = p[np.arange(size), last]
-        a = q @ axis
-        side = q - a[:, None] * axis
-        normal = np.where(
-            ((half_length - np.abs(a)) < (radius - np.linalg.norm(side, axis=1)))[:, None],
-            np.sign(a)[:, None] * axis,
-            side / np.maximum(np.linalg.norm(side, axis=1), 1e-9)[:, None],
-        )
-        shade[row] = np.where(hit, 0.3 + 0.7 * np.clip(normal @ light, 0, None) if shaded else 1.0, 0.0)
+        lit = 0.3 + 0.7 * np.clip(normal(p[np.arange(size), last]) @ light, 0, None) if shaded else 1.0
+        shade[row] = np.where(hit, lit, 0.0)
     image = np.zeros((size, size, 4), np.uint8)
     image[..., :3] = np.clip(np.array(colour)[None, None, :] * shade[..., None], 0, 255).astype(np.uint8)
     image[..., 3] = np.where(np.isfinite(front), 255, 0)
     return image, front, back
+
+
+def slanted_cylinder(
+    size: int, radius: float, half_length: float, turn_deg: float, lean_deg: float, shaded: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``ray_marched``: a cylinder, its axis turned ``turn_deg`` from the picture's X axis and leaning
+    ``lean_deg`` towards the camera."""
+    turn, lean = np.radians(turn_deg), np.radians(lean_deg)
+    axis = np.array([np.cos(turn) * np.cos(lean), np.sin(turn) * np.cos(lean), np.sin(lean)])
+
+    def inside(p: np.ndarray) -> np.ndarray:
+        along = p @ axis
+        return (np.linalg.norm(p - along[..., None] * axis, axis=-1) <= radius) & (np.abs(along) <= half_length)
+
+    def normal(q: np.ndarray) -> np.ndarray:
+        a = q @ axis
+        side = q - a[:, None] * axis
+        on_cap = (half_length - np.abs(a)) < (radius - np.linalg.norm(side, axis=1))
+        return np.where(on_cap[:, None], np.sign(a)[:, None] * axis,
+                        side / np.maximum(np.linalg.norm(side, axis=1), 1e-9)[:, None])
+
+    return ray_marched(size, inside, normal, shaded)
+
+
+def box_on_corner(
+    size: int, half: tuple[float, float, float], yaw_deg: float, tilt_deg: float, shaded: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``ray_marched``: a box of half-sizes ``half``, turned ``yaw_deg`` about Y, then tipped ``tilt_deg``
+    about X towards the camera, so its top shows."""
+    a, b = np.radians(yaw_deg), np.radians(tilt_deg)
+    ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
+    rot = rx @ ry  # box frame to picture frame
+    h = np.array(half)
+
+    def inside(p: np.ndarray) -> np.ndarray:
+        return np.all(np.abs(p @ rot) <= h, axis=-1)
+
+    def normal(q: np.ndarray) -> np.ndarray:
+        local = q @ rot
+        k = np.argmax(np.abs(local) / h, axis=1)
+        n = np.zeros_like(local)
+        n[np.arange(len(k)), k] = np.sign(local[np.arange(len(k)), k])
+        return n @ rot.T
+
+    return ray_marched(size, inside, normal, shaded)

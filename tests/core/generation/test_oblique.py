@@ -8,52 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from core.generation import GenerationOptions, cues, generate, inflate, load_image, oblique
-from core.generation.images import foreground
+from core.generation import GenerationOptions, cues, generate, inflate, oblique
 from tests.core.generation import builders
-from tests.core.generation.conftest import FAST, front_silhouette, iou
+from tests.core.generation.conftest import FAST, front_silhouette, iou, ray_iou, shaded_field
 
 SIZE = 192
-CPU = torch.device("cpu")
-
-
-def _field(image: np.ndarray) -> tuple[inflate.HeightField, np.ndarray, np.ndarray, np.ndarray]:
-    picture = load_image(builders.png(image))
-    _, coverage = foreground(picture)
-    rgb = np.asarray(picture.convert("RGB"))
-    field = inflate.solve(coverage, CPU, 160)
-    brightness = inflate.grid_average(field, rgb.astype(np.float32) @ np.float32([0.299, 0.587, 0.114]), coverage)
-    return field, rgb, coverage, brightness
-
-
-def _ray_iou(field: inflate.HeightField, surfaces: tuple[np.ndarray, np.ndarray], front: np.ndarray,
-             back: np.ndarray) -> float:
-    """Volume IoU of two solids that are spans along each ray, summed over the field's grid nodes."""
-    rows = np.rint(field.origin[1] + np.arange(field.coverage.shape[0]) * field.step).astype(int)
-    cols = np.rint(field.origin[0] + np.arange(field.coverage.shape[1]) * field.step).astype(int)
-    ok_r, ok_c = (rows >= 0) & (rows < SIZE), (cols >= 0) & (cols < SIZE)
-    true_f = np.full(field.coverage.shape, np.nan)
-    true_b = np.full(field.coverage.shape, np.nan)
-    true_f[np.ix_(ok_r, ok_c)] = front[np.ix_(rows[ok_r], cols[ok_c])]
-    true_b[np.ix_(ok_r, ok_c)] = back[np.ix_(rows[ok_r], cols[ok_c])]
-    inside = field.coverage >= 0.5
-    got_f, got_b = (np.where(inside, s, np.nan) for s in surfaces)
-    # Only the depth is judged: both solids centred in Z, as a picture cannot place them.
-    got_mid = np.nanmean((got_f + got_b) / 2)
-    true_mid = np.nanmean((true_f + true_b) / 2)
-    got_f, got_b = got_f - got_mid, got_b - got_mid
-    true_f, true_b = true_f - true_mid, true_b - true_mid
-    both = np.fmax(np.fmin(got_f, true_f) - np.fmax(got_b, true_b), 0.0)
-    union = np.nan_to_num(got_f - got_b) + np.nan_to_num(true_f - true_b) - np.nan_to_num(both)
-    return float(np.nansum(both) / np.sum(union))
 
 
 @pytest.mark.parametrize(("turn", "lean"), [(90.0, 30.0), (20.0, 40.0)])
 def test_a_slanted_cylinder_is_rebuilt_as_one(turn: float, lean: float) -> None:
     image, front, back = builders.slanted_cylinder(SIZE, 30, 45, turn, lean)
-    field, rgb, coverage, brightness = _field(image)
+    field, rgb, coverage, brightness = shaded_field(image)
     found = oblique.fit(field.coverage, brightness)
     assert found is not None
     assert found.lean == pytest.approx(np.sin(np.radians(lean)), abs=0.04)
@@ -61,8 +27,8 @@ def test_a_slanted_cylinder_is_rebuilt_as_one(turn: float, lean: float) -> None:
     towards = np.array([np.cos(np.radians(turn)), -np.sin(np.radians(turn))])
     assert float(np.dot(found.along, towards)) > 0.99
     flat, one = cues.flatness(rgb, coverage), cues.one_face(rgb, coverage)
-    slanted = _ray_iou(field, inflate.surfaces(field, flat, one, found), front, back)
-    mirrored = _ray_iou(field, inflate.surfaces(field, flat, one), front, back)
+    slanted = ray_iou(field, inflate.surfaces(field, flat, one, found), front, back)
+    mirrored = ray_iou(field, inflate.surfaces(field, flat, one), front, back)
     assert slanted > 0.9 > mirrored + 0.1
 
 
@@ -91,5 +57,5 @@ def test_outlines_that_are_not_a_slanted_cylinder_are_left_to_inflate(case: str)
         mask = np.hypot(dx, dy) <= 12
         image = builders.rgba(mask)
         image[..., :3] = (image[..., :3] * (0.7 + 0.3 * (xx / SIZE))[..., None]).astype(np.uint8)
-    field, _, _, brightness = _field(image)
+    field, _, _, brightness = shaded_field(image)
     assert oblique.fit(field.coverage, brightness) is None
