@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 POLYGON_TOLERANCE = 0.02  #: outline polygon fit, as a share of the larger side
+MERGE_TURN = 35.0  #: degrees; a turn of the outline polygon gentler than this is half of a cut corner
 SYMMETRY = 0.04  #: opposite corners must mirror through the centre to within this share of the larger side
 FACE_TRIM = 0.12  #: share of each face's two sides left out next to its edges when its lighting is measured
 FACE_EVEN = 0.05  #: a face's brightness spread, as a share of its mean, below which it is evenly lit
@@ -58,20 +59,29 @@ class Cuboid:
 
 def _hexagon(inside: np.ndarray, coverage: np.ndarray) -> np.ndarray | None:
     """The outline's six corners as (col, row), in order, or None when it is not a convex hexagon."""
-    from skimage import measure
-
     from core.generation.cues import approximate_polygon
+    from core.generation.oblique import single_outline
 
     rows = np.nonzero(inside.any(axis=1))[0]
     cols = np.nonzero(inside.any(axis=0))[0]
     side = float(max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1)
-    contours = measure.find_contours(np.pad(coverage.astype(np.float64), 1), 0.5)
-    if len(contours) != 1:
+    outline = single_outline(coverage)
+    if outline is None:
         return None  # holes or pieces: not one box
-    poly = approximate_polygon(contours[0], tolerance=max(1.0, POLYGON_TOLERANCE * side))
-    if len(poly) != 7:  # closed: the first corner repeats
+    corners = approximate_polygon(outline, tolerance=max(1.0, POLYGON_TOLERANCE * side))[:-1]
+    # A corner cut by a pixel or two comes out as two gentle turns: keep the sharper of each such pair.
+    while len(corners) > 6:
+        sides = np.roll(corners, -1, axis=0) - corners
+        before = np.roll(sides, 1, axis=0)
+        cos = (sides * before).sum(axis=1) / np.maximum(
+            np.linalg.norm(sides, axis=1) * np.linalg.norm(before, axis=1), 1e-9)
+        turn = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+        if turn.min() > MERGE_TURN:
+            break
+        corners = np.delete(corners, int(np.argmin(turn)), axis=0)
+    if len(corners) != 6:
         return None
-    corners = poly[:-1, ::-1] - 1.0  # (col, row), back on the unpadded grid
+    corners = _refined(corners, outline)
     centre = corners.mean(axis=0)
     if np.abs(corners[:3] + corners[3:] - 2 * centre).max() > SYMMETRY * side:
         return None
@@ -80,6 +90,40 @@ def _hexagon(inside: np.ndarray, coverage: np.ndarray) -> np.ndarray | None:
     if not (np.all(turns > 0) or np.all(turns < 0)):
         return None  # not convex
     return corners
+
+
+def _refined(corners: np.ndarray, outline: np.ndarray) -> np.ndarray:
+    """Each corner where the straight lines fitted to the outline on either side of it meet.
+
+    The polygon's corners sit on outline points, which a rounded or cut corner moves;
+    lines fitted to each side's points away from the corners do not move.
+    """
+    n = len(corners)
+    lines = []
+    for i in range(n):
+        a, b = corners[i], corners[(i + 1) % n]
+        d = b - a
+        length = float(np.linalg.norm(d))
+        rel = outline - a
+        along = rel @ d / max(length * length, 1e-9)
+        off = np.abs(rel[:, 0] * d[1] - rel[:, 1] * d[0]) / max(length, 1e-9)
+        near = (along > 0.15) & (along < 0.85) & (off < 2.0)
+        if near.sum() < 4:
+            lines.append(((a + b) / 2, d / max(length, 1e-9)))
+            continue
+        pts = outline[near]
+        mean = pts.mean(axis=0)
+        _, vecs = np.linalg.eigh(np.cov((pts - mean).T))
+        lines.append((mean, vecs[:, -1]))
+    out = corners.copy()
+    for i in range(n):
+        (p, u), (q, w) = lines[i - 1], lines[i]
+        m = np.array([u, -w]).T
+        if abs(np.linalg.det(m)) < 1e-9:
+            continue
+        t = np.linalg.solve(m, q - p)
+        out[i] = p + t[0] * u
+    return out
 
 
 def _face_spread(brightness: np.ndarray, inside: np.ndarray, corner: np.ndarray, u: np.ndarray,

@@ -149,7 +149,8 @@ class ClassicEngine:
         one_face = cues.one_face(rgb, coverage) if flatness > 0.0 else 0.0
         brightness = inflate.grid_average(field, rgb.astype(np.float32) @ np.float32([0.299, 0.587, 0.114]),
                                           coverage)
-        fitted = oblique.fit(field.coverage, brightness) or cuboid.fit(field.coverage, brightness)
+        fitted = (oblique.fit(field.coverage, brightness) or oblique.fit_frustum(field.coverage, brightness)
+                  or cuboid.fit(field.coverage, brightness))
         v, f = inflate.build_mesh(field, picture.size[1], flatness, one_face, fitted)
         v, f = meshing.decimate(v, f, options.faces)
         v, f = _sound(v, f, thickness, options, clock)

@@ -10,6 +10,11 @@ solid is known exactly: the depth at every point is where the view ray enters
 and leaves the cylinder, so the back is not a mirror of the front but the far
 side of a slanted solid.
 
+A cone or a tapered cylinder (a cup, a lampshade, a funnel) at a slant is the
+same with two caps of different sizes: its outline is the convex hull of the two
+caps' ellipses, fitted to the outline directly (``fit_frustum``). A cone's tip
+has no cap; when its base shows no evenly lit cap either, the base leans away.
+
 Everything here is measured on inflate's grid, in grid cells. An outline that is
 not such a band (uneven width, ends that are not half-ellipses of one size, no
 cap to tell the ends apart) is left to inflate.
@@ -36,6 +41,13 @@ LEAN_RANGE = (0.15, 0.9)  #: b / r: below, a band with rounded corners; above, n
 CAP_SHRINK = 0.6  #: share of the cap ellipse whose brightness is compared (clear of its rim)
 CAP_EVEN = 0.5  #: one end's brightness spread below this share of the other's marks the visible cap
 CAP_FLAT = 0.05  #: and below this share of its mean brightness: a plane under one light
+HULL_POINTS = 96  #: points on each cap ellipse of a fitted frustum
+OUTLINE_SAMPLES = 800  #: points compared on the outline and on the fitted frustum's (well under a cell apart)
+FRUSTUM_SOLIDITY = 0.97  #: share of its convex hull the outline must fill
+FRUSTUM_TAPER = 0.1  #: the ends' widths must differ by this share of the wider before a frustum is tried
+FRUSTUM_MISFIT = 0.6  #: cells; root mean square distance between the outline and the fitted frustum's
+FRUSTUM_CUT = 0.6  #: an end whose first width is this share of its radius is cut square, not an ellipse
+FRUSTUM_CAP = 0.2  #: an end narrower than this share of the wider one is a tip, with no cap to see
 
 
 class Solid(Protocol):
@@ -70,6 +82,40 @@ def _sample(values: np.ndarray, centre: np.ndarray, u: np.ndarray, v: np.ndarray
     return ndimage.map_coordinates(values, [rows, cols], order=1, mode="constant", cval=0.0)
 
 
+def _profile(coverage: np.ndarray) -> tuple | None:
+    """(centre, u, v, t, s, samples, width, middle): the outline's long axis u through its centre, its
+    width across at each t along it (samples of the coverage on the t × s lattice) from tip to tip, and
+    the MIDDLE stretch of those samples."""
+    inside = coverage >= 0.5
+    rows, cols = np.nonzero(inside)
+    if len(rows) < 64:
+        return None
+    pts = np.stack([cols, rows], axis=1).astype(np.float64)
+    centre = pts.mean(axis=0)
+    _, vecs = np.linalg.eigh(np.cov((pts - centre).T))
+    u, v = vecs[:, 1], vecs[:, 0]  # the long axis, and across it
+    t_all, s_all = (pts - centre) @ u, (pts - centre) @ v
+    t = np.arange(t_all.min() - 2, t_all.max() + 2 + STEP, STEP)
+    s = np.arange(s_all.min() - 2, s_all.max() + 2 + STEP, STEP)
+    grid = _sample(coverage, centre, u, v, t, s)
+    width = grid.sum(axis=1) * STEP
+    present = np.nonzero(width > 0.05)[0]
+    if len(present) < 16:
+        return None
+    lo, hi = present[0], present[-1] + 1
+    n = hi - lo
+    return centre, u, v, t[lo:hi], s, grid[lo:hi], width[lo:hi], slice(int(MIDDLE[0] * n), int(MIDDLE[1] * n))
+
+
+def single_outline(coverage: np.ndarray) -> np.ndarray | None:
+    """The 0.5 outline of ``coverage`` as (col, row) points, or None when there is more than one
+    (holes, pieces): not one simple solid."""
+    from skimage import measure
+
+    contours = measure.find_contours(np.pad(coverage.astype(np.float64), 1), 0.5)
+    return contours[0][:, ::-1] - 1.0 if len(contours) == 1 else None
+
+
 def _end_fit(width: np.ndarray, radius: float) -> tuple[float, float]:
     """(b, misfit) for one end: ``width`` runs from the outline's tip inwards, one sample per STEP.
 
@@ -101,29 +147,16 @@ def _end_fit(width: np.ndarray, radius: float) -> tuple[float, float]:
 def fit(coverage: np.ndarray, brightness: np.ndarray | None) -> Cylinder | None:
     """The slanted cylinder whose outline ``coverage`` (a grid, 0.5 on the outline) is, or None."""
     inside = coverage >= 0.5
-    rows, cols = np.nonzero(inside)
-    if len(rows) < 64 or brightness is None:
+    if brightness is None:
         return None
-    pts = np.stack([cols, rows], axis=1).astype(np.float64)
-    centre = pts.mean(axis=0)
-    _, vecs = np.linalg.eigh(np.cov((pts - centre).T))
-    u, v = vecs[:, 1], vecs[:, 0]  # the long axis, and across it
-    t_all, s_all = (pts - centre) @ u, (pts - centre) @ v
-    t = np.arange(t_all.min() - 2, t_all.max() + 2 + STEP, STEP)
-    s = np.arange(s_all.min() - 2, s_all.max() + 2 + STEP, STEP)
-    grid = _sample(coverage, centre, u, v, t, s)
-    width = grid.sum(axis=1) * STEP
-    present = np.nonzero(width > 0.05)[0]
-    if len(present) < 16:
+    found = _profile(coverage)
+    if found is None:
         return None
-    lo, hi = present[0], present[-1] + 1
-    width, t = width[lo:hi], t[lo:hi]
-    n = len(width)
-    middle = slice(int(MIDDLE[0] * n), int(MIDDLE[1] * n))
+    centre, u, v, t, s, grid, width, middle = found
     radius = float(np.median(width[middle])) / 2
     if radius < 2 or np.abs(width[middle] - 2 * radius).max() > EVEN_WIDTH * 2 * radius:
         return None
-    mid_centre = (grid[lo:hi] * s[None, :]).sum(axis=1)[middle] / np.maximum(grid[lo:hi].sum(axis=1)[middle], 1e-9)
+    mid_centre = (grid * s[None, :]).sum(axis=1)[middle] / np.maximum(grid.sum(axis=1)[middle], 1e-9)
     if np.ptp(mid_centre) > STRAIGHT_AXIS * 2 * radius:
         return None
     b_lo, miss_lo = _end_fit(width, radius)
@@ -138,26 +171,50 @@ def fit(coverage: np.ndarray, brightness: np.ndarray | None) -> Cylinder | None:
         return None
     axis_centre = centre + u * (t[0] + t[-1]) / 2 + v * float(np.median(mid_centre))
     # Which end's cap shows: it is a plane, evenly lit; at the other end the curved side is seen.
-    spreads = []
-    for sign in (1.0, -1.0):
-        cap = axis_centre + sign * u * (length / 2)
-        dc, dr = np.meshgrid(np.arange(coverage.shape[1]) - cap[0], np.arange(coverage.shape[0]) - cap[1])
-        along_t, across = dc * u[0] + dr * u[1], dc * v[0] + dr * v[1]
-        region = inside & ((along_t / b) ** 2 + (across / radius) ** 2 <= CAP_SHRINK**2)
-        if region.sum() < 6:
-            return None
-        values = brightness[region]
-        spreads.append(float(values.std() / max(values.mean(), 1e-9)))
-    if spreads[0] < CAP_EVEN * spreads[1] and spreads[0] < CAP_FLAT:
-        along = u
-    elif spreads[1] < CAP_EVEN * spreads[0] and spreads[1] < CAP_FLAT:
-        along = -u
-    else:
+    spreads = [_cap_spread(brightness, inside, axis_centre + sign * u * (length / 2), u, b, radius)
+               for sign in (1.0, -1.0)]
+    if None in spreads:
         return None
+    nearer = _nearer_end(spreads[0], spreads[1])
+    if nearer is None:
+        return None
+    along = nearer * u
     lean = b / radius
     half_length = length / 2 / math.sqrt(1 - lean * lean)
     return Cylinder((float(axis_centre[0]), float(axis_centre[1])), (float(along[0]), float(along[1])),
                     radius, half_length, lean)
+
+
+def _cap_spread(brightness: np.ndarray, inside: np.ndarray, centre: np.ndarray, u: np.ndarray, half_along: float,
+                half_across: float) -> float | None:
+    """Brightness spread (std / mean) over the middle of the cap ellipse about ``centre``; None when it is
+    too small to measure."""
+    dc, dr = np.meshgrid(np.arange(inside.shape[1]) - centre[0], np.arange(inside.shape[0]) - centre[1])
+    along, across = dc * u[0] + dr * u[1], -dc * u[1] + dr * u[0]
+    region = inside & ((along / half_along) ** 2 + (across / half_across) ** 2 <= CAP_SHRINK**2)
+    if region.sum() < 6:
+        return None
+    values = brightness[region]
+    return float(values.std() / max(values.mean(), 1e-9))
+
+
+def _nearer_end(plus: float | None, minus: float | None) -> float | None:
+    """+1 or -1: which end leans towards the camera, from the brightness spread over each end's cap
+    (None for a tip, which has no cap); None when the picture cannot tell."""
+
+    def shows(cap: float | None, other: float | None) -> bool:  # this cap is evenly lit, the other end not
+        return cap is not None and cap < CAP_FLAT and (other is None or (other >= CAP_FLAT and cap < CAP_EVEN * other))
+
+    if shows(plus, minus):
+        return 1.0
+    if shows(minus, plus):
+        return -1.0
+    # A cone whose base shows its curved side: the base leans away, the tip towards the camera.
+    if plus is None and minus is not None and minus > 2 * CAP_FLAT:
+        return 1.0
+    if minus is None and plus is not None and plus > 2 * CAP_FLAT:
+        return -1.0
+    return None
 
 
 def _cylinder_rays(cyl: Cylinder, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -177,3 +234,161 @@ def _cylinder_rays(cyl: Cylinder, shape: tuple[int, int]) -> tuple[np.ndarray, n
     back, front = np.maximum(z0, c0), np.minimum(z1, c1)
     hit = (disc > 0) & (front > back)
     return front, back, hit
+
+
+@dataclass
+class Frustum:
+    """A cone or a tapered cylinder, in grid cells: the axis's middle (col, row, 0), its direction
+    (col, row, z) towards the end nearer the camera, the half-length, and the radii at the near and far ends."""
+
+    centre: tuple[float, float]
+    axis: tuple[float, float, float]
+    half_length: float
+    near_radius: float
+    far_radius: float
+
+    def rays(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        a = np.asarray(self.axis)
+        h = self.half_length
+        dc, dr = np.meshgrid(np.arange(shape[1]) - self.centre[0], np.arange(shape[0]) - self.centre[1])
+        alpha = dc * a[0] + dr * a[1]
+        d2 = dc * dc + dr * dr
+        lean = a[2]
+        r_mid = (self.near_radius + self.far_radius) / 2
+        g = (self.near_radius - self.far_radius) / (2 * h)
+        # Inside: within the two caps, and nearer the axis than the radius there, r(s) = r_mid + g·s at
+        # s = α + lean·z along it: f(z) = d² + z² - s² - r(s)² <= 0, a quadratic in z.
+        rho = r_mid + g * alpha
+        qa = 1 - lean * lean - (g * lean) ** 2
+        qb = -2 * alpha * lean - 2 * g * lean * rho
+        qc = d2 - alpha * alpha - rho * rho
+        z_lo, z_hi = (-h - alpha) / lean, (h - alpha) / lean
+        disc = qb * qb - 4 * qa * qc
+        root = np.sqrt(np.maximum(disc, 0.0))
+        safe = np.where(np.abs(qa) > 1e-12, qa, 1e-12)
+        r1, r2 = (-qb - root) / (2 * safe), (-qb + root) / (2 * safe)
+        r1 = np.where(disc > 0, np.clip(r1, z_lo, z_hi), z_lo)
+        r2 = np.where(disc > 0, np.clip(r2, z_lo, z_hi), z_lo)
+        cuts = np.sort(np.stack([z_lo, r1, r2, z_hi]), axis=0)
+        front = np.full(shape, -np.inf)
+        back = np.full(shape, np.inf)
+        # The solid is convex, so the spans between the cuts where f <= 0 are one run along the ray.
+        for i in range(3):
+            start, stop = cuts[i], cuts[i + 1]
+            mid = (start + stop) / 2
+            ok = (stop > start) & (qa * mid * mid + qb * mid + qc <= 0)
+            back = np.where(ok, np.minimum(back, start), back)
+            front = np.where(ok, np.maximum(front, stop), front)
+        hit = front > back
+        return np.where(hit, front, 0.0), np.where(hit, back, 0.0), hit
+
+
+def _ellipse_hull(params: np.ndarray) -> np.ndarray:
+    """Outline points (col, row) of the convex hull of a frustum's two cap ellipses, seen in the picture.
+
+    ``params``: centre col, row; axis angle; half of the axis's length in the picture; the radii at
+    the +axis and -axis ends; the lean (the caps' minor over major axis).
+    """
+    from scipy.spatial import ConvexHull
+
+    cc, cr, angle, m, r_plus, r_minus, lean = params
+    u = np.array([math.cos(angle), math.sin(angle)])
+    v = np.array([-u[1], u[0]])
+    theta = np.linspace(0, 2 * math.pi, HULL_POINTS, endpoint=False)
+    points = []
+    for sign, r in ((1.0, r_plus), (-1.0, r_minus)):
+        r = max(r, 0.0)
+        centre = np.array([cc, cr]) + sign * m * u
+        points.append(centre + np.outer(r * lean * np.cos(theta), u) + np.outer(r * np.sin(theta), v))
+    pts = np.concatenate(points)
+    hull = pts[ConvexHull(pts).vertices]
+    closed = np.concatenate([hull, hull[:1]])
+    seg = np.linalg.norm(np.diff(closed, axis=0), axis=1)
+    at = np.concatenate([[0.0], np.cumsum(seg)])
+    s = np.linspace(0, at[-1], OUTLINE_SAMPLES, endpoint=False)
+    return np.stack([np.interp(s, at, closed[:, 0]), np.interp(s, at, closed[:, 1])], axis=1)
+
+
+def fit_frustum(coverage: np.ndarray, brightness: np.ndarray | None) -> Frustum | None:
+    """The slanted cone or tapered cylinder whose outline ``coverage`` is, or None.
+
+    Its outline is the convex hull of its two caps' ellipses (one a point for a cone):
+    seven numbers, fitted to the outline by Nelder-Mead on the mean squared distance
+    between the two outlines, starting from the outline's axis and its width there.
+    """
+    from scipy import optimize
+    from scipy.spatial import cKDTree
+
+    inside = coverage >= 0.5
+    if brightness is None or inside.sum() < 64:
+        return None
+    from core.generation.inflate import convex_hull_area
+
+    if inside.sum() < FRUSTUM_SOLIDITY * convex_hull_area(inside):
+        return None
+    outline = single_outline(coverage)
+    found = _profile(coverage)
+    if outline is None or found is None:
+        return None
+    outline = outline[np.linspace(0, len(outline) - 1, min(len(outline), OUTLINE_SAMPLES)).astype(int)]
+    centre, u, _, t, _, _, width, middle = found
+    # The side's width is straight along a frustum, and widest across the wide end's cap; carried from
+    # the middle to the narrow end's tip, it gives that end's radius (0 for a cone), for a start.
+    slope, offset = np.polyfit(t[middle], width[middle], 1)
+    r_wide = float(width.max()) / 2
+    r_narrow = max(float(slope * (t[0] if slope > 0 else t[-1]) + offset) / 2, 0.0)
+    if r_wide - r_narrow < FRUSTUM_TAPER * r_wide:
+        return None  # no taper: a cylinder (``fit``) or not a solid of revolution at all
+    r_plus, r_minus = (r_wide, r_narrow) if slope > 0 else (r_narrow, r_wide)
+    # The wide end is the outer half of an ellipse: its width grows from nothing. A cut end (a cone
+    # seen square from the side, a pyramid) starts at nearly its full width; inflate turns those.
+    wide = width[::-1] if slope > 0 else width
+    if wide[:2].max() / 2 > FRUSTUM_CUT * r_wide:
+        return None
+    b, _ = _end_fit(wide, r_wide)
+    if not LEAN_RANGE[0] <= b / r_wide <= LEAN_RANGE[1]:
+        return None
+    tree = cKDTree(outline)
+
+    def misfit(p: np.ndarray) -> float:
+        if p[6] <= 0.02 or p[6] >= 1.0 or p[3] <= 1.0:
+            return 1e9
+        hull = _ellipse_hull(p)
+        there, _ = tree.query(hull)
+        back, _ = cKDTree(hull).query(outline)
+        return float((there**2).mean() + (back**2).mean())
+
+    mid = centre + u * (t[0] + t[-1]) / 2
+    lean0 = b / r_wide
+    # Half the axis's length in the picture: the tips less each end's cap half-length (r·lean).
+    m0 = max((t[-1] - t[0] - lean0 * (r_plus + r_minus)) / 2, 2.0)
+    start = np.array([mid[0], mid[1], math.atan2(u[1], u[0]), m0, r_plus, r_minus, lean0])
+    best = optimize.minimize(misfit, start, method="Nelder-Mead",
+                             options={"xatol": 0.05, "fatol": 1e-4, "maxiter": 800})
+    cc, cr, angle, m, r_plus, r_minus, lean = best.x
+    if math.sqrt(best.fun / 2) > FRUSTUM_MISFIT or not LEAN_RANGE[0] <= lean <= LEAN_RANGE[1]:
+        return None
+    big = max(r_plus, r_minus)
+    if big < 2:
+        return None
+    u = np.array([math.cos(angle), math.sin(angle)])
+    # Which end is nearer: a cap that shows is a plane, evenly lit; where no cap shows the curved side is seen.
+    spreads: list[float | None] = []
+    for sign, r in ((1.0, r_plus), (-1.0, r_minus)):
+        if r < FRUSTUM_CAP * big:
+            spreads.append(None)  # a cone's tip: no cap to see
+            continue
+        spread = _cap_spread(brightness, inside, np.array([cc, cr]) + sign * m * u, u, r * lean, r)
+        if spread is None:
+            return None
+        spreads.append(spread)
+    lit = brightness[inside]
+    if lit.std() < 2 * CAP_FLAT * max(float(lit.mean()), 1e-9):
+        return None  # one flat colour: no curved side to tell a cap from
+    nearer = _nearer_end(spreads[0], spreads[1])
+    if nearer is None:
+        return None
+    k = math.sqrt(1 - lean * lean)
+    near, far = (r_plus, r_minus) if nearer > 0 else (r_minus, r_plus)
+    return Frustum((float(cc), float(cr)), (float(nearer * u[0] * k), float(nearer * u[1] * k), float(lean)),
+                   float(m / k), float(max(near, 0.0)), float(max(far, 0.0)))

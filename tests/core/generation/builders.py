@@ -164,22 +164,28 @@ def ray_marched(
 
 def slanted_cylinder(
     size: int, radius: float, half_length: float, turn_deg: float, lean_deg: float, shaded: bool = True,
+    end_radius: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``ray_marched``: a cylinder, its axis turned ``turn_deg`` from the picture's X axis and leaning
-    ``lean_deg`` towards the camera."""
+    ``lean_deg`` towards the camera; with ``end_radius``, a frustum (a cone at 0) whose end at +axis,
+    the one leaning towards the camera, has that radius."""
     turn, lean = np.radians(turn_deg), np.radians(lean_deg)
     axis = np.array([np.cos(turn) * np.cos(lean), np.sin(turn) * np.cos(lean), np.sin(lean)])
+    top = radius if end_radius is None else end_radius
+    r_mid, taper = (radius + top) / 2, (top - radius) / (2 * half_length)
 
     def inside(p: np.ndarray) -> np.ndarray:
         along = p @ axis
-        return (np.linalg.norm(p - along[..., None] * axis, axis=-1) <= radius) & (np.abs(along) <= half_length)
+        radial = np.linalg.norm(p - along[..., None] * axis, axis=-1)
+        return (radial <= r_mid + taper * along) & (np.abs(along) <= half_length)
 
     def normal(q: np.ndarray) -> np.ndarray:
         a = q @ axis
         side = q - a[:, None] * axis
-        on_cap = (half_length - np.abs(a)) < (radius - np.linalg.norm(side, axis=1))
-        return np.where(on_cap[:, None], np.sign(a)[:, None] * axis,
-                        side / np.maximum(np.linalg.norm(side, axis=1), 1e-9)[:, None])
+        dist = np.linalg.norm(side, axis=1)
+        on_cap = (half_length - np.abs(a)) < (r_mid + taper * a - dist) / np.sqrt(1 + taper**2)
+        out = side / np.maximum(dist, 1e-9)[:, None] - taper * axis
+        return np.where(on_cap[:, None], np.sign(a)[:, None] * axis, out / np.sqrt(1 + taper**2))
 
     return ray_marched(size, inside, normal, shaded)
 

@@ -60,3 +60,17 @@ def test_outlines_that_are_not_a_box_on_its_corner_are_left_to_inflate(case: str
         image, _, _ = builders.box_on_corner(SIZE, HALF, 40.0, 0.0)
     field, _, _, brightness = shaded_field(image)
     assert cuboid.fit(field.coverage, brightness) is None
+
+
+@pytest.mark.parametrize(("yaw", "tilt"), [(45.0, 35.26), (45.0, 30.0), (40.0, 25.0)])
+def test_a_cube_on_a_plain_backdrop_is_found_as_on_a_cut_out(yaw: float, tilt: float) -> None:
+    """The same picture on a grey backdrop: the outline's corners may be cut by a pixel, the box is the same."""
+    image, _, _ = builders.box_on_corner(SIZE, (40.0, 40.0, 40.0), yaw, tilt)
+    alpha = image[..., 3:4] / 255.0
+    plain = np.clip(image[..., :3] * alpha + 236 * (1 - alpha), 0, 255).astype(np.uint8)
+    found = [cuboid.fit(field.coverage, brightness)
+             for field, _, _, brightness in (shaded_field(image), shaded_field(plain))]
+    assert all(f is not None for f in found)
+    lengths = [np.sort(np.linalg.norm(np.array(f.edges), axis=1)) for f in found if f is not None]
+    assert lengths[0] == pytest.approx(lengths[1], rel=0.03)
+    assert lengths[1] == pytest.approx([80.0] * 3, rel=0.05)

@@ -1,6 +1,7 @@
-"""A cylinder seen at a slant (a can from a little above, a pipe turned towards the camera) is rebuilt as one.
+"""A cylinder, cone or tapered cylinder seen at a slant (a can or a cup from a little above, a pipe turned
+towards the camera, a cone tipped over) is rebuilt as that solid.
 
-Each picture is made by marching rays through the true cylinder, and the engine's
+Each picture is made by marching rays through the true solid, and the engine's
 front and back are compared with where those rays enter and leave it.
 """
 
@@ -59,3 +60,29 @@ def test_outlines_that_are_not_a_slanted_cylinder_are_left_to_inflate(case: str)
         image[..., :3] = (image[..., :3] * (0.7 + 0.3 * (xx / SIZE))[..., None]).astype(np.uint8)
     field, _, _, brightness = shaded_field(image)
     assert oblique.fit(field.coverage, brightness) is None
+
+
+@pytest.mark.parametrize(
+    ("end_radius", "lean", "near_is_wide"),
+    [(0.0, 25.0, False), (0.0, -30.0, True), (18.0, -35.0, True)],
+    ids=["cone_tip_towards_us", "cone_base_towards_us", "cup_from_above"],
+)
+def test_a_slanted_cone_or_frustum_is_rebuilt_as_one(end_radius: float, lean: float, near_is_wide: bool) -> None:
+    image, front, back = builders.slanted_cylinder(SIZE, 38, 42, 90.0, lean, end_radius=end_radius)
+    field, rgb, coverage, brightness = shaded_field(image)
+    assert oblique.fit(field.coverage, brightness) is None  # not a cylinder
+    found = oblique.fit_frustum(field.coverage, brightness)
+    assert found is not None
+    assert found.axis[2] == pytest.approx(np.sin(np.radians(abs(lean))), abs=0.04)
+    assert (found.near_radius > found.far_radius) == near_is_wide
+    assert sorted([found.near_radius, found.far_radius]) == pytest.approx(sorted([end_radius, 38.0]), abs=2.0)
+    flat, one = cues.flatness(rgb, coverage), cues.one_face(rgb, coverage)
+    fitted = ray_iou(field, inflate.surfaces(field, flat, one, found), front, back)
+    inflated = ray_iou(field, inflate.surfaces(field, flat, one), front, back)
+    assert fitted > 0.9 > inflated + 0.1
+
+
+def test_an_unshaded_cone_is_left_to_inflate() -> None:
+    image, _, _ = builders.slanted_cylinder(SIZE, 38, 42, 90.0, 25.0, shaded=False, end_radius=0.0)
+    field, _, _, brightness = shaded_field(image)
+    assert oblique.fit_frustum(field.coverage, brightness) is None
