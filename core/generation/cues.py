@@ -120,12 +120,13 @@ def one_face(rgb: np.ndarray, coverage: np.ndarray) -> float:
     """0..1: how surely the inside is lit at one level, so one flat face is seen square on."""
     rgb, coverage = _work_size(rgb, coverage)
     found = _core(coverage)
-    if found is None:
-        return 0.0
-    _, core, _ = found
-    lum = _luminance(rgb)[core]
-    level = float(np.median(lum))
-    share = float((np.abs(lum - level) <= ONE_LEVEL * max(level, 1.0)).mean())
+    return 0.0 if found is None else _one_level(_luminance(rgb), found[1])
+
+
+def _one_level(lum: np.ndarray, core: np.ndarray) -> float:
+    values = lum[core]
+    level = float(np.median(values))
+    share = float((np.abs(values - level) <= ONE_LEVEL * max(level, 1.0)).mean())
     lo, hi = ONE_FACE_SHARE
     return float(np.clip((share - lo) / (hi - lo), 0.0, 1.0))
 
@@ -133,10 +134,10 @@ def one_face(rgb: np.ndarray, coverage: np.ndarray) -> float:
 def flat_shading(rgb: np.ndarray, coverage: np.ndarray) -> float:
     """Share of the inside (away from the outline) whose brightness barely changes."""
     found = _core(coverage)
-    if found is None:
-        return 0.0
-    inside, core, side = found
-    lum = _luminance(rgb)
+    return 0.0 if found is None else _flat_share(_luminance(rgb), *found)
+
+
+def _flat_share(lum: np.ndarray, inside: np.ndarray, core: np.ndarray, side: float) -> float:
     level = float(np.median(lum[core])) or 1.0
     sigma = max(1.0, SHADING_SIGMA * side)
     # Smooth inside only (normalised convolution), so the backdrop does not bleed in.
@@ -149,10 +150,20 @@ def flat_shading(rgb: np.ndarray, coverage: np.ndarray) -> float:
 
 def flatness(rgb: np.ndarray | None, coverage: np.ndarray) -> float:
     """0 for a rounded object, 1 for a flat-faced one (see the module notes)."""
+    return face_cues(rgb, coverage)[0]
+
+
+def face_cues(rgb: np.ndarray | None, coverage: np.ndarray) -> tuple[float, float]:
+    """(flatness, one_face), measured together (one downscale, one core)."""
     if rgb is None:
-        return 0.0
+        return 0.0, 0.0
     rgb, coverage = _work_size(rgb, coverage)
-    return straightness(coverage) * flat_shading(rgb, coverage)
+    found = _core(coverage)
+    if found is None:
+        return 0.0, 0.0
+    lum = _luminance(rgb)
+    flat = straightness(coverage) * _flat_share(lum, *found)
+    return flat, (_one_level(lum, found[1]) if flat > 0.0 else 0.0)
 
 
 def _work_size(rgb: np.ndarray, coverage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

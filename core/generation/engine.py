@@ -145,8 +145,7 @@ class ClassicEngine:
         field = inflate.solve(coverage, device, grid)
         clock.done("solve")
         rgb = np.asarray(picture.convert("RGB"))
-        flatness = cues.flatness(rgb, coverage)
-        one_face = cues.one_face(rgb, coverage) if flatness > 0.0 else 0.0
+        flatness, one_face = cues.face_cues(rgb, coverage)
         brightness = inflate.grid_average(field, rgb.astype(np.float32) @ np.float32([0.299, 0.587, 0.114]),
                                           coverage)
         fitted = (oblique.fit(field.coverage, brightness) or oblique.fit_frustum(field.coverage, brightness)
