@@ -316,9 +316,6 @@ def fit_frustum(coverage: np.ndarray, brightness: np.ndarray | None) -> Frustum 
     seven numbers, fitted to the outline by Nelder-Mead on the mean squared distance
     between the two outlines, starting from the outline's axis and its width there.
     """
-    from scipy import optimize
-    from scipy.spatial import cKDTree
-
     inside = coverage >= 0.5
     if brightness is None or inside.sum() < 64:
         return None
@@ -348,6 +345,9 @@ def fit_frustum(coverage: np.ndarray, brightness: np.ndarray | None) -> Frustum 
     b, _ = _end_fit(wide, r_wide)
     if not LEAN_RANGE[0] <= b / r_wide <= LEAN_RANGE[1]:
         return None
+    from scipy import optimize  # only now: most outlines are turned away above, and this import is slow
+    from scipy.spatial import cKDTree
+
     tree = cKDTree(outline)
 
     def misfit(p: np.ndarray) -> float:
