@@ -528,7 +528,7 @@ def grid_average(field: HeightField, values: np.ndarray, coverage: np.ndarray) -
 def surfaces(field: HeightField, flatness: float = 0.0, one_face: float = 0.0,
              solid: oblique.Solid | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(front, back) heights on the grid in pixels: ±``depth``, or the two sides of a fitted ``solid``
-    (a slanted cylinder, a box seen on a corner).
+    (a slanted cylinder or cone, a box seen on a corner).
 
     A slanted solid is not symmetric front to back about one plane: its front and
     back meet along the outline at heights that vary around it, so the outline's

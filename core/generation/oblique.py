@@ -351,8 +351,8 @@ def fit_frustum(coverage: np.ndarray, brightness: np.ndarray | None) -> Frustum 
     tree = cKDTree(outline)
 
     def misfit(p: np.ndarray) -> float:
-        if p[6] <= 0.02 or p[6] >= 1.0 or p[3] <= 1.0:
-            return 1e9
+        if p[6] <= 0.02 or p[6] >= 1.0 or p[3] <= 1.0 or max(p[4], p[5]) <= 1.0:
+            return 1e9  # out of range, or too thin for a hull (Qhull refuses points on one line)
         hull = _ellipse_hull(p)
         there, _ = tree.query(hull)
         back, _ = cKDTree(hull).query(outline)
