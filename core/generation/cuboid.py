@@ -28,6 +28,8 @@ FACE_TRIM = 0.12  #: share of each face's two sides left out next to its edges w
 FACE_EVEN = 0.05  #: a face's brightness spread, as a share of its mean, below which it is evenly lit
 READING_MARGIN = 2.0  #: the chosen reading's worst face spread must be this many times below the other's
 MIN_FACE_NODES = 6
+STABILITY_TRIALS = 8  #: the hexagon's corners moved at random by up to half a cell, this many times ...
+STABLE = 0.1  #: ... may change no edge's length by more than this share
 
 
 @dataclass
@@ -144,6 +146,17 @@ def _face_spread(brightness: np.ndarray, inside: np.ndarray, corner: np.ndarray,
     return float(values.std() / max(values.mean(), 1e-9))
 
 
+def _edges(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(e, z): the hexagon's three edge directions in the picture (each the mean of its two opposite
+    sides) and the depths that make them square to one another, or None when none do."""
+    e = np.array([((corners[i + 1] - corners[i]) - (corners[(i + 4) % 6] - corners[i + 3])) / 2 for i in range(3)])
+    ab, ac, bc = float(e[0] @ e[1]), float(e[0] @ e[2]), float(e[1] @ e[2])
+    if ab * ac * bc >= 0 or min(abs(ab), abs(ac), abs(bc)) < 1e-9:
+        return None
+    za = math.sqrt(-ab * ac / bc)
+    return e, np.array([za, -ab / za, -ac / za])
+
+
 def fit(coverage: np.ndarray, brightness: np.ndarray | None) -> Cuboid | None:
     """The box whose outline ``coverage`` (a grid, 0.5 on the outline) is, seen on a corner, or None."""
     inside = coverage >= 0.5
@@ -153,13 +166,18 @@ def fit(coverage: np.ndarray, brightness: np.ndarray | None) -> Cuboid | None:
     if corners is None:
         return None
     centre = corners.mean(axis=0)
-    # Each edge direction as the mean of its two opposite sides.
-    e = [((corners[i + 1] - corners[i]) - (corners[(i + 4) % 6] - corners[i + 3])) / 2 for i in range(3)]
-    ab, ac, bc = float(e[0] @ e[1]), float(e[0] @ e[2]), float(e[1] @ e[2])
-    if ab * ac * bc >= 0 or min(abs(ab), abs(ac), abs(bc)) < 1e-9:
+    found = _edges(corners)
+    if found is None:
         return None  # no real depths: the three sides cannot be square edges of one box
-    za = math.sqrt(-ab * ac / bc)
-    z = np.array([za, -ab / za, -ac / za])
+    e, z = found
+    # Two sides nearly square in the picture (an edge nearly in the picture plane) leave the depths
+    # ill-conditioned: corners moved by half a cell must not change the box's edges by much.
+    rng = np.random.default_rng(0)
+    lengths = np.hypot(np.linalg.norm(e, axis=1), z)
+    for _ in range(STABILITY_TRIALS):
+        moved = _edges(corners + rng.uniform(-0.5, 0.5, corners.shape))
+        if moved is None or np.abs(np.hypot(np.linalg.norm(moved[0], axis=1), moved[1]) / lengths - 1).max() > STABLE:
+            return None
     readings = []
     for sign in (1.0, -1.0):
         zs = sign * z
