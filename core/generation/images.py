@@ -9,6 +9,7 @@ and ``mask_overlay`` are that preview.
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from collections.abc import Sequence
 
@@ -24,8 +25,10 @@ from core.generation.errors import (
     ObjectNotFound,
     UnsupportedImageType,
 )
-from core.generation.options import DEFAULT_MAX_PIXELS
+from core.generation.options import DEFAULT_MAX_PIXELS, check_box
 from core.i18n import N_
+
+log = logging.getLogger(__name__)
 
 ACCEPTED_FORMATS = ["PNG", "JPEG", "WEBP"]
 try:  # HEIC only when the optional plugin is installed; it is not required.
@@ -224,6 +227,21 @@ def compute_mask(image: Image.Image, box: Sequence[float] | None = None) -> np.n
 
 def foreground(image: Image.Image, box: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(mask, coverage)``: the boolean mask and a soft 0-1 coverage for sub-pixel outlines."""
+    mask, coverage, _ = foreground_method(image, box)
+    return mask, coverage
+
+
+#: How a mask was made, as stored in a job's stats (``mask_method``) and shown on the pages.
+MASK_METHODS = ("alpha", "box", "learned", "learned_box", "backdrop", "grabcut")
+
+
+def foreground_method(image: Image.Image, box: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(mask, coverage, method)``, trying in order: the alpha channel, the user's box, the learned
+    segmenter when one is installed (inside the box when there is one), a plain backdrop, GrabCut.
+
+    ``method`` is one of :data:`MASK_METHODS`; with a learned model the model's name is
+    :func:`core.generation.learned.active_name`.
+    """
     rgba = np.asarray(image.convert("RGBA") if image.mode != "RGBA" else image)
     alpha = rgba[..., 3]
     if alpha.min() < ALPHA_OPAQUE:  # a cut-out is exact: it wins over any box
@@ -231,29 +249,72 @@ def foreground(image: Image.Image, box: Sequence[float] | None = None) -> tuple[
         mask = alpha >= 128
         if not mask.any():
             raise NoForeground(N_("The image is fully transparent: there is no object to model."))
-        return _finish(mask, coverage)
+        return (*_finish(mask, coverage), "alpha")
     from core.generation import segment  # OpenCV only where a photo needs it
 
     rgb = rgba[..., :3]
     if box is not None:
-        return _finish(*segment.segment_box_soft(rgb, box))
+        box = check_box(box)
+    learned = _learned(rgb, box)
+    if learned is not None:
+        return learned
+    if box is not None:
+        return (*_finish(*segment.segment_box_soft(rgb, box)), "box")
     try:
         mask, coverage, noise = _segment(rgb)
         mask, coverage = _finish(mask, coverage)
     except ForegroundFillsFrame:
         # Not a plain backdrop: a photo on a table or against a wall. GrabCut, or ObjectNotFound.
-        return _finish(*segment.segment_auto(rgb))
+        return (*_finish(*segment.segment_auto(rgb)), "grabcut")
     spans = _spans_frame(mask)
     if spans or noise > STUDIO_NOISE:
         # A band across the whole picture (a table's edge, a horizon) is background the smooth model
         # could not follow. A textured surface it could just follow (a table top) is a photo, where
         # the threshold takes a cast shadow for part of the object; GrabCut leaves it out.
         try:
-            return _finish(*segment.segment_auto(rgb))
+            return (*_finish(*segment.segment_auto(rgb)), "grabcut")
         except ObjectNotFound:
             if spans:
                 raise
-    return mask, coverage
+    return mask, coverage, "backdrop"
+
+
+def _learned(rgb: np.ndarray, box: Sequence[float] | None) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """The installed segmenter's mask (inside ``box``, run on the box's crop), or None to fall back.
+
+    A model that finds nothing there, or a file onnxruntime cannot run, leaves the mask to the
+    classical methods: a damaged download must not stop every job.
+    """
+    from core.generation import learned
+
+    try:
+        segmenter = learned.active()
+    except Exception:
+        log.warning("the installed segmenter could not be loaded; using the classical methods", exc_info=True)
+        return None
+    if segmenter is None:
+        return None
+    height, width = rgb.shape[:2]
+    if box is None:
+        x0, y0, x1, y1 = 0, 0, width, height
+    else:
+        from core.generation.segment import box_pixels
+
+        x0, y0, bw, bh = box_pixels(box, width, height)
+        x1, y1 = x0 + bw, y0 + bh
+    try:
+        crop = segmenter.coverage(rgb[y0:y1, x0:x1])
+    except Exception:
+        log.warning("the segmenter %s failed on an image; using the classical methods", segmenter.name,
+                    exc_info=True)
+        return None
+    coverage = np.zeros((height, width), np.float32)
+    coverage[y0:y1, x0:x1] = crop
+    try:
+        mask, coverage = _finish(coverage >= learned.MASK_LEVEL, coverage)
+    except (NoForeground, ForegroundFillsFrame):
+        return None
+    return mask, coverage, "learned_box" if box is not None else "learned"
 
 
 def _finish(mask: np.ndarray, coverage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
