@@ -36,7 +36,7 @@ def disk(side: int = SIDE, radius: float = DISK_RADIUS) -> np.ndarray:
 
 
 def tiny_model() -> bytes:
-    """An ONNX graph like u2netp's: the first output is a centred disk (plus a trace of the input), the second its inverse."""
+    """An ONNX graph like u2netp's: the first output a centred disk (and a trace of the input), then its inverse."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -360,3 +360,20 @@ def test_a_job_takes_its_mask_from_the_pulled_model(session, tmp_path: Path, mon
     # The model's outline is the disk: as wide as it is tall (the red square is not).
     x, y, _ = model.extents
     assert x == pytest.approx(y, rel=0.05)
+
+
+def test_the_worker_heartbeat_names_its_segmenter(session, model_bytes: bytes) -> None:  # type: ignore[no-untyped-def]
+    from core.admin import metrics
+    from core.config import get_settings
+    from core.generation.learned import MODELS
+    from jobs.worker import Worker
+
+    worker = Worker(warm=False, maintenance=False)
+    worker.beat()
+    assert {w["worker_id"]: w["segmenter"] for w in metrics.workers(session)} == {worker.worker_id: "grabcut"}
+    directory = get_settings().models_path  # an operator pulls a model while the worker runs
+    directory.mkdir(parents=True)
+    (directory / MODELS["u2netp"].filename).write_bytes(model_bytes)
+    worker.beat()
+    session.expire_all()
+    assert {w["worker_id"]: w["segmenter"] for w in metrics.workers(session)} == {worker.worker_id: "u2netp"}
