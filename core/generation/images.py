@@ -274,7 +274,7 @@ def foreground_method(image: Image.Image, box: Sequence[float] | None = None) ->
         try:
             return (*_finish(*segment.segment_auto(rgb)), "grabcut")
         except ObjectNotFound:
-            if spans:
+            if spans or segment.ring_overlap(rgb, mask) > segment.MAX_FALLBACK_RING_OVERLAP:
                 raise
     return mask, coverage, "backdrop"
 
