@@ -132,7 +132,7 @@ def _grabcut_seeded(small: np.ndarray, rect: tuple[int, int, int, int]) -> np.nd
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(RNG_SEED)
     try:
-        cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), labels, None, bgd, fgd, ITERATIONS,
+        cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), labels, (0, 0, 1, 1), bgd, fgd, ITERATIONS,
                     cv2.GC_INIT_WITH_MASK)
     except cv2.error:  # pragma: no cover - the seeded ellipse and the frame give both models pixels
         return np.zeros(small.shape[:2], bool)
