@@ -60,6 +60,10 @@ UNMIX_REACH = 1  # pixels outside the thresholded outline that may still be part
 UNMIX_CONTRAST = 3.0  # object colours nearer the backdrop than this many thresholds keep the thresholded edge
 UNMIX_FAR = 8  # pixels from the solid inside beyond which an edge pixel keeps the thresholded coverage
 SPAN_EDGE_FRACTION = 0.05  # of an edge's length: a mask on both opposite edges is a band of background
+HOLE_NOISE_SIGMAS = 4.0  # a pixel this near the fitted backdrop (median + sigmas × spread) is backdrop showing through
+HOLE_BACKDROP_SHARE = 0.9  # of a gap's pixels: that many must be backdrop-like for the backdrop to continue through it
+HOLE_EDGE_SHARE = 0.5  # of the outer outline's median sharpness: a hole's rim at least this sharp is an edge
+HOLE_MIN_OBJECT_SHARE = 0.01  # of the filled object: a gap this large with an edge for a rim is a hole
 PREVIEW_SIDE_PX = 384  # the upload page's live mask preview
 OUTLINE_RGB = (255, 64, 160)  # the object's outline in the preview: a magenta few photos contain
 
@@ -423,7 +427,51 @@ def _segment(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     # A soft edge: half-way between background noise and a clear object colour.
     coverage = np.clip((dist - 0.5 * threshold) / threshold, 0.0, 1.0)
     mask, coverage = _unmix_edge(rgb, bg, dist, mask, coverage, threshold)
+    mask, coverage = _close_false_holes(dist, mask, coverage, float(med), float(mad))
     return mask, coverage.astype(np.float32), float(mad)
+
+
+def _close_false_holes(dist: np.ndarray, mask: np.ndarray, coverage: np.ndarray, med: float,
+                       mad: float) -> tuple[np.ndarray, np.ndarray]:
+    """Fill the enclosed gaps that are the object's own shading, keep the ones the picture shows are holes.
+
+    A white marble statue on grey shades to the backdrop's grey in its hollows, and a black cat on
+    black does everywhere it is unlit: the threshold alone cuts holes through their bodies. A gap
+    stays a hole only when the backdrop shows through it, its colour *and* its grain: nearly all of
+    its pixels as close to the fitted backdrop as the frame's own border pixels are; or when it is
+    large and its rim is an edge as sharp as the object's outer outline (a ring's hole, the space
+    inside a handle). Shading reaches the backdrop's colour gradually, so its rim is soft, and its
+    pixels spread over the whole range below the threshold.
+    """
+    from scipy import ndimage
+
+    filled = ndimage.binary_fill_holes(mask)
+    gaps = filled & ~mask
+    if not gaps.any():
+        return mask, coverage
+    labels, count = ndimage.label(gaps)
+    smooth = ndimage.gaussian_filter(dist, 1.0)
+    sharpness = np.hypot(ndimage.sobel(smooth, axis=0), ndimage.sobel(smooth, axis=1)) / 8.0
+    outer = filled & ~ndimage.binary_erosion(filled)
+    outer_edge = float(np.median(sharpness[outer])) if outer.any() else 0.0
+    backdrop_level = med + HOLE_NOISE_SIGMAS * max(mad, 1.0)
+    area = float(filled.sum())
+    close = np.zeros(count + 1, bool)
+    for index, piece in enumerate(ndimage.find_objects(labels), start=1):
+        if piece is None:
+            continue
+        window = (slice(max(piece[0].start - 2, 0), piece[0].stop + 2),
+                  slice(max(piece[1].start - 2, 0), piece[1].stop + 2))
+        gap = labels[window] == index
+        through = float(np.mean(dist[window][gap] <= backdrop_level)) >= HOLE_BACKDROP_SHARE
+        rim = ndimage.binary_dilation(gap, iterations=2) & ~gap
+        sharp = float(np.median(sharpness[window][rim])) >= HOLE_EDGE_SHARE * outer_edge
+        large = gap.sum() >= HOLE_MIN_OBJECT_SHARE * area
+        close[index] = not (through or (large and sharp))
+    shut = close[labels]
+    if not shut.any():
+        return mask, coverage
+    return mask | shut, np.where(shut, 1.0, coverage)
 
 
 def _unmix_edge(rgb: np.ndarray, bg: np.ndarray, dist: np.ndarray, mask: np.ndarray, coverage: np.ndarray,
