@@ -87,6 +87,7 @@ class _Clock:
         self.seconds: dict[str, float] = {}
         self.repaired = False
         self.mask_method: str | None = None  # how the masks were made (images.MASK_METHODS); None for relief
+        self.thickened: float | None = None  # share of an inflate's silhouette widened for printing
         self.start = self.last = time.perf_counter()
 
     def done(self, stage: str) -> None:
@@ -140,9 +141,13 @@ class ClassicEngine:
         return finish(mesh, colors, mode, options, device, clock, views=len(images), size=pictures[0].size)
 
     def _inflate(self, picture, mask, coverage, options, device, clock):
+        drawn = coverage >= 0.5
         coverage, grid, thickness = _printable_silhouettes([coverage], options, _inflate_grid(options.faces),
                                                            GRID_FINE)
         coverage = coverage[0]
+        # Thin parts widened to the printable minimum are not what the picture shows: say how much.
+        made = coverage >= 0.5
+        clock.thickened = round(float((made & ~drawn).sum() / max(int(made.sum()), 1)), 4)
         # Thickened parts and bridges take the colour of the nearest drawn pixel, not the backdrop's.
         solid = mask | (coverage >= 0.5)
         field = inflate.solve(coverage, device, grid)
@@ -312,6 +317,8 @@ def finish(
         "volume": round(float(_volume(vertices, faces)), 6),
         "units": unit or "normalised",
     }
+    if clock.thickened is not None:
+        stats["silhouette_thickened"] = clock.thickened
     if clock.mask_method:
         stats["mask_method"] = clock.mask_method
         if clock.mask_method.startswith("learned"):
