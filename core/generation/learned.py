@@ -26,7 +26,6 @@ from PIL import Image
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-RELEASE_URL = "https://github.com/danielgatis/rembg/releases/download/v0.0.0/"  # the files' public home
 MASK_LEVEL = 0.5  # of the 0-1 map: more is the object
 
 
