@@ -449,6 +449,21 @@ def _close_false_holes(dist: np.ndarray, mask: np.ndarray, coverage: np.ndarray,
     gaps = filled & ~mask
     if not gaps.any():
         return mask, coverage
+    rows, cols = np.nonzero(filled)  # the work stays on the object's bounding box
+    crop = (slice(max(rows.min() - 4, 0), rows.max() + 5), slice(max(cols.min() - 4, 0), cols.max() + 5))
+    shut = _false_gaps(dist[crop], filled[crop], gaps[crop], med, mad)
+    if not shut.any():
+        return mask, coverage
+    mask, coverage = mask.copy(), coverage.copy()
+    mask[crop] |= shut
+    coverage[crop] = np.where(shut, 1.0, coverage[crop])
+    return mask, coverage
+
+
+def _false_gaps(dist: np.ndarray, filled: np.ndarray, gaps: np.ndarray, med: float, mad: float) -> np.ndarray:
+    """The gaps of :func:`_close_false_holes` that are not holes."""
+    from scipy import ndimage
+
     labels, count = ndimage.label(gaps)
     smooth = ndimage.gaussian_filter(dist, 1.0)
     sharpness = np.hypot(ndimage.sobel(smooth, axis=0), ndimage.sobel(smooth, axis=1)) / 8.0
@@ -468,10 +483,7 @@ def _close_false_holes(dist: np.ndarray, mask: np.ndarray, coverage: np.ndarray,
         sharp = float(np.median(sharpness[window][rim])) >= HOLE_EDGE_SHARE * outer_edge
         large = gap.sum() >= HOLE_MIN_OBJECT_SHARE * area
         close[index] = not (through or (large and sharp))
-    shut = close[labels]
-    if not shut.any():
-        return mask, coverage
-    return mask | shut, np.where(shut, 1.0, coverage)
+    return close[labels]
 
 
 def _unmix_edge(rgb: np.ndarray, bg: np.ndarray, dist: np.ndarray, mask: np.ndarray, coverage: np.ndarray,
