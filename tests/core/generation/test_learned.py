@@ -13,6 +13,7 @@ import io
 import json
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,21 @@ def tiny_model() -> bytes:
     model.ir_version = 8
     onnx.checker.check_model(model)
     return bytes(model.SerializeToString())
+
+
+@pytest.fixture(autouse=True)
+def _no_model_left_behind() -> Iterator[None]:
+    """Settings stay cached after a test; a model installed under them would serve the next tests' masks."""
+    yield
+    import shutil
+    import tempfile
+
+    from core.config import get_settings, reset_settings
+
+    directory = get_settings().models_path
+    if directory.resolve().is_relative_to(Path(tempfile.gettempdir()).resolve()):  # never a developer's own
+        shutil.rmtree(directory, ignore_errors=True)
+    reset_settings()
 
 
 @pytest.fixture(scope="module")
