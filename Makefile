@@ -39,6 +39,7 @@ PORT ?= 8501
 run: install
 	$(BIN)/python -m core.manage migrate
 	$(BIN)/python -m core.manage bootstrap-admin
+	-$(BIN)/python -m core.manage models pull --if-missing --quiet-offline --timeout 5
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile --port $(PORT)
 
 lint: install

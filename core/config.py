@@ -127,6 +127,14 @@ class Settings(BaseSettings):
     job_transient_retry_max_seconds: float = 30.0
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
+    # Learned background removal (ONNX files pulled by `python -m core.manage models pull NAME`)
+    models_dir: Path | None = None  # default data_dir/models
+    models_base_url: str = "https://github.com/danielgatis/rembg/releases/download/v0.0.0/"
+    # name -> md5 replacing a pinned checksum: a mirror that re-exported a file, or a test's own model.
+    models_checksums: dict[str, str] = Field(default_factory=dict)
+    models_download_timeout_seconds: float = 30.0
+    segmenter: str = "auto"  # auto: the best installed model; none: never; or a model's name
+
     # Operations
     premium_price_cents: int = 0  # MRR for active subscribers without an invoice yet (0: shown as unpriced)
     metrics_token: str = ""  # bearer token for GET /metrics (Prometheus); empty: /metrics answers 404
@@ -174,6 +182,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'vorm.db'}"
+
+    @property
+    def models_path(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
 
     @property
     def local_storage_dir(self) -> Path:

@@ -42,6 +42,11 @@ LABELS: dict[str, dict[str, str]] = {
                        "answered": N_("answered"), "declined": N_("declined"), "failed": N_("failed")},
     "period": {"24h": N_("24 hours"), "7d": N_("7 days"), "30d": N_("30 days")},
     "yes_no": {"yes": N_("yes"), "no": N_("no")},
+    # How the object's mask was made (core.generation.images.MASK_METHODS).
+    "mask_method": {"alpha": N_("the image's transparency"), "box": N_("your box"),
+                    "learned": N_("the learned background remover"),
+                    "learned_box": N_("the learned background remover, inside your box"),
+                    "backdrop": N_("the plain backdrop"), "grabcut": N_("an automatic cut-out (GrabCut)")},
 }
 
 

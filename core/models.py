@@ -376,6 +376,8 @@ class WorkerHeartbeat(SQLModel, table=True):
     hostname: str = Field(default="", max_length=255)
     pid: int = 0
     device: str = Field(default="cpu", max_length=64)
+    # The learned background remover this worker runs (a model's name), or "grabcut" without one.
+    segmenter: str = Field(default="grabcut", max_length=64, sa_column_kwargs={"server_default": "grabcut"})
     started_at: datetime = ts(default=True)
     last_seen_at: datetime = ts(default=True)
 

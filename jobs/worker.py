@@ -251,7 +251,7 @@ class Worker:
         try:
             with get_session() as session:
                 fleet.heartbeat(session, worker_id=self.worker_id, hostname=self.hostname, pid=os.getpid(),
-                                device=self.device)
+                                device=self.device, segmenter=_segmenter())
                 still = claims.renew_leases(session, worker_id=self.worker_id, job_ids=list(held),
                                            lease_seconds=self.lease_seconds)
         except sa.exc.OperationalError as exc:
@@ -367,6 +367,12 @@ def _jsonable(value: Any) -> Any:
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", exc)).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def _segmenter() -> str:
+    from core.generation.learned import active_name
+
+    return active_name()
 
 
 def _device_detail(device: str) -> str:

@@ -86,6 +86,14 @@ def label(kind: str, value: object) -> str:
     return _label(kind, value, lang())
 
 
+def method_text(method: str | None, segmenter: str | None = None) -> str:
+    """How the mask was made, as a sentence: "Mask: the learned background remover (u2netp)."."""
+    if not method:
+        return ""
+    name = f" ({segmenter})" if segmenter and method.startswith("learned") else ""
+    return _("Mask made with {method}{name}.", method=label("mask_method", method), name=name)
+
+
 def fmt_number(value: float, *, digits: int | None = None) -> str:
     return i18n.format_number(value, lang(), digits=digits)
 

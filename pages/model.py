@@ -11,9 +11,10 @@ import streamlit as st
 from core.content import library
 from core.db import get_session
 from core.errors import VormError
-from pages.common import _, error_text, fmt_date, fmt_number, label, ngettext, plain, require_user
+from pages.common import _, error_text, fmt_date, fmt_number, label, method_text, ngettext, plain, require_user
 
 VIEWER_HEIGHT_PX = 520
+AUTOMATIC_MASKS = ("learned", "backdrop", "grabcut")  # found without the person's help: a box may do better
 BACKGROUND = [246, 247, 249]
 
 user = require_user()
@@ -93,6 +94,14 @@ with side:
              (_("Watertight (printable)"), label("yes_no", "yes" if model.watertight else "no")),
              (_("Size"), f"{size} {unit}" if size else "—")]
     st.markdown("\n".join(f"- {name}: **{value}**" for name, value in facts))
+    method = model.stats.get("mask_method")
+    if method:
+        st.caption(method_text(method, model.stats.get("segmenter")), help=_(
+            "How the object was told apart from its background: an automatic method, or the box you drew."))
+    if method in AUTOMATIC_MASKS and model.mode == "inflate":
+        st.page_link("pages/upload.py", label=_("Not right? Draw a box"), icon=":material/crop_free:",
+                     query_params={"again": str(model.id), "box": "1"},
+                     help=_("The same image again: drag a box around the object and we look for it there only."))
     st.subheader(_("Downloads"))
     allowed = library.allowed_formats(user)
 

@@ -24,6 +24,7 @@ from pages.common import (
     fmt_percent,
     job_error_text,
     label,
+    method_text,
     ngettext,
     plain,
     require_user,
@@ -66,10 +67,11 @@ def _check(data: bytes, filename: str, plan: str) -> dict[str, Any]:
     except VormError as exc:
         return {"error": exc}
     try:
-        preview, share = uploads.mask_preview(v.image)
+        found = uploads.mask_preview_found(v.image)
     except VormError as exc:
         return {"validated": v, "mask_error": exc}
-    return {"validated": v, "preview": preview, "share": share}
+    return {"validated": v, "preview": found.picture, "share": found.share, "method": found.method,
+            "segmenter": found.segmenter}
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -77,10 +79,10 @@ def _boxed(data: bytes, filename: str, plan: str, box: tuple[float, ...]) -> dic
     """The preview with the user's box: the object is looked for inside it."""
     v = _check(data, filename, plan)["validated"]
     try:
-        preview, share = uploads.mask_preview(v.image, box=box)
+        found = uploads.mask_preview_found(v.image, box=box)
     except VormError as exc:
         return {"mask_error": exc}
-    return {"preview": preview, "share": share}
+    return {"preview": found.picture, "share": found.share, "method": found.method, "segmenter": found.segmenter}
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -295,8 +297,12 @@ if good and single:
         again_box = again_options.get("box") if again_files else None
         state = {"digest": digest, "box": list(again_box) if again_box else None, "nonce": 0}
         st.session_state["upload_box"] = state
-    st.caption(_("Not the right object? Drag a box around it in the picture on the left: we then look for the "
-                 "object inside the box only."))
+    if st.query_params.get("box") and not state["box"]:  # from the model page's "Not right? Draw a box"
+        st.info(_("Drag a box around the object in the picture on the left, then generate again."),
+                icon=":material/crop_free:")
+    else:
+        st.caption(_("Not the right object? Drag a box around it in the picture on the left: we then look for the "
+                     "object inside the box only."))
     left_col, right_col = st.columns(2)
     with left_col:
         drawn = _box_picker(_picture(data, name, user.plan), state["box"], f"box_{digest}_{state['nonce']}")
@@ -315,7 +321,8 @@ if good and single:
             found = (_("Object inside your box ({pct} of the image)", pct=fmt_percent(shown_preview["share"]))
                      if box else _("Detected object ({pct} of the image)", pct=fmt_percent(shown_preview["share"])))
             st.image(shown_preview["preview"], width="stretch", caption=f"{plain(name)} · {found}")
-            st.caption(_("The washed-out part is treated as background."))
+            st.caption(_("The washed-out part is treated as background.") + " "
+                       + method_text(shown_preview["method"], shown_preview["segmenter"]))
     if box and st.button(_("Clear the box"), icon=":material/close:", key="clear_box"):
         st.session_state["upload_box"] = {"digest": digest, "box": None, "nonce": state["nonce"] + 1}
         st.rerun()

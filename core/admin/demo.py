@@ -204,9 +204,10 @@ def _extras(session: Session, rng: random.Random, uids: list[int], plan_of: dict
                 "details": {"admin_id": 1, "target": f"user:{uids[0]}", "before": "free", "after": "premium",
                             "reason": "demo: goodwill"}, "created_at": now - timedelta(hours=5)}]
     _insert(session, AuditLog, audits)
-    for n, (device, age) in enumerate((("cuda:0", 5), ("cpu", 8), ("cpu", 900))):
+    workers = (("cuda:0", 5, "birefnet-general-lite"), ("cpu", 8, "u2netp"), ("cpu", 900, "grabcut"))
+    for n, (device, age, segmenter) in enumerate(workers):
         session.merge(WorkerHeartbeat(worker_id=f"demo-worker-{n + 1}", hostname=f"gpu-{n + 1}", pid=1000 + n,
-                                      device=device, started_at=now - timedelta(hours=6),
+                                      device=device, segmenter=segmenter, started_at=now - timedelta(hours=6),
                                       last_seen_at=now - timedelta(seconds=age)))
     return {"subscriptions": len(subs), "tickets": tickets, "privacy_requests": len(requests), "audit": len(audits)}
 

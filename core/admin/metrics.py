@@ -229,7 +229,8 @@ def workers(session: Session, now: datetime | None = None) -> list[dict[str, Any
     for w in _rows(session, sa.select(beats).order_by(beats.c.last_seen_at.desc())):
         age = (now - w.last_seen_at).total_seconds()
         out.append({"worker_id": w.worker_id, "hostname": w.hostname, "pid": w.pid, "device": w.device,
-                    "last_seen_at": w.last_seen_at, "age_seconds": age, "alive": age < WORKER_STALE_SECONDS,
+                    "segmenter": w.segmenter, "last_seen_at": w.last_seen_at, "age_seconds": age,
+                    "alive": age < WORKER_STALE_SECONDS,
                     "jobs_per_minute": int(done.get(w.worker_id, 0)) / WORKER_RATE_MINUTES})
     return out
 

@@ -68,10 +68,10 @@ class DatabaseCollector:
                                     value=metrics.outbox_backlog(session))
 
             beats = GaugeMetricFamily("vorm_worker_heartbeat_age_seconds", "Seconds since each worker's heartbeat",
-                                      labels=["worker", "device"])
+                                      labels=["worker", "device", "segmenter"])
             alive = 0
             for w in metrics.workers(session):
-                beats.add_metric([w["worker_id"], w["device"]], w["age_seconds"])
+                beats.add_metric([w["worker_id"], w["device"], w["segmenter"]], w["age_seconds"])
                 alive += int(w["alive"])
             yield beats
             yield GaugeMetricFamily("vorm_workers_alive", "Workers with a fresh heartbeat", value=alive)

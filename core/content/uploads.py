@@ -149,12 +149,29 @@ def mask_preview(image: Image.Image, *, box: Sequence[float] | None = None,
     ``box`` (fractions x0, y0, x1, y1 of the image) is the user's box around the object, as the
     engine will get it. Raises the engine's foreground errors with their own messages.
     """
-    from core.generation.images import compute_mask, mask_overlay, preview_rgba
+    found = mask_preview_found(image, box=box, max_side=max_side)
+    return found.picture, found.share
+
+
+@dataclass(frozen=True)
+class MaskPreview:
+    picture: Image.Image  #: the image with the background washed out and the object outlined
+    share: float  #: of the frame
+    method: str  #: how the mask was made: core.generation.images.MASK_METHODS
+    segmenter: str  #: the learned model's name when ``method`` is learned, else ""
+
+
+def mask_preview_found(image: Image.Image, *, box: Sequence[float] | None = None,
+                       max_side: int = MASK_PREVIEW_SIDE_PX) -> MaskPreview:
+    """:func:`mask_preview` with the method that made the mask: the same order the job's engine follows."""
+    from core.generation.images import foreground_method, mask_overlay, preview_rgba
+    from core.generation.learned import active_name
 
     small = preview_rgba(image, max_side)  # strip by strip: never a full-size RGBA or float copy
-    mask = compute_mask(small, box=list(box) if box else None)
+    mask, _, method = foreground_method(small, box=list(box) if box else None)
     # The background washed out and the object outlined, so that a small find is easy to see.
-    return mask_overlay(small, mask), float(mask.mean())
+    return MaskPreview(mask_overlay(small, mask), float(mask.mean()), method,
+                       active_name() if method.startswith("learned") else "")
 
 
 def _upload_row(user: User, key: str, v: ValidatedImage) -> Upload:

@@ -21,7 +21,7 @@ from core.generation.arrays import MeshArrays
 from core.generation.device import device_type, resolve_device, synchronize
 from core.generation.errors import UnknownEngine, UnprintableModel, ViewSizeMismatch
 from core.generation.export import to_glb
-from core.generation.images import downscale, foreground, load_image
+from core.generation.images import downscale, foreground_method, load_image
 from core.generation.modes import resolve_mode
 from core.generation.options import GenerationOptions, GenerationResult
 from core.i18n import N_
@@ -86,6 +86,8 @@ class _Clock:
         self.progress = progress
         self.seconds: dict[str, float] = {}
         self.repaired = False
+        self.mask_method: str | None = None  # how the masks were made (images.MASK_METHODS); None for relief
+        self.thickened: float | None = None  # share of an inflate's silhouette widened for printing
         self.start = self.last = time.perf_counter()
 
     def done(self, stage: str) -> None:
@@ -128,7 +130,9 @@ class ClassicEngine:
         else:
             # The box is drawn on the one picture of an inflate; carve views are found on their own.
             box = options.box if mode == "inflate" else None
-            found = [foreground(p, box) for p in pictures]
+            made = [foreground_method(p, box) for p in pictures]
+            found = [(m, c) for m, c, _ in made]
+            clock.mask_method = _mask_method([how for _, _, how in made])
             clock.done("mask")
             if mode == "inflate":
                 mesh, colors = self._inflate(pictures[0], *found[0], options, device, clock)
@@ -137,9 +141,13 @@ class ClassicEngine:
         return finish(mesh, colors, mode, options, device, clock, views=len(images), size=pictures[0].size)
 
     def _inflate(self, picture, mask, coverage, options, device, clock):
+        drawn = coverage >= 0.5
         coverage, grid, thickness = _printable_silhouettes([coverage], options, _inflate_grid(options.faces),
                                                            GRID_FINE)
         coverage = coverage[0]
+        # Thin parts widened to the printable minimum are not what the picture shows: say how much.
+        made = coverage >= 0.5
+        clock.thickened = round(float((made & ~drawn).sum() / max(int(made.sum()), 1)), 4)
         # Thickened parts and bridges take the colour of the nearest drawn pixel, not the backdrop's.
         solid = mask | (coverage >= 0.5)
         field = inflate.solve(coverage, device, grid)
@@ -309,8 +317,22 @@ def finish(
         "volume": round(float(_volume(vertices, faces)), 6),
         "units": unit or "normalised",
     }
+    if clock.thickened is not None:
+        stats["silhouette_thickened"] = clock.thickened
+    if clock.mask_method:
+        stats["mask_method"] = clock.mask_method
+        if clock.mask_method.startswith("learned"):
+            from core.generation.learned import active_name
+
+            stats["segmenter"] = active_name()
     # A trimesh.Trimesh when result.mesh is first read (trimesh is not imported before).
     return GenerationResult(mesh=mesh, glb=glb, thumbnails=thumbs, stats=stats)  # type: ignore[arg-type]
+
+
+def _mask_method(methods: list[str]) -> str:
+    """One method for all views: theirs when they agree, else the least sure one (the page's caution)."""
+    order = ("grabcut", "backdrop", "box", "learned_box", "learned", "alpha")
+    return min(methods, key=order.index) if methods else "backdrop"
 
 
 def _device_name(device: torch.device | str) -> str:

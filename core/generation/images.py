@@ -9,6 +9,7 @@ and ``mask_overlay`` are that preview.
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from collections.abc import Sequence
 
@@ -24,8 +25,10 @@ from core.generation.errors import (
     ObjectNotFound,
     UnsupportedImageType,
 )
-from core.generation.options import DEFAULT_MAX_PIXELS
+from core.generation.options import DEFAULT_MAX_PIXELS, check_box
 from core.i18n import N_
+
+log = logging.getLogger(__name__)
 
 ACCEPTED_FORMATS = ["PNG", "JPEG", "WEBP"]
 try:  # HEIC only when the optional plugin is installed; it is not required.
@@ -57,6 +60,10 @@ UNMIX_REACH = 1  # pixels outside the thresholded outline that may still be part
 UNMIX_CONTRAST = 3.0  # object colours nearer the backdrop than this many thresholds keep the thresholded edge
 UNMIX_FAR = 8  # pixels from the solid inside beyond which an edge pixel keeps the thresholded coverage
 SPAN_EDGE_FRACTION = 0.05  # of an edge's length: a mask on both opposite edges is a band of background
+HOLE_NOISE_SIGMAS = 4.0  # a pixel this near the fitted backdrop (median + sigmas × spread) is backdrop showing through
+HOLE_BACKDROP_SHARE = 0.9  # of a gap's pixels: that many must be backdrop-like for the backdrop to continue through it
+HOLE_EDGE_SHARE = 0.5  # of the outer outline's median sharpness: a hole's rim at least this sharp is an edge
+HOLE_MIN_OBJECT_SHARE = 0.01  # of the filled object: a gap this large with an edge for a rim is a hole
 PREVIEW_SIDE_PX = 384  # the upload page's live mask preview
 OUTLINE_RGB = (255, 64, 160)  # the object's outline in the preview: a magenta few photos contain
 
@@ -224,6 +231,21 @@ def compute_mask(image: Image.Image, box: Sequence[float] | None = None) -> np.n
 
 def foreground(image: Image.Image, box: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(mask, coverage)``: the boolean mask and a soft 0-1 coverage for sub-pixel outlines."""
+    mask, coverage, _ = foreground_method(image, box)
+    return mask, coverage
+
+
+#: How a mask was made, as stored in a job's stats (``mask_method``) and shown on the pages.
+MASK_METHODS = ("alpha", "box", "learned", "learned_box", "backdrop", "grabcut")
+
+
+def foreground_method(image: Image.Image, box: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(mask, coverage, method)``, trying in order: the alpha channel, the user's box, the learned
+    segmenter when one is installed (inside the box when there is one), a plain backdrop, GrabCut.
+
+    ``method`` is one of :data:`MASK_METHODS`; with a learned model the model's name is
+    :func:`core.generation.learned.active_name`.
+    """
     rgba = np.asarray(image.convert("RGBA") if image.mode != "RGBA" else image)
     alpha = rgba[..., 3]
     if alpha.min() < ALPHA_OPAQUE:  # a cut-out is exact: it wins over any box
@@ -231,29 +253,72 @@ def foreground(image: Image.Image, box: Sequence[float] | None = None) -> tuple[
         mask = alpha >= 128
         if not mask.any():
             raise NoForeground(N_("The image is fully transparent: there is no object to model."))
-        return _finish(mask, coverage)
+        return (*_finish(mask, coverage), "alpha")
     from core.generation import segment  # OpenCV only where a photo needs it
 
     rgb = rgba[..., :3]
     if box is not None:
-        return _finish(*segment.segment_box_soft(rgb, box))
+        box = check_box(box)
+    learned = _learned(rgb, box)
+    if learned is not None:
+        return learned
+    if box is not None:
+        return (*_finish(*segment.segment_box_soft(rgb, box)), "box")
     try:
         mask, coverage, noise = _segment(rgb)
         mask, coverage = _finish(mask, coverage)
     except ForegroundFillsFrame:
         # Not a plain backdrop: a photo on a table or against a wall. GrabCut, or ObjectNotFound.
-        return _finish(*segment.segment_auto(rgb))
+        return (*_finish(*segment.segment_auto(rgb)), "grabcut")
     spans = _spans_frame(mask)
     if spans or noise > STUDIO_NOISE:
         # A band across the whole picture (a table's edge, a horizon) is background the smooth model
         # could not follow. A textured surface it could just follow (a table top) is a photo, where
         # the threshold takes a cast shadow for part of the object; GrabCut leaves it out.
         try:
-            return _finish(*segment.segment_auto(rgb))
+            return (*_finish(*segment.segment_auto(rgb)), "grabcut")
         except ObjectNotFound:
-            if spans:
+            if spans or segment.ring_overlap(rgb, mask) > segment.MAX_FALLBACK_RING_OVERLAP:
                 raise
-    return mask, coverage
+    return mask, coverage, "backdrop"
+
+
+def _learned(rgb: np.ndarray, box: Sequence[float] | None) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """The installed segmenter's mask (inside ``box``, run on the box's crop), or None to fall back.
+
+    A model that finds nothing there, or a file onnxruntime cannot run, leaves the mask to the
+    classical methods: a damaged download must not stop every job.
+    """
+    from core.generation import learned
+
+    try:
+        segmenter = learned.active()
+    except Exception:
+        log.warning("the installed segmenter could not be loaded; using the classical methods", exc_info=True)
+        return None
+    if segmenter is None:
+        return None
+    height, width = rgb.shape[:2]
+    if box is None:
+        x0, y0, x1, y1 = 0, 0, width, height
+    else:
+        from core.generation.segment import box_pixels
+
+        x0, y0, bw, bh = box_pixels(box, width, height)
+        x1, y1 = x0 + bw, y0 + bh
+    try:
+        crop = segmenter.coverage(rgb[y0:y1, x0:x1])
+    except Exception:
+        log.warning("the segmenter %s failed on an image; using the classical methods", segmenter.name,
+                    exc_info=True)
+        return None
+    coverage = np.zeros((height, width), np.float32)
+    coverage[y0:y1, x0:x1] = crop
+    try:
+        mask, coverage = _finish(coverage >= learned.MASK_LEVEL, coverage)
+    except (NoForeground, ForegroundFillsFrame):
+        return None
+    return mask, coverage, "learned_box" if box is not None else "learned"
 
 
 def _finish(mask: np.ndarray, coverage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -362,7 +427,63 @@ def _segment(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     # A soft edge: half-way between background noise and a clear object colour.
     coverage = np.clip((dist - 0.5 * threshold) / threshold, 0.0, 1.0)
     mask, coverage = _unmix_edge(rgb, bg, dist, mask, coverage, threshold)
+    mask, coverage = _close_false_holes(dist, mask, coverage, float(med), float(mad))
     return mask, coverage.astype(np.float32), float(mad)
+
+
+def _close_false_holes(dist: np.ndarray, mask: np.ndarray, coverage: np.ndarray, med: float,
+                       mad: float) -> tuple[np.ndarray, np.ndarray]:
+    """Fill the enclosed gaps that are the object's own shading, keep the ones the picture shows are holes.
+
+    A white marble statue on grey shades to the backdrop's grey in its hollows, and a black cat on
+    black does everywhere it is unlit: the threshold alone cuts holes through their bodies. A gap
+    stays a hole only when the backdrop shows through it, its colour *and* its grain: nearly all of
+    its pixels as close to the fitted backdrop as the frame's own border pixels are; or when it is
+    large and its rim is an edge as sharp as the object's outer outline (a ring's hole, the space
+    inside a handle). Shading reaches the backdrop's colour gradually, so its rim is soft, and its
+    pixels spread over the whole range below the threshold.
+    """
+    from scipy import ndimage
+
+    filled = ndimage.binary_fill_holes(mask)
+    gaps = filled & ~mask
+    if not gaps.any():
+        return mask, coverage
+    rows, cols = np.nonzero(filled)  # the work stays on the object's bounding box
+    crop = (slice(max(rows.min() - 4, 0), rows.max() + 5), slice(max(cols.min() - 4, 0), cols.max() + 5))
+    shut = _false_gaps(dist[crop], filled[crop], gaps[crop], med, mad)
+    if not shut.any():
+        return mask, coverage
+    mask, coverage = mask.copy(), coverage.copy()
+    mask[crop] |= shut
+    coverage[crop] = np.where(shut, 1.0, coverage[crop])
+    return mask, coverage
+
+
+def _false_gaps(dist: np.ndarray, filled: np.ndarray, gaps: np.ndarray, med: float, mad: float) -> np.ndarray:
+    """The gaps of :func:`_close_false_holes` that are not holes."""
+    from scipy import ndimage
+
+    labels, count = ndimage.label(gaps)
+    smooth = ndimage.gaussian_filter(dist, 1.0)
+    sharpness = np.hypot(ndimage.sobel(smooth, axis=0), ndimage.sobel(smooth, axis=1)) / 8.0
+    outer = filled & ~ndimage.binary_erosion(filled)
+    outer_edge = float(np.median(sharpness[outer])) if outer.any() else 0.0
+    backdrop_level = med + HOLE_NOISE_SIGMAS * max(mad, 1.0)
+    area = float(filled.sum())
+    close = np.zeros(count + 1, bool)
+    for index, piece in enumerate(ndimage.find_objects(labels), start=1):
+        if piece is None:
+            continue
+        window = (slice(max(piece[0].start - 2, 0), piece[0].stop + 2),
+                  slice(max(piece[1].start - 2, 0), piece[1].stop + 2))
+        gap = labels[window] == index
+        through = float(np.mean(dist[window][gap] <= backdrop_level)) >= HOLE_BACKDROP_SHARE
+        rim = ndimage.binary_dilation(gap, iterations=2) & ~gap
+        sharp = float(np.median(sharpness[window][rim])) >= HOLE_EDGE_SHARE * outer_edge
+        large = gap.sum() >= HOLE_MIN_OBJECT_SHARE * area
+        close[index] = not (through or (large and sharp))
+    return close[labels]
 
 
 def _unmix_edge(rgb: np.ndarray, bg: np.ndarray, dist: np.ndarray, mask: np.ndarray, coverage: np.ndarray,

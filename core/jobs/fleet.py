@@ -33,13 +33,16 @@ JOBS: sa.Table = GenerationJob.__table__  # type: ignore[attr-defined]
 # --- workers and maintenance ----------------------------------------------
 
 
-def heartbeat(session: Session, *, worker_id: str, hostname: str = "", pid: int = 0, device: str = "cpu") -> None:
-    """Record that this worker is alive; commits."""
+def heartbeat(session: Session, *, worker_id: str, hostname: str = "", pid: int = 0, device: str = "cpu",
+              segmenter: str = "grabcut") -> None:
+    """Record that this worker is alive, and the segmenter it has now; commits."""
     row = session.get(WorkerHeartbeat, worker_id)
     if row is None:
-        session.add(WorkerHeartbeat(worker_id=worker_id, hostname=hostname[:255], pid=pid, device=device[:64]))
+        session.add(WorkerHeartbeat(worker_id=worker_id, hostname=hostname[:255], pid=pid, device=device[:64],
+                                    segmenter=segmenter[:64]))
     else:
         row.last_seen_at = utcnow()
+        row.segmenter = segmenter[:64]  # a model pulled or removed while the worker runs
         session.add(row)
     session.commit()
 

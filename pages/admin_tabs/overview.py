@@ -94,7 +94,7 @@ def render(admin: User, period: metrics.Period) -> None:
     st.subheader(_("Workers"))
     if workers:
         st.dataframe([{_("Worker"): w["worker_id"], _("Host"): w["hostname"], _("Device"): w["device"],
-                       _("Last heartbeat"): fmt_date(w["last_seen_at"]),
+                       _("Background removal"): w["segmenter"], _("Last heartbeat"): fmt_date(w["last_seen_at"]),
                        _("Alive"): label("yes_no", "yes" if w["alive"] else "no"),
                        _("Jobs per minute"): fmt_number(w["jobs_per_minute"], digits=1)} for w in workers],
                      hide_index=True, width="stretch", key="admin_workers")

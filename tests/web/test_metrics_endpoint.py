@@ -49,4 +49,6 @@ def test_metrics_with_and_without_the_token(web_server):  # noqa: F811
     assert "vorm_outbox_pending" in families and "vorm_workers_alive" in families
     assert {s.labels["worker"] for s in families["vorm_worker_heartbeat_age_seconds"].samples} == {
         "demo-worker-1", "demo-worker-2", "demo-worker-3"}
+    assert {s.labels["worker"]: s.labels["segmenter"] for s in families["vorm_worker_heartbeat_age_seconds"].samples
+            } == {"demo-worker-1": "birefnet-general-lite", "demo-worker-2": "u2netp", "demo-worker-3": "grabcut"}
     assert "refused" in server.log.read_text()  # the refusals were logged with a reason

@@ -145,3 +145,31 @@ def test_the_language_switch_shows_the_language_the_page_speaks(web_session, log
     assert not at.exception
     assert at.radio(key="lang_switch").value == "en"
     assert "New model" in texts(at)
+
+
+def test_model_page_says_how_the_mask_was_made_and_offers_a_box_when_automatic(web_db, web_session, login):
+    owner = create_random_user(web_session)
+    model = _model(web_session, owner)
+    token = login(owner)
+    shown = {}
+    for method, segmenter in (("learned", "u2netp"), ("grabcut", None), ("box", None), ("alpha", None)):
+        model.stats = {"mask_method": method, **({"segmenter": segmenter} if segmenter else {})}
+        web_session.add(model)
+        web_session.commit()
+        for lang in ("en", "nl"):
+            at = app(token, lang=lang).run()
+            at.query_params["id"] = str(model.id)
+            at.switch_page("pages/model.py").run()
+            assert not at.exception
+            links = [e.proto.label for e in at.get("page_link")]
+            shown[method, lang] = (texts(at), links)
+    assert "Mask made with the learned background remover (u2netp)." in shown["learned", "en"][0]
+    assert "Masker gemaakt met de geleerde achtergrondverwijderaar (u2netp)." in shown["learned", "nl"][0]
+    assert "Mask made with an automatic cut-out (GrabCut)." in shown["grabcut", "en"][0]
+    assert "Mask made with your box." in shown["box", "en"][0]
+    assert "Mask made with the image's transparency." in shown["alpha", "en"][0]
+    for method in ("learned", "grabcut"):
+        assert "Not right? Draw a box" in shown[method, "en"][1]
+        assert "Klopt het niet? Teken een kader" in shown[method, "nl"][1]
+    for method in ("box", "alpha"):
+        assert "Not right? Draw a box" not in shown[method, "en"][1]

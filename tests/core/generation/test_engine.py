@@ -58,3 +58,21 @@ def test_bad_options(figure_png) -> None:
         generate([figure_png], GenerationOptions(faces=10))
     with pytest.raises(InvalidOption):
         generate([], GenerationOptions())
+
+
+def test_a_widened_thin_part_is_recorded_in_the_stats() -> None:
+    import numpy as np
+
+    from tests.core.generation import builders
+
+    disk = builders.disk_mask(200, 60)
+    stick = disk.copy()
+    stick[20:180, 150:152] = True  # a 2-pixel pole beside it, thinner than the printable minimum
+    stats = {}
+    for name, mask in (("disk", disk), ("stick", stick)):
+        picture = builders.png(builders.on_background(mask))
+        stats[name] = generate([picture], GenerationOptions(mode="inflate", faces=3000, resolution=200,
+                                                            thumbnails=False)).stats
+    assert stats["disk"]["silhouette_thickened"] == 0 and stats["disk"]["mask_method"] == "backdrop"
+    assert stats["stick"]["silhouette_thickened"] > 0.005
+    assert np.isfinite(stats["stick"]["silhouette_thickened"])

@@ -18,6 +18,7 @@ from core.generation.errors import (
     NoForeground,
     UnsupportedImageType,
 )
+from core.generation.images import foreground_method
 from tests.core.generation import builders
 from tests.core.generation.conftest import iou
 
@@ -194,3 +195,44 @@ def test_foreground_fills_frame() -> None:
     full[0, 0, 3] = 0  # alpha is meaningful, but everything else is opaque
     with pytest.raises(ForegroundFillsFrame):
         compute_mask(load_image(builders.png(full)))
+
+
+def _marble_or_cat(kind: str, size: tuple[int, int] = (480, 400)) -> tuple[np.ndarray, np.ndarray]:
+    """A white marble torso on grey whose hollows shade to the backdrop's grey, or a black cat on black
+    whose unlit fur is the backdrop's black: ``(rgb, true mask)``."""
+    from tests.core.generation.scenes import _smooth_noise
+
+    w, h = size
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    level = 128.0 if kind == "marble" else 14.0
+    back = level + rng.normal(0, 2.0, (h, w))
+    u, v = (xx - w / 2) / (0.28 * w), (yy - h / 2) / (0.4 * h)
+    body = u**2 + v**2 <= 1
+    lit = 235.0 if kind == "marble" else 70.0
+    light = lit - 0.17 * (lit - level) * np.clip(u + v, -1, 1)
+    for cx, cy, r in ((0.0, 0.35, 0.3), (-0.3, -0.3, 0.26)):  # hollows (or unlit fur) at the backdrop's level
+        d2 = ((u - cx) ** 2 + (v - cy) ** 2) / r**2
+        light = light - (light - level) * np.exp(-d2 * 1.2) * 1.05
+    grain = (10 if kind == "marble" else 6) * np.sin(xx / 6 + 8 * _smooth_noise(rng, h, w, 30)) * _smooth_noise(
+        rng, h, w, 12)
+    img = np.where(body, light + grain + rng.normal(0, 2.0, (h, w)), back)
+    return np.clip(np.stack([img, img, img * 0.98], -1) + 0.5, 0, 255).astype(np.uint8), body
+
+
+@pytest.mark.parametrize("kind", ["marble", "cat"])
+def test_a_body_shaded_to_the_backdrop_colour_stays_whole(kind: str) -> None:
+    rgb, body = _marble_or_cat(kind)
+    mask, _, method = foreground_method(load_image(builders.png(rgb)))
+    assert method == "backdrop"
+    assert not (body & ~mask).any() and iou(mask, body) > 0.98
+
+
+def test_a_hole_the_backdrop_shows_through_stays_open_even_in_a_textured_object() -> None:
+    rgb, body = _marble_or_cat("marble")
+    yy, xx = np.mgrid[0:400, 0:480]
+    hole = (xx - 240) ** 2 + (yy - 120) ** 2 <= 30**2  # a drilled hole in the upper body: sharp rim, grey behind
+    rgb = rgb.copy()
+    rgb[hole] = np.clip(128 + np.random.default_rng(5).normal(0, 2.0, (int(hole.sum()), 3)), 0, 255).astype(np.uint8)
+    mask, _, _ = foreground_method(load_image(builders.png(rgb)))
+    assert not mask[hole].any() and iou(mask, body & ~hole) > 0.97
