@@ -80,7 +80,9 @@ def apply_state(session: Session, event: Event, user: User, state: SubscriptionS
     now = utcnow()
     if state.status == "past_due":
         # Premium for the grace period from the first failed payment; then the entitlement ends there.
-        sub.past_due_since = sub.past_due_since or min(event.created, now)
+        # The failure's own time when Stripe reports it: a reconcile after lost webhooks sees the spell
+        # late, and must not start the grace again from then.
+        sub.past_due_since = min(t for t in (sub.past_due_since, state.failed_at, min(event.created, now)) if t)
         grace_end = entitlements.grace_ends_at(sub)
         sub.ended_at = (sub.ended_at or grace_end) if grace_end is not None and grace_end <= now else None
     elif state.status in ACTIVE_STATUSES:
