@@ -18,7 +18,7 @@ import io
 import logging
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -73,7 +73,7 @@ class UploadTooLarge(ValidationError):
                 "limit_mb": format_number(limit_mb, lang, digits=0 if limit_mb.is_integer() else 1),
                 "size_bytes": format_number(size, lang, digits=0), "limit_bytes": format_number(limit, lang, digits=0)}
 
-    def render(self, lang: str | None) -> str:
+    def render(self, lang: str | None, *, remedies: Mapping[str, str] | None = None) -> str:
         from core.i18n import translate
 
         size, limit = self.context["size"], self.context["limit"]

@@ -236,7 +236,27 @@ def foreground(image: Image.Image, box: Sequence[float] | None = None) -> tuple[
 
     rgb = rgba[..., :3]
     if box is not None:
-        return _finish(*segment.segment_box_soft(rgb, box))
+        try:
+            return _finish(*segment.segment_box_soft(rgb, box))
+        except (NoForeground, ForegroundFillsFrame) as refused:
+            # GrabCut learns the background from outside the box, and a box around the whole picture
+            # leaves it none. What the picture shows without a box, kept to the box, is then the
+            # object: a box never does worse than no box.
+            try:
+                mask, coverage = _without_box(rgb)
+            except (NoForeground, ForegroundFillsFrame):
+                raise refused from None
+            inside = segment.box_region(box, rgb.shape[1], rgb.shape[0])
+            if not (mask & inside).any():
+                raise refused from None
+            return _finish(mask & inside, np.where(inside, coverage, 0.0).astype(np.float32))
+    return _without_box(rgb)
+
+
+def _without_box(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(mask, coverage)`` of an opaque picture with no box: a plain background's threshold, else GrabCut."""
+    from core.generation import segment
+
     try:
         mask, coverage, noise = _segment(rgb)
         mask, coverage = _finish(mask, coverage)
