@@ -30,7 +30,7 @@ def _b64(data: bytes) -> str:
 
 
 def forge(payload: Any, *, purpose: str = "file", secret: str = SECRET) -> str:
-    """A token in the format of core.accounts.signing, signed with ``secret``, with any payload at all."""
+    """A token in the format of core.signing, signed with ``secret``, with any payload at all."""
     body = _b64(json.dumps(payload).encode())
     key = hashlib.sha256(f"{purpose}:{secret}".encode()).digest()
     return f"{body}.{_b64(hmac.new(key, body.encode(), hashlib.sha256).digest())}"
