@@ -4,6 +4,12 @@ Every failure a user or operator can cause is a subclass of :class:`VormError`
 whose docstring is its default message. Pages catch ``VormError`` and show
 ``str(err)``; the worker records ``err.code`` and ``str(err)`` on the job.
 
+What a person can do about a refusal can depend on where they are: the upload page has a
+box to drag, the engine's CLI a ``--box`` option, the API a field. Such a message names
+the remedy by a field (``{box_remedy}``); each interface passes its own wording to
+``render`` or ``render_code`` (``remedies=``), and ``REMEDIES`` is the wording that names
+no interface (an operator's log, a stored job message).
+
     VormError
     ├── ValidationError          bad input from a person (form, CLI, upload)
     │   ├── InvalidEmail
@@ -20,8 +26,20 @@ whose docstring is its default message. Pages catch ``VormError`` and show
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 
-from core.i18n import fill
+from core.i18n import N_, fill
+
+#: The remedies a message may name by a field, in words that name no interface.
+REMEDIES: dict[str, str] = {
+    "box_remedy": N_("Mark the object with a box"),
+}
+
+
+def _remedies(lang: str | None, remedies: Mapping[str, str] | None) -> dict[str, str]:
+    from core.i18n import translate
+
+    return {name: translate(text, lang) for name, text in {**REMEDIES, **(remedies or {})}.items()}
 
 
 class VormError(Exception):
@@ -36,7 +54,7 @@ class VormError(Exception):
         # be shown later, in another language (``render``), from its code and context alone.
         self.template = message if message is not None else self.default_template()
         self.context = context
-        super().__init__(fill(self.template, context))
+        super().__init__(fill(self.template, {**REMEDIES, **context}))
 
     @classmethod
     def default_template(cls) -> str:
@@ -46,11 +64,11 @@ class VormError(Exception):
     def message(self) -> str:
         return str(self)
 
-    def render(self, lang: str | None) -> str:
-        """The message in ``lang`` (``en`` or ``nl``)."""
+    def render(self, lang: str | None, *, remedies: Mapping[str, str] | None = None) -> str:
+        """The message in ``lang`` (``en`` or ``nl``), with the interface's ``remedies`` (msgids by field)."""
         from core.i18n import translate
 
-        return translate(self.template, lang, **self.context)
+        return translate(self.template, lang, **{**_remedies(lang, remedies), **self.context})
 
 
 def error_class(code: str | None) -> type[VormError] | None:
@@ -67,7 +85,7 @@ def error_class(code: str | None) -> type[VormError] | None:
 
 
 def render_code(code: str | None, params: dict[str, object] | None, lang: str | None, *,
-                default: type[VormError] | None = None) -> str | None:
+                default: type[VormError] | None = None, remedies: Mapping[str, str] | None = None) -> str | None:
     """A stored failure (code and parameters) as a message in ``lang``; None for an unknown code."""
     from core.i18n import translate
 
@@ -77,7 +95,8 @@ def render_code(code: str | None, params: dict[str, object] | None, lang: str | 
     cls = error_class(code) or default
     if cls is None and template is None:
         return None
-    return translate(str(template) if template else cls.default_template(), lang, **fields)  # type: ignore[union-attr]
+    return translate(str(template) if template else cls.default_template(), lang,  # type: ignore[union-attr]
+                     **{**_remedies(lang, remedies), **fields})
 
 
 def stored_params(exc: VormError) -> dict[str, object]:

@@ -245,7 +245,7 @@ class InvoiceRecord(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int | None = user_fk(nullable=True)
     stripe_invoice_id: str = Field(max_length=64, sa_column_kwargs={"unique": True})
-    amount_cents: int = 0
+    amount_cents: int = Field(default=0, sa_type=sa.BigInteger)  # cents in 64 bits, as Stripe counts them
     currency: str = Field(default="eur", max_length=8)
     created_at: datetime = ts(default=True)
 

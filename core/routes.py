@@ -15,9 +15,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from core.accounts import web_routes
-from core.accounts.signing import unsign
 from core.billing.webhooks import stripe_webhook
+from core.config import get_settings
 from core.errors import NotFound, TokenInvalid, TransientError
+from core.signing import unsign
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,13 @@ def _storage_unavailable() -> Response:
                              status_code=503, headers={"Retry-After": "60"})
 
 
+def file_link_max_seconds() -> float:
+    """The longest lifetime a /files/ link is ever signed with: a presigned URL's, or the data export's."""
+    from core.privacy.exports import EXPORT_VALID_DAYS
+
+    return max(get_settings().presign_seconds, EXPORT_VALID_DAYS * 86400)
+
+
 async def signed_file(request: Request) -> Response:
     """Serve a private object named by a signed, expiring token (the local backend's presigned URL)."""
     from core.storage import get_storage
@@ -70,7 +78,7 @@ async def signed_file(request: Request) -> Response:
     if not token.isascii():  # never one of ours; the MAC check below only takes ASCII
         return PlainTextResponse("This link is invalid or has expired.", status_code=403)
     try:
-        payload = unsign(token, purpose="file")
+        payload = unsign(token, purpose="file", max_lifetime_seconds=file_link_max_seconds())
     except TokenInvalid:
         return _refused("bad signature, payload or expiry", token)
     key = payload["k"]

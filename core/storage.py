@@ -229,7 +229,7 @@ class LocalStorage:
         return count
 
     def url(self, key: str, *, expires_seconds: int | None = None, filename: str | None = None) -> str:
-        from core.accounts.signing import sign
+        from core.signing import sign
 
         payload: dict[str, Any] = {"k": _check_key(key)}
         if filename:

@@ -250,10 +250,14 @@ def fmt_date(value: datetime | None) -> str:
     return i18n.format_date(value, lang())
 
 
+#: What the pages offer where a refusal names a remedy (core.errors.REMEDIES).
+PAGE_REMEDIES = {"box_remedy": N_("Draw a box around the object on the upload page")}
+
+
 def error_text(exc: Exception) -> str:
     """A VormError's message in the current language (anything else should not reach a page)."""
     if isinstance(exc, VormError):
-        return exc.render(lang())
+        return exc.render(lang(), remedies=PAGE_REMEDIES)
     return str(exc)
 
 
@@ -263,7 +267,7 @@ def job_error_text(job: object) -> str:
     from core.jobs.errors import JobFailed
 
     return render_code(getattr(job, "error_code", None), getattr(job, "error_params", None), lang(),
-                       default=JobFailed) or ""
+                       default=JobFailed, remedies=PAGE_REMEDIES) or ""
 
 
 def show_error(exc: Exception) -> None:

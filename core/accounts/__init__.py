@@ -1,1 +1,1 @@
-"""Accounts: users, passwords and lockout, server-side sessions, one-time links, signed tokens."""
+"""Accounts: users, passwords and lockout, server-side sessions, one-time links (signing is core.signing)."""

@@ -19,16 +19,21 @@ from sqlmodel import Session
 
 from core.accounts.access import NO_CLIENT, Client, record_access
 from core.accounts.links import consume_one_time_token, store_one_time_token
-from core.accounts.signing import sign, unsign
 from core.config import get_settings
 from core.errors import SessionInvalid, TokenInvalid
 from core.models import AuthSession, User, pk, utcnow
+from core.signing import sign, unsign
 
 log = logging.getLogger(__name__)
 
 SESSION_TOUCH_SECONDS = 60  # last_seen_at is written at most this often
 SESSION_COOKIE = "vorm_session"  # the login cookie's name
 SESSION_LINK_SECONDS = 60  # a session link must be opened within this time (the page opens it at once)
+
+
+def session_max_seconds() -> float:
+    """The longest lifetime a session cookie is ever signed with (SESSION_DAYS)."""
+    return get_settings().session_days * 86400
 
 
 def create_session(session: Session, *, user: User, client: Client = NO_CLIENT) -> str:
@@ -51,7 +56,7 @@ def _session_claims(token: str | None) -> dict[str, Any]:
         if token:
             log.info("Refused a session cookie with non-ASCII characters")
         raise TokenInvalid()
-    return unsign(token, purpose="session")
+    return unsign(token, purpose="session", max_lifetime_seconds=session_max_seconds())
 
 
 def resolve_session(session: Session, token: str | None) -> tuple[User, AuthSession]:
@@ -101,7 +106,7 @@ def redeem_session_link(session: Session, *, link: str) -> tuple[str, int]:
     """
     if not link or not link.isascii():
         raise TokenInvalid()
-    claims = unsign(link, purpose="session_link")
+    claims = unsign(link, purpose="session_link", max_lifetime_seconds=SESSION_LINK_SECONDS)
     row = consume_one_time_token(session, token=link, purpose="session_link")
     live = session.get(AuthSession, str(claims.get("sid", "")))
     now = utcnow()

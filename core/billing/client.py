@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from core.config import PLACEHOLDER_SECRETS, get_settings
@@ -124,10 +125,39 @@ def fetch_subscription(subscription_id: str) -> dict[str, Any] | None:
         return None
     try:
         # One try: Stripe waits for the webhook's answer, and the event's own copy is a fallback.
-        sub = get_client().v1.subscriptions.retrieve(subscription_id, options={"max_network_retries": 0})
+        sub = get_client().v1.subscriptions.retrieve(subscription_id, params={"expand": ["latest_invoice"]},
+                                                     options={"max_network_retries": 0})
     except stripe.StripeError as exc:
         log.warning("Stripe subscription %s could not be fetched (%s: %s); applying the event's own copy",
                     subscription_id, type(exc).__name__, str(exc)[:200])
+        return None
+    data = sub.to_dict() if hasattr(sub, "to_dict") else dict(sub)
+    return data if isinstance(data, dict) else None
+
+
+def _read(what: str, call: Callable[[], Any]) -> Any | None:
+    """``call()``'s answer; None when Stripe answers 404 (it does not know the object), BillingUnavailable
+    when Stripe cannot be asked or refuses otherwise."""
+    import stripe
+
+    try:
+        return call()
+    except stripe.InvalidRequestError as exc:
+        if getattr(exc, "code", None) == "resource_missing" or getattr(exc, "http_status", None) == 404:
+            return None
+        log.error("Stripe refused to read %s: %s", what, exc)
+        raise BillingUnavailable() from exc
+    except stripe.StripeError as exc:
+        log.error("Stripe could not read %s (%s: %s)", what, type(exc).__name__, " ".join(str(exc).split())[:300])
+        raise BillingUnavailable() from exc
+
+
+def retrieve_subscription(subscription_id: str) -> dict[str, Any] | None:
+    """Stripe's current copy of a subscription (its latest invoice expanded); None when Stripe does not know
+    it (404: deleted with its customer). BillingUnavailable when Stripe cannot be asked."""
+    sub = _read(f"subscription {subscription_id}", lambda: get_client().v1.subscriptions.retrieve(
+        subscription_id, params={"expand": ["latest_invoice"]}))
+    if sub is None:
         return None
     data = sub.to_dict() if hasattr(sub, "to_dict") else dict(sub)
     return data if isinstance(data, dict) else None
@@ -159,20 +189,13 @@ def delete_customer(customer_id: str) -> str:
 
 
 def list_subscriptions(customer_id: str) -> list[dict[str, Any]]:
-    """Every subscription Stripe holds for a customer now, ended ones included. BillingUnavailable when it
-    cannot be asked; a customer Stripe no longer knows has none."""
-    import stripe
+    """Every subscription Stripe holds for a customer now, ended ones included (latest invoices expanded).
+    BillingUnavailable when it cannot be asked; a customer Stripe no longer knows has none."""
 
-    try:
-        page = get_client().v1.subscriptions.list(params={"customer": customer_id, "status": "all", "limit": 100})
-        subs = [s.to_dict() if hasattr(s, "to_dict") else dict(s) for s in page.auto_paging_iter()]
-    except stripe.InvalidRequestError as exc:
-        if getattr(exc, "http_status", None) == 404:
-            return []
-        log.error("Stripe refused to list the subscriptions of %s: %s", customer_id, exc)
-        raise BillingUnavailable() from exc
-    except stripe.StripeError as exc:
-        log.error("Stripe could not list the subscriptions of %s (%s: %s)", customer_id, type(exc).__name__,
-                  " ".join(str(exc).split())[:300])
-        raise BillingUnavailable() from exc
+    def every_page() -> list[Any]:
+        page = get_client().v1.subscriptions.list(params={"customer": customer_id, "status": "all", "limit": 100,
+                                                          "expand": ["data.latest_invoice"]})
+        return [s.to_dict() if hasattr(s, "to_dict") else dict(s) for s in page.auto_paging_iter()]
+
+    subs = _read(f"the subscriptions of {customer_id}", every_page) or []
     return [s for s in subs if isinstance(s, dict)]

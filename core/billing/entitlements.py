@@ -8,7 +8,7 @@
 - Any other state has ended; ``ended_at`` says when.
 
 So a subscription entitles to premium exactly while its status is one of ``ACTIVE_STATUSES`` and its
-``ended_at`` is empty: the plan (``subscriptions.refresh_plan``) and retention read the same rule.
+``ended_at`` is empty: the plan (``refresh_plan``) and retention read the same rule.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from core.audit import audit
 from core.billing.client import ACTIVE_STATUSES
 from core.config import get_settings, public_url
 from core.i18n import format_date, translate
@@ -47,13 +48,27 @@ def entitles(sub: Subscription) -> bool:
     return sub.status in ACTIVE_STATUSES and sub.ended_at is None
 
 
+def refresh_plan(session: Session, user: User) -> None:
+    """Premium while any subscription entitles to it (``entitles``, in SQL); free otherwise."""
+    session.flush()
+    active = session.exec(
+        select(Subscription.id).where(Subscription.user_id == user.id)
+        .where(Subscription.status.in_(ACTIVE_STATUSES))  # type: ignore[attr-defined]
+        .where(Subscription.ended_at.is_(None))  # type: ignore[union-attr]
+    ).first()
+    plan = Plan.PREMIUM if active is not None else Plan.FREE
+    if user.plan != plan:
+        user.plan = plan
+        user.updated_at = utcnow()
+        session.add(user)
+        audit(session, "billing.plan_changed", user_id=user.id, plan=str(plan))
+
+
 def expire_grace(session: Session, *, now: datetime | None = None) -> list[tuple[Subscription, datetime]]:
     """End the entitlement of past-due subscriptions whose grace has run out, in the caller's transaction.
 
     Returns each subscription ended, with the grace's end (which becomes its ``ended_at``).
     """
-    from core.billing.subscriptions import refresh_plan
-
     now = now or utcnow()
     cutoff = now - timedelta(days=get_settings().past_due_grace_days)
     due = session.exec(select(Subscription).where(Subscription.status == "past_due")

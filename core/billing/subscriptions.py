@@ -9,11 +9,10 @@ import logging
 
 from sqlmodel import Session, select
 
-from core.audit import audit
 from core.billing import entitlements
 from core.billing.client import ACTIVE_STATUSES, FINAL_STATUSES
 from core.billing.events import Event, SubscriptionState
-from core.models import Plan, Subscription, User, utcnow
+from core.models import Subscription, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -44,22 +43,6 @@ def account_of(session: Session, *, customer: str, user_ref: int | None) -> User
         if owner is None and customer and named.stripe_customer_id and named.stripe_customer_id != customer:
             raise Mismatch(named.id, "the account has another Stripe customer")
     return owner or named
-
-
-def refresh_plan(session: Session, user: User) -> None:
-    """Premium while any subscription entitles to it (``core.billing.entitlements``); free otherwise."""
-    session.flush()
-    active = session.exec(
-        select(Subscription.id).where(Subscription.user_id == user.id)
-        .where(Subscription.status.in_(ACTIVE_STATUSES))  # type: ignore[attr-defined]
-        .where(Subscription.ended_at.is_(None))  # type: ignore[union-attr]
-    ).first()
-    plan = Plan.PREMIUM if active is not None else Plan.FREE
-    if user.plan != plan:
-        user.plan = plan
-        user.updated_at = utcnow()
-        session.add(user)
-        audit(session, "billing.plan_changed", user_id=user.id, plan=str(plan))
 
 
 def apply_state(session: Session, event: Event, user: User, state: SubscriptionState, *, current: bool,
@@ -97,7 +80,9 @@ def apply_state(session: Session, event: Event, user: User, state: SubscriptionS
     now = utcnow()
     if state.status == "past_due":
         # Premium for the grace period from the first failed payment; then the entitlement ends there.
-        sub.past_due_since = sub.past_due_since or min(event.created, now)
+        # The failure's own time when Stripe reports it: a reconcile after lost webhooks sees the spell
+        # late, and must not start the grace again from then.
+        sub.past_due_since = min(t for t in (sub.past_due_since, state.failed_at, min(event.created, now)) if t)
         grace_end = entitlements.grace_ends_at(sub)
         sub.ended_at = (sub.ended_at or grace_end) if grace_end is not None and grace_end <= now else None
     elif state.status in ACTIVE_STATUSES:
@@ -115,5 +100,5 @@ def apply_state(session: Session, event: Event, user: User, state: SubscriptionS
         session.add(user)
     if entering_past_due and sub.ended_at is None:
         entitlements.mail_payment_failed(session, user=user, sub=sub)
-    refresh_plan(session, user)
+    entitlements.refresh_plan(session, user)
     return state.status

@@ -182,7 +182,9 @@ def _event_id_of(payload: bytes) -> str | None:
     event_id = data.get("id") if isinstance(data, dict) else None
     if not isinstance(event_id, str):
         return None
-    return event_id if len(event_id) <= STRIPE_ID_CHARS else event_id[:STRIPE_ID_CHARS] + "…"
+    # Escaped: a rejected id may hold what the audit log cannot (a NUL, a lone surrogate, a line break).
+    shown = ascii(event_id[:STRIPE_ID_CHARS + 1])[1:-1]
+    return shown if len(shown) <= STRIPE_ID_CHARS else shown[:STRIPE_ID_CHARS] + "…"
 
 
 def _record_rejection(exc: WebhookRejected, payload: bytes) -> None:
@@ -254,7 +256,7 @@ async def read_body(request: Request, *, limit_bytes: int) -> bytes:
     """The request body; RequestTooLarge as soon as it is known to exceed ``limit_bytes``, before reading it."""
     too_large = RequestTooLarge(limit_kb=limit_bytes // 1024)
     declared = request.headers.get("content-length", "").strip()
-    if declared.isdigit() and int(declared) > limit_bytes:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit_bytes:
         raise too_large
     body = bytearray()
     async for chunk in request.stream():  # chunked bodies: counted as they arrive

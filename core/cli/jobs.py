@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from core.accounts import auth
+from core.cli import row_id, whole_number
 from core.db import get_session
 from core.errors import NotFound, ValidationError
-from core.ids import MAX_ID, parse_id
 from core.jobs import queue
 from core.models import GenerationJob, JobStatus, Model3D
 
@@ -18,23 +18,8 @@ STATUSES = [s.value for s in JobStatus]
 MAX_LIST_LIMIT = 10_000  # ``jobs --limit``: more rows than an operator reads, fewer than exhaust memory
 
 
-def job_id(text: str) -> int:
-    """argparse type: a job id the database can hold (an error line and exit 2 otherwise)."""
-    number = parse_id(text)
-    if number is None:
-        raise argparse.ArgumentTypeError(f"not a job id: {text!r} (a whole number from 1 to {MAX_ID})")
-    return number
-
-
-def list_limit(text: str) -> int:
-    """argparse type for --limit: 1 to MAX_LIST_LIMIT (SQLite reads LIMIT -1 as "no limit")."""
-    try:
-        number = int(text)
-    except ValueError:
-        number = 0
-    if not 1 <= number <= MAX_LIST_LIMIT:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_LIST_LIMIT}, not {text!r}")
-    return number
+job_id = row_id("job")
+list_limit = whole_number(1, MAX_LIST_LIMIT)  # SQLite reads LIMIT -1 as "no limit"
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from core.cli import row_id, whole_number
+from core.cli.jobs import MAX_LIST_LIMIT
 from core.db import get_session
 from core.support import inbox
 
@@ -11,11 +13,11 @@ from core.support import inbox
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("tickets", help="support tickets, those waiting longest first")
     p.add_argument("--status", choices=list(inbox.TICKET_STATUSES))
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--limit", type=whole_number(1, MAX_LIST_LIMIT), default=100)
     p.set_defaults(func=cmd_tickets)
 
     p = sub.add_parser("ticket", help="show one ticket's thread; --reply mails an answer to the user, --close closes")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=row_id("ticket"))
     p.add_argument("--reply", metavar="TEXT", help="answer the user (mailed in their language, shown in their thread)")
     p.add_argument("--close", action="store_true", help="close the ticket (after the reply, if any)")
     p.set_defaults(func=cmd_ticket)

@@ -18,7 +18,7 @@ import io
 import logging
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,10 +48,37 @@ MASK_PREVIEW_SIDE_PX = 384  # the upload page's foreground preview
 DISPLAY_SIDE_PX = 1024  # the upload page shows the accepted image at most this large
 
 
+MEGABYTE = 1024 * 1024  # the MB of the plans' upload limits
+
+
 class UploadTooLarge(ValidationError):
-    """The file is {size_mb:.1f} MB; your plan accepts up to {limit_mb:.0f} MB per image. Shrink or compress the image and try again."""  # noqa: E501
+    """The file is {size_mb} MB; your plan accepts up to {limit_mb} MB per image. Shrink or compress the image and try again."""  # noqa: E501
 
     code = "upload_too_large"
+    #: When the size rounds to the limit's figure (10 MB + 1 byte is "10.0 MB"), bytes tell them apart.
+    IN_BYTES = N_("The file is {size_bytes} bytes; your plan accepts up to {limit_bytes} bytes ({limit_mb} MB) per "
+                  "image. Shrink or compress the image and try again.")
+
+    def __init__(self, message: str | None = None, *, size: int, limit: int, **context: object) -> None:
+        if message is None and round(size / MEGABYTE, 1) <= round(limit / MEGABYTE, 1):
+            message = self.IN_BYTES
+        super().__init__(message, size=size, limit=limit, **{**context, **self._sizes(size, limit, "en")})
+
+    @staticmethod
+    def _sizes(size: int, limit: int, lang: str | None) -> dict[str, str]:
+        from core.i18n import format_number
+
+        limit_mb = limit / MEGABYTE
+        return {"size_mb": format_number(size / MEGABYTE, lang, digits=1),
+                "limit_mb": format_number(limit_mb, lang, digits=0 if limit_mb.is_integer() else 1),
+                "size_bytes": format_number(size, lang, digits=0), "limit_bytes": format_number(limit, lang, digits=0)}
+
+    def render(self, lang: str | None, *, remedies: Mapping[str, str] | None = None) -> str:
+        from core.i18n import translate
+
+        size, limit = self.context["size"], self.context["limit"]
+        assert isinstance(size, int) and isinstance(limit, int)
+        return translate(self.template, lang, **{**self.context, **self._sizes(size, limit, lang)})
 
 
 class TooManyViewsForPlan(ValidationError):
@@ -111,7 +138,7 @@ def validate_upload(data: bytes, *, filename: str, plan: str) -> ValidatedImage:
                            "completely."))
     limit = get_settings().tier(plan)["max_upload_bytes"]
     if len(data) > limit:
-        raise UploadTooLarge(size_mb=len(data) / 1024 / 1024, limit_mb=limit / 1024 / 1024)
+        raise UploadTooLarge(size=len(data), limit=limit)
     # Imported here: core.generation pulls in torch, which the web process loads only when needed.
     from core.generation.errors import ImageTooLarge
     from core.generation.images import decode_upright, open_image, preview_rgba

@@ -34,6 +34,8 @@ from core.errors import VormError
 from core.generation.options import DEVICES, MODES, GenerationOptions
 
 FORMATS = ("glb", "obj", "stl", "ply", "3mf")
+#: What this interface offers where a refusal names a remedy (core.errors.REMEDIES).
+REMEDIES = {"box_remedy": "Give --box X0,Y0,X1,Y1 around the object (fractions of the image's width and height)"}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
@@ -175,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                 files[Path(args.thumbnails) / f"{view}.png"] = png
         _write_atomically(files)
     except VormError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {err.render('en', remedies=REMEDIES)}", file=sys.stderr)
         return 2
     except OSError as err:
         print(f"error: cannot write {out}: {err.strerror or err}", file=sys.stderr)
@@ -235,7 +237,7 @@ def _batch_one(path: Path, out_dir: Path, fmt: str, options: GenerationOptions,
                 files[Path(thumbnails) / path.stem / f"{view}.png"] = png
         _write_atomically(files)
     except VormError as err:
-        return path.name, "refused", str(err)
+        return path.name, "refused", err.render("en", remedies=REMEDIES)
     except Exception as err:  # one image's crash does not stop the batch
         return path.name, "failed", f"internal failure ({type(err).__name__}: {err})"
     return path.name, "ok", ""
@@ -257,7 +259,7 @@ def batch(args: argparse.Namespace) -> int:
             raise VormError("--jobs must be 1 or more.")
         options = _options(args, thumbnails=bool(args.thumbnails))
     except VormError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {err.render('en', remedies=REMEDIES)}", file=sys.stderr)
         return 2
     progress = _Progress(len(names))
     written = refused = failed = 0

@@ -64,7 +64,7 @@ class ForegroundFillsFrame(ValidationError):
 
 
 class ObjectNotFound(ForegroundFillsFrame):
-    """We could not tell the object from the background. Draw a box around the object on the upload page, or use a photo with a plain background or a PNG with transparency."""  # noqa: E501
+    """We could not tell the object from the background. {box_remedy}, or use a photo with a plain background or a PNG with transparency."""  # noqa: E501
 
     # A kind of ForegroundFillsFrame: callers that handled the busy-background refusal still do.
     code = "object_not_found"

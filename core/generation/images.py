@@ -235,6 +235,9 @@ def foreground(image: Image.Image, box: Sequence[float] | None = None) -> tuple[
     return mask, coverage
 
 
+#: A box must leave this share of the picture outside it for GrabCut to learn the background there.
+MIN_OUTSIDE_BOX = 0.03
+
 #: How a mask was made, as stored in a job's stats (``mask_method``) and shown on the pages.
 MASK_METHODS = ("alpha", "box", "learned", "learned_box", "backdrop", "grabcut")
 
@@ -263,7 +266,28 @@ def foreground_method(image: Image.Image, box: Sequence[float] | None = None) ->
     if learned is not None:
         return learned
     if box is not None:
+        # GrabCut learns the background from outside the box, and a box around (nearly) the whole
+        # picture leaves it none. What the picture shows without a box, kept to the box, is then the
+        # object: a box never does worse than no box.
+        inside = segment.box_region(box, rgb.shape[1], rgb.shape[0])
+        if inside.mean() < 1.0 - MIN_OUTSIDE_BOX:
+            try:
+                return (*_finish(*segment.segment_box_soft(rgb, box)), "box")
+            except (NoForeground, ForegroundFillsFrame):
+                pass
+        try:
+            mask, coverage, _ = _without_box(rgb)
+            return (*_finish(mask & inside, np.where(inside, coverage, 0.0).astype(np.float32)), "box")
+        except (NoForeground, ForegroundFillsFrame):
+            pass
         return (*_finish(*segment.segment_box_soft(rgb, box)), "box")
+    return _without_box(rgb)
+
+
+def _without_box(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(mask, coverage, method)`` of an opaque picture with no box: a plain backdrop's threshold, else GrabCut."""
+    from core.generation import segment
+
     try:
         mask, coverage, noise = _segment(rgb)
         mask, coverage = _finish(mask, coverage)

@@ -238,6 +238,14 @@ def box_pixels(box: Box, width: int, height: int) -> tuple[int, int, int, int]:
     return left, top, right - left, bottom - top
 
 
+def box_region(box: Box, width: int, height: int) -> np.ndarray:
+    """The pixels of a ``width`` × ``height`` image inside ``box`` (fractions), as a boolean mask."""
+    x, y, w, h = box_pixels(box, width, height)
+    inside = np.zeros((height, width), bool)
+    inside[y:y + h, x:x + w] = True
+    return inside
+
+
 def segment_box(rgb: np.ndarray, box: Box) -> np.ndarray:
     """The object inside ``box`` (fractions x0, y0, x1, y1 of the width and height) as a boolean mask."""
     return segment_box_soft(rgb, box)[0]
@@ -260,13 +268,10 @@ def segment_box_soft(rgb: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]
         # around the object, so its middle is the object: seed that as sure foreground and cut again.
         found = _pieces(_grabcut_seeded(small, (x, y, bw, bh)), BOX_MIN_PART)[0] | found
     if found.sum() < 4:
-        raise NoForeground(N_("No object was found inside the box: draw the box around the object."))
+        raise NoForeground(N_("No object was found inside the box: make sure the box holds the whole object."))
     mask, coverage = _upsample(found, rgb.shape[:2])
     # The box is a promise: nothing outside it, even where the smooth upsampling spilled over.
-    full_h, full_w = rgb.shape[:2]
-    fx, fy, fw, fh = box_pixels(box, full_w, full_h)
-    inside = np.zeros(rgb.shape[:2], bool)
-    inside[fy:fy + fh, fx:fx + fw] = True
+    inside = box_region(box, rgb.shape[1], rgb.shape[0])
     coverage = np.where(inside, coverage, 0.0).astype(np.float32)
     return mask & inside, coverage
 

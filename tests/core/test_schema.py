@@ -38,3 +38,10 @@ def test_the_pattern_catches_card_columns():
         assert CARD_DATA.search(name), name
     for name in ("stripe_customer_id", "amount_cents", "currency", "expires_at", "stripe_price_id", "panel_id"):
         assert not CARD_DATA.search(name), name
+
+
+def test_money_columns_are_bigint(db):
+    """Stripe amounts are cents in 64 bits; an INTEGER column fails at 2^31 cents (21 million euro) on PostgreSQL."""
+    inspector = sa.inspect(get_engine())
+    amount = {c["name"]: c["type"] for c in inspector.get_columns("invoice_record")}["amount_cents"]
+    assert isinstance(amount, sa.BigInteger), repr(amount)

@@ -286,7 +286,7 @@ OLD_DEFAULT_SECRET = "dev-secret-" + "change-me"  # the public constant the revi
 
 
 def _forge(payload: dict[str, Any], *, purpose: str, secret: str) -> str:
-    """A token made the way core.accounts.signing makes them, with a secret of the attacker's choice."""
+    """A token made the way core.signing makes them, with a secret of the attacker's choice."""
     import base64
     import hashlib
     import hmac
@@ -316,8 +316,8 @@ def no_secret_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[P
 def test_without_secret_key_a_random_key_is_made_once_kept_0600_and_reused(no_secret_key: Path):
     import stat
 
-    from core.accounts.signing import sign, unsign
     from core.config import reset_settings, secret_key
+    from core.signing import sign, unsign
 
     key = secret_key()
     path = no_secret_key / "secret-key"
@@ -325,7 +325,7 @@ def test_without_secret_key_a_random_key_is_made_once_kept_0600_and_reused(no_se
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     token = sign({"k": "x"}, purpose="file", ttl_seconds=60)
     reset_settings()  # as a restart does
-    assert secret_key() == key and unsign(token, purpose="file")["k"] == "x"
+    assert secret_key() == key and unsign(token, purpose="file", max_lifetime_seconds=60)["k"] == "x"
 
 
 def test_processes_starting_at_once_agree_on_one_key(no_secret_key: Path):
@@ -363,11 +363,12 @@ def test_the_loser_of_a_start_race_keeps_the_winners_key(no_secret_key: Path):
 
 
 def test_a_token_signed_with_the_old_default_is_refused(no_secret_key: Path):
-    from core.accounts.signing import unsign
     from core.errors import TokenInvalid
+    from core.signing import unsign
 
     with pytest.raises(TokenInvalid):
-        unsign(_forge({"k": "uploads/1/a.png"}, purpose="file", secret=OLD_DEFAULT_SECRET), purpose="file")
+        unsign(_forge({"k": "uploads/1/a.png"}, purpose="file", secret=OLD_DEFAULT_SECRET), purpose="file",
+               max_lifetime_seconds=3600)
 
 
 def test_a_published_example_secret_is_refused_outright(no_secret_key: Path, monkeypatch: pytest.MonkeyPatch):

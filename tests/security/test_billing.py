@@ -244,7 +244,7 @@ def test_deleted_then_an_older_created_leaves_the_subscription_ended(client, ses
     assert (sub.status, sub.user_id) == ("canceled", user.id) and sub.ended_at is not None
     assert fresh(session, User, user.id).plan == "free"
     if stripe.mode == "api":
-        assert ("GET", "/v1/subscriptions/sub_o1") in stripe.stub.requests
+        assert ("GET", "/v1/subscriptions/sub_o1") in [(m, p.split("?")[0]) for m, p in stripe.stub.requests]
     if stripe.mode == "unreachable":
         assert "could not be fetched" in caplog.text
 
@@ -326,6 +326,23 @@ MALFORMED: dict[str, bytes] = {
                                              subscription("sub_" + "y" * 5000, "cus_m", "active"))).encode(),
     "amount_not_a_number": json.dumps(event("evt_m_amount", "invoice.paid", {
         "id": "in_m", "customer": "cus_m", "amount_paid": "lots"})).encode(),
+    # Values no column can hold: more cents than a bigint counts, a NUL (PostgreSQL's text refuses it),
+    # a lone surrogate (no encoding can store it), control characters in what an operator later reads.
+    "amount_beyond_bigint": json.dumps(event("evt_m_huge", "invoice.paid", {
+        "id": "in_m", "customer": "cus_m", "amount_paid": 2**63})).encode(),
+    "nul_in_event_id": json.dumps(event("evt_m_\x00", "customer.subscription.updated",
+                                        subscription("sub_m", "cus_m", "active"))).encode(),
+    "nul_in_subscription_id": json.dumps(event("evt_m_nulsub", "customer.subscription.updated",
+                                               subscription("sub_m\x00", "cus_m", "active"))).encode(),
+    "nul_in_invoice_id": json.dumps(event("evt_m_nulin", "invoice.paid", {
+        "id": "in_m\x00", "customer": "cus_m", "amount_paid": 900})).encode(),
+    "surrogate_in_customer": json.dumps(event("evt_m_surrogate", "customer.subscription.updated",
+                                              subscription("sub_m", "cus_m\ud800", "active"))).encode(),
+    "line_break_in_status": json.dumps(event("evt_m_status", "customer.subscription.updated",
+                                             subscription("sub_m", "cus_m", "active\r\nX"))).encode(),
+    "nul_in_currency": json.dumps(event("evt_m_cur", "invoice.paid", {
+        "id": "in_m", "customer": "cus_m", "amount_paid": 900, "currency": "eu\x00"})).encode(),
+    "nul_in_event_type": json.dumps(event("evt_m_type", "customer.\x00", {"id": "cus_m"})).encode(),
 }
 
 
@@ -361,6 +378,40 @@ def test_signature_timestamps_outside_five_minutes_either_way_are_refused(client
         assert r.status_code == 400 and "signature" in r.json()["error"]
         assert fresh(session, User, user.id).plan == "free"
         assert session.exec(select(WebhookEvent)).all() == []
+
+
+def test_an_amount_over_two_to_the_31_is_recorded_exactly(client, session):
+    """Money is bigint: an invoice of 2^31 cents (21 million euro) is bookkeeping, not a 500."""
+    user = create_random_user(session)
+    user.stripe_customer_id = "cus_big"
+    session.add(user)
+    session.commit()
+    r = post(client, event("evt_big_invoice", "invoice.paid", {
+        "id": "in_big", "customer": "cus_big", "amount_paid": 2**31, "currency": "eur"}))
+    assert r.status_code == 200 and r.json()["result"] == "recorded", r.text
+    session.expire_all()
+    assert session.exec(select(InvoiceRecord.amount_cents)).one() == 2**31
+
+
+@pytest.mark.parametrize("reference", ["\u00b2", "99999999999999999999", 2**70, -5])
+def test_an_account_reference_no_id_can_be_is_no_account(client, session, reference):
+    """client_reference_id is a hint: one that cannot be a row id (another script's digit, too big) names nobody."""
+    r = post(client, event("evt_ref", "checkout.session.completed", {
+        "id": "cs_ref", "client_reference_id": reference, "customer": "cus_ref", "subscription": "sub_ref"}))
+    assert r.status_code == 200 and r.json()["result"] == "unknown_user", r.text
+    assert session.exec(select(Subscription)).all() == []
+
+
+def test_a_signature_header_with_digits_of_other_scripts_is_a_400(web_server):
+    """int() reads "\u00b9\u00b2\u00b3" or "1_000"; Stripe's timestamp is ASCII digits only.
+
+    Sent over a real socket: header bytes arrive as Latin-1 (0xB2 is "\u00b2"), as an attacker sends them."""
+    server = web_server(STRIPE_WEBHOOK_SECRET=SECRET)
+    for header in ("t=\u00b2,v1=00", "t=\u00b9\u00b2\u00b3,v1=00", "t=1_000,v1=00", "t=+5,v1=00"):
+        status, answer = http_post(server.url + WEBHOOK, b"{}", {"Stripe-Signature": header,
+                                                                 "Content-Type": "application/json"})
+        assert (status, answer.get("reason")) == (400, "bad_signature_header"), (header, status, answer)
+    assert "Traceback" not in server.log.read_text()
 
 
 # --- 5. account binding ----------------------------------------------------------------------------

@@ -223,8 +223,8 @@ def test_a_job_failed_by_storage_shows_its_user_no_path_not_even_in_the_data_exp
 
 def test_a_signed_link_during_a_storage_outage_answers_503_without_detail(
         web_server, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from core.accounts.signing import sign
     from core.config import reset_settings
+    from core.signing import sign
 
     secret = "storage-outage-test-secret-0123456789"
     monkeypatch.setenv("SECRET_KEY", secret)  # this process signs the link the server checks

@@ -30,7 +30,7 @@ def _b64(data: bytes) -> str:
 
 
 def forge(payload: Any, *, purpose: str = "file", secret: str = SECRET) -> str:
-    """A token in the format of core.accounts.signing, signed with ``secret``, with any payload at all."""
+    """A token in the format of core.signing, signed with ``secret``, with any payload at all."""
     body = _b64(json.dumps(payload).encode())
     key = hashlib.sha256(f"{purpose}:{secret}".encode()).digest()
     return f"{body}.{_b64(hmac.new(key, body.encode(), hashlib.sha256).digest())}"
@@ -153,35 +153,42 @@ def test_an_expired_or_infinite_link_is_refused(http_server: WebServer) -> None:
 
 
 def test_unsign_caps_the_lifetime_by_purpose(monkeypatch: pytest.MonkeyPatch) -> None:
-    from core.accounts.signing import max_lifetime_seconds, sign, unsign
+    from core.accounts.sessions import session_max_seconds
     from core.config import reset_settings
     from core.errors import TokenInvalid
     from core.privacy.exports import EXPORT_VALID_DAYS
+    from core.routes import file_link_max_seconds
+    from core.signing import sign, unsign
 
     monkeypatch.setenv("SECRET_KEY", SECRET)
     monkeypatch.setenv("SESSION_DAYS", "14")
     monkeypatch.setenv("PRESIGN_SECONDS", "300")
     reset_settings()
     try:
-        assert max_lifetime_seconds("session") == 14 * 86400
-        assert max_lifetime_seconds("file") == EXPORT_VALID_DAYS * 86400
+        assert session_max_seconds() == 14 * 86400
+        assert file_link_max_seconds() == EXPORT_VALID_DAYS * 86400
+
+        def unsign_session(token: str) -> dict:
+            return unsign(token, purpose="session", max_lifetime_seconds=session_max_seconds())
+
         # What we issue passes: a full session, a full export link.
-        assert unsign(sign({"sid": "s", "uid": 1}, purpose="session", ttl_seconds=14 * 86400), purpose="session")
-        assert unsign(sign({"k": "a/b"}, purpose="file", ttl_seconds=EXPORT_VALID_DAYS * 86400), purpose="file")
+        assert unsign_session(sign({"sid": "s", "uid": 1}, purpose="session", ttl_seconds=14 * 86400))
+        assert unsign(sign({"k": "a/b"}, purpose="file", ttl_seconds=EXPORT_VALID_DAYS * 86400), purpose="file",
+                      max_lifetime_seconds=file_link_max_seconds())
         with pytest.raises(TokenInvalid):
-            unsign(forge({"sid": "s", "uid": 1, "exp": later(15 * 86400)}, purpose="session"), purpose="session")
+            unsign_session(forge({"sid": "s", "uid": 1, "exp": later(15 * 86400)}, purpose="session"))
         with pytest.raises(TokenInvalid):
-            unsign(forge({"sid": "s", "uid": 1, "exp": 1e308}, purpose="session"), purpose="session")
+            unsign_session(forge({"sid": "s", "uid": 1, "exp": 1e308}, purpose="session"))
         # Session payloads are typed too: resolve_session would otherwise look up a list as a primary key.
         with pytest.raises(TokenInvalid):
-            unsign(forge({"sid": ["s"], "uid": 1, "exp": later()}, purpose="session"), purpose="session")
+            unsign_session(forge({"sid": ["s"], "uid": 1, "exp": later()}, purpose="session"))
         with pytest.raises(TokenInvalid):
-            unsign(forge({"sid": "s", "uid": "1", "exp": later()}, purpose="session"), purpose="session")
+            unsign_session(forge({"sid": "s", "uid": "1", "exp": later()}, purpose="session"))
         # A shorter SESSION_DAYS shortens what is accepted.
         monkeypatch.setenv("SESSION_DAYS", "1")
         reset_settings()
         with pytest.raises(TokenInvalid):
-            unsign(forge({"sid": "s", "uid": 1, "exp": later(3 * 86400)}, purpose="session"), purpose="session")
+            unsign_session(forge({"sid": "s", "uid": 1, "exp": later(3 * 86400)}, purpose="session"))
     finally:
         reset_settings()
 
@@ -243,6 +250,16 @@ def assert_one_line(err: str) -> None:
     ["jobs", "--limit", "0"],
     ["jobs", "--limit", "99999999999999999999"],
     ["jobs", "--limit", "x"],
+    ["ticket", "99999999999999999999"],
+    ["ticket", "3000000000"],
+    ["ticket", "٣"],
+    ["tickets", "--limit", "-1"],
+    ["tickets", "--limit", "99999999999999999999"],
+    # Each would insert rows for hours (or run out of memory) before saying anything.
+    ["seed-demo", "--users", "99999999999"],
+    ["seed-demo", "--jobs", "99999999999"],
+    ["seed-demo", "--models", "99999999999"],
+    ["seed-demo", "--users", "٣"],
     ["purge", "--dry-run", "--now", "0001-01-01"],
     ["maintenance", "--now", "0001-01-01"],
     ["no-such-command"],

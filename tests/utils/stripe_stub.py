@@ -9,7 +9,9 @@ the calls Vorm makes, with Stripe's shapes:
   page, so a browser can land there; ``complete_checkout`` then plays the customer paying;
 - ``POST /v1/billing_portal/sessions``: a session whose ``url`` is the stub's ``/portal/<id>`` page;
 - ``GET /v1/subscriptions/<id>`` and ``GET /v1/subscriptions?customer=...&status=all`` from
-  ``subscriptions`` (the state Stripe holds now, which a test sets).
+  ``subscriptions`` (the state Stripe holds now, which a test sets); a deleted customer's list is
+  Stripe's 404, and ``expand[]=latest_invoice`` (``data.latest_invoice`` on a list) puts the invoice
+  of that id from ``invoices`` in its place, as Stripe expands it.
 
 Anything else is a 404 like Stripe's. ``requests`` lists (method, path) of every request and
 ``posted`` the form parameters of every POST, so tests can check what was asked.
@@ -41,6 +43,8 @@ class StripeStub:
     posted: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     #: Subscription id -> the subscription object Stripe would return now.
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Invoice id -> the invoice object (what ``latest_invoice`` expands to).
+    invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Customer id -> the customer object.
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Checkout Session id -> the session object.
@@ -87,6 +91,12 @@ class StripeStub:
         sub.update(status="canceled", ended_at=int(time.time()), canceled_at=int(time.time()))
         return dict(sub)
 
+    def _expanded(self, sub: dict[str, Any], expand: bool) -> dict[str, Any]:
+        invoice = sub.get("latest_invoice")
+        if expand and isinstance(invoice, str) and invoice in self.invoices:
+            return {**sub, "latest_invoice": self.invoices[invoice]}
+        return sub
+
     def _new_id(self, prefix: str) -> str:
         with self._lock:
             return f"{prefix}_stub_{next(self._ids)}"
@@ -131,14 +141,18 @@ class StripeStub:
                     time.sleep(stub.delay_seconds)
                 if any(path.startswith(prefix) for prefix in stub.failing):
                     return self._send(500, {"error": {"type": "api_error", "message": "Something went wrong."}})
+                expand = {v for k, v in urllib.parse.parse_qsl(parts.query) if k.startswith("expand")}
                 if path == "/v1/subscriptions":
+                    if query.get("customer") in stub.deleted:
+                        return self._missing("customer", query["customer"])
                     # Stripe: no status lists all but canceled ones; "all" lists every one.
                     wanted = query.get("status", "")
-                    data = [s for s in stub.subscriptions.values() if s["customer"] == query.get("customer") and (
-                        wanted == "all" or s["status"] == wanted or (not wanted and s["status"] != "canceled"))]
+                    data = [stub._expanded(s, "data.latest_invoice" in expand) for s in stub.subscriptions.values()
+                            if s["customer"] == query.get("customer") and (
+                                wanted == "all" or s["status"] == wanted or (not wanted and s["status"] != "canceled"))]
                     return self._send(200, {"object": "list", "url": path, "has_more": False, "data": data})
                 if path.startswith("/v1/subscriptions/") and ident in stub.subscriptions:
-                    return self._send(200, stub.subscriptions[ident])
+                    return self._send(200, stub._expanded(stub.subscriptions[ident], "latest_invoice" in expand))
                 if path.startswith("/v1/customers/"):
                     if ident in stub.deleted:
                         return self._send(200, {"id": ident, "object": "customer", "deleted": True})

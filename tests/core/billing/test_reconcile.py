@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import select
 
 from core.billing import checkout
+from core.billing.entitlements import account_status
+from core.config import get_settings
 from core.models import Subscription, User
 from tests.conftest import free_port
 from tests.utils.builders import create_random_user
@@ -90,3 +94,73 @@ def test_the_hourly_maintenance_reconciles(session, stripe_stub):
     assert result["billing"] == {"customers": 1, "changes": 2, "dry_run": False}  # recorded, and premium
     session.expire_all()
     assert session.get(User, user.id).plan == "premium"
+
+
+def _premium_through_checkout(session, stripe_stub, client_post, sub_id: str) -> User:
+    user = create_random_user(session)
+    url = checkout.start_checkout(session, user_id=user.id)
+    cs = stripe_stub.complete_checkout(url.rsplit("/", 1)[-1], subscription_id=sub_id)
+    assert client_post(f"evt_{sub_id}", "checkout.session.completed", cs).json()["result"] == "subscribed"
+    session.expire_all()
+    assert session.get(User, user.id).plan == "premium"
+    return user
+
+
+def test_a_subscription_stripe_no_longer_knows_ends(session, stripe_stub, client_post):
+    """The customer was deleted in Stripe's dashboard and every webhook about it was lost."""
+    user = _premium_through_checkout(session, stripe_stub, client_post, "sub_vanished")
+    customer = stripe_stub.subscriptions.pop("sub_vanished")["customer"]
+    stripe_stub.deleted.add(customer)  # its list is now Stripe's 404; the subscription's own GET too
+
+    real = manage("reconcile-billing")
+    assert real.returncode == 0, real.stderr
+    assert f"changed: subscription sub_vanished of user {user.id}: active -> canceled" in real.stdout
+    assert f"changed: user {user.id}: plan premium -> free" in real.stdout
+    assert ("GET", "/v1/subscriptions/sub_vanished") in [(m, p.split("?")[0]) for m, p in stripe_stub.requests]
+    session.expire_all()
+    sub = session.exec(select(Subscription)).one()
+    assert sub.status == "canceled" and sub.ended_at is not None
+    assert session.get(User, user.id).plan == "free"
+
+
+def test_a_canceled_subscription_missing_from_its_customers_list_ends(session, stripe_stub, client_post):
+    user = _premium_through_checkout(session, stripe_stub, client_post, "sub_unlisted")
+    stripe_stub.cancel("sub_unlisted")
+    stripe_stub.deleted.add(stripe_stub.subscriptions["sub_unlisted"]["customer"])  # the list answers 404
+
+    real = manage("reconcile-billing")
+    assert real.returncode == 0, real.stderr
+    assert f"changed: subscription sub_unlisted of user {user.id}: active -> canceled" in real.stdout
+    session.expire_all()
+    assert session.get(User, user.id).plan == "free"
+
+
+def _failed_at(stripe_stub, sub_id: str, days_ago: float) -> datetime:
+    """Stripe holds the subscription past due since its latest invoice's payment failed ``days_ago``."""
+    failed = int(time.time() - days_ago * 86400)
+    stripe_stub.invoices[f"in_{sub_id}"] = {"id": f"in_{sub_id}", "object": "invoice", "status": "open",
+                                            "created": failed - 3600, "attempted": True,
+                                            "status_transitions": {"finalized_at": failed}}
+    stripe_stub.subscriptions[sub_id].update(status="past_due", latest_invoice=f"in_{sub_id}")
+    return datetime.fromtimestamp(failed, UTC)
+
+
+def test_past_due_grace_counts_from_the_failure_stripe_reports(session, stripe_stub, client_post):
+    """Every webhook about the failed payment was lost: the reconcile must not grant a fresh grace period."""
+    grace = timedelta(days=get_settings().past_due_grace_days)
+    late = _premium_through_checkout(session, stripe_stub, client_post, "sub_late")
+    over = _premium_through_checkout(session, stripe_stub, client_post, "sub_over")
+    late_failed = _failed_at(stripe_stub, "sub_late", days_ago=grace.days - 1)
+    over_failed = _failed_at(stripe_stub, "sub_over", days_ago=grace.days + 1)
+
+    real = manage("reconcile-billing")
+    assert real.returncode == 0, real.stderr
+    session.expire_all()
+    subs = {s.stripe_subscription_id: s for s in session.exec(select(Subscription)).all()}
+    assert subs["sub_late"].past_due_since == late_failed
+    assert account_status(session, user=session.get(User, late.id)).ends_on == late_failed + grace
+    assert session.get(User, late.id).plan == "premium"
+    # The other's grace ran out a day ago, while nobody knew: it ended then, not a week from now.
+    assert subs["sub_over"].ended_at == over_failed + grace
+    assert session.get(User, over.id).plan == "free"
+    assert f"changed: user {over.id}: plan premium -> free" in real.stdout

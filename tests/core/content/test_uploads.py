@@ -56,7 +56,25 @@ def test_size_limit_per_plan(db):
     too_big = b"\x89PNG" + b"\0" * (11 * 1024 * 1024)
     with pytest.raises(uploads.UploadTooLarge, match="up to 10 MB") as err:
         uploads.validate_upload(too_big, filename="x.png", plan="free")
-    assert err.value.context["limit_mb"] == 10
+    assert err.value.context["limit"] == 10 * 1024 * 1024
+    assert "The file is 11.0 MB; your plan accepts up to 10 MB" in err.value.render("en")
+    assert "Het bestand is 11,0 MB; je abonnement accepteert tot 10 MB" in err.value.render("nl")
+
+
+def test_a_size_just_over_the_limit_is_told_apart_from_it(db):
+    """10 MB + 1 byte read "The file is 10.0 MB; your plan accepts up to 10 MB": it looked allowed."""
+    limit = 10 * 1024 * 1024
+    for size, en, nl in [
+        (limit + 1, "The file is 10,485,761 bytes; your plan accepts up to 10,485,760 bytes (10 MB)",
+         "Het bestand is 10.485.761 bytes; je abonnement accepteert tot 10.485.760 bytes (10 MB)"),
+        (limit + 50_000, "The file is 10,535,760 bytes; your plan accepts up to 10,485,760 bytes (10 MB)",
+         "Het bestand is 10.535.760 bytes; je abonnement accepteert tot 10.485.760 bytes (10 MB)"),
+        (limit + 60_000, "The file is 10.1 MB; your plan accepts up to 10 MB", "Het bestand is 10,1 MB"),
+    ]:
+        with pytest.raises(uploads.UploadTooLarge) as err:
+            uploads.validate_upload(b"\x89PNG" + b"\0" * (size - 4), filename="x.png", plan="free")
+        assert en in str(err.value) and en in err.value.render("en")
+        assert nl in err.value.render("nl")
 
 
 def test_pixel_limit_refuses_bombs_before_decoding():

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import trimesh
 
-from core.generation import GenerationOptions, generate, load_image, meshing
+from core.generation import GenerationOptions, generate, load_image, meshing, oblique
 from core.generation import inflate as inflate_mod
 from core.generation.images import foreground
 from tests.core.generation import builders
@@ -95,7 +95,7 @@ def test_numpy_and_torch_solves_agree() -> None:
 
 
 def test_convex_hull_area_counts_as_scikit_image() -> None:
-    """inflate counts its own hull pixels (skimage.morphology takes tenths of a second to import)."""
+    """The outline code counts its own hull pixels (skimage.morphology takes tenths of a second to import)."""
     from skimage.morphology import convex_hull_image
 
     rng = np.random.default_rng(0)
@@ -108,5 +108,5 @@ def test_convex_hull_area_counts_as_scikit_image() -> None:
             ry, rx = rng.random(2) * [h / 3, w / 3] + 0.6
             mask |= ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1
         if mask.any():
-            assert inflate_mod.convex_hull_area(mask) == int(convex_hull_image(mask).sum())
-    assert inflate_mod.convex_hull_area(np.zeros((4, 4), bool)) == 0
+            assert oblique.convex_hull_area(mask) == int(convex_hull_image(mask).sum())
+    assert oblique.convex_hull_area(np.zeros((4, 4), bool)) == 0

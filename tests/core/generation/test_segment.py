@@ -69,9 +69,9 @@ def test_texture_without_an_object_is_a_clear_refusal(texture: str) -> None:
     with pytest.raises(ObjectNotFound) as caught:
         _mask(scenes.texture_only(texture, seed=3))
     err = caught.value
-    assert err.code == "object_not_found" and "Draw a box around the object" in str(err)
+    assert err.code == "object_not_found" and "Mark the object with a box" in str(err)
     assert isinstance(err, ForegroundFillsFrame)  # callers that handled the busy-background refusal still do
-    assert "Teken een kader" in err.render("nl")
+    assert "Markeer het voorwerp met een kader" in err.render("nl")
 
 
 def test_a_gently_mottled_surface_alone_has_no_object_in_it() -> None:
@@ -238,3 +238,40 @@ def test_a_camouflaged_object_in_a_box_is_found_from_the_box_middle() -> None:
 
     outcome, iou, _ = run_scene(_photo_scene("bottle/tissue/astronaut"), box=True)
     assert outcome == "box" and iou > 0.85
+
+
+@pytest.mark.parametrize("box", ["0,0,1,1", "0,0,1,0.995", "0.002,0,1,1"])
+def test_cli_a_whole_picture_box_does_as_well_as_no_box(tmp_path, capsys, box) -> None:
+    """A box with no background outside it gives GrabCut nothing to learn the background from; the
+    picture's own plain background still tells the object apart, as it does without a box."""
+    mask = builders.figure_mask(160)
+    src = tmp_path / "studio.png"
+    src.write_bytes(_png(builders.on_background(mask, 240)))
+    quick = ["--faces", "2000", "--resolution", "160"]
+    assert main([str(src), "-o", str(tmp_path / "plain.stl"), *quick]) == 0
+    capsys.readouterr()
+    assert main([str(src), "-o", str(tmp_path / "boxed.stl"), "--box", box, *quick]) == 0, capsys.readouterr().err
+    assert scenes.iou(_mask(builders.on_background(mask, 240), [float(v) for v in box.split(",")]), mask) > 0.97
+
+
+def test_each_interface_names_its_own_remedy(tmp_path, capsys) -> None:
+    """The CLI has --box, the upload page a box to drag: a refusal that asks for a box says which."""
+    from core.errors import render_code, stored_params
+    from pages.common import PAGE_REMEDIES
+
+    src = tmp_path / "busy.png"
+    src.write_bytes(_png(scenes.texture_only("wood")))
+    assert main([str(src), "-o", str(tmp_path / "out.stl"), "--faces", "2000", "--resolution", "128"]) == 2
+    err = capsys.readouterr().err
+    assert "--box X0,Y0,X1,Y1" in err and "upload page" not in err, err
+    with pytest.raises(ObjectNotFound) as refused:
+        compute_mask(load_image(_png(scenes.texture_only("wood"))))
+    page_en = refused.value.render("en", remedies=PAGE_REMEDIES)
+    page_nl = refused.value.render("nl", remedies=PAGE_REMEDIES)
+    assert "Draw a box around the object on the upload page" in page_en and "--box" not in page_en
+    assert "uploadpagina" in page_nl and "{" not in page_nl
+    # A job's stored failure, shown later on a page, gets the page's remedy too.
+    stored = render_code(refused.value.code, stored_params(refused.value), "nl", remedies=PAGE_REMEDIES)
+    assert stored == page_nl
+    # With no interface named (an operator's log), the message still reads as a sentence.
+    assert "{" not in str(refused.value) and "upload page" not in str(refused.value)

@@ -8,6 +8,10 @@ A valid MAC is not the only check: a payload with fields of the wrong type, or a
 expiry further away than the longest lifetime we ever issue for its purpose, is
 refused too, so that a leaked key or a signing bug cannot mint links that last for
 ever or feed a list where a storage key belongs.
+
+This is shared infrastructure, beside storage and mail: it imports no domain package. Each
+lifetime lives with the domain that owns it (the session's with accounts, the data export's
+with privacy) and the caller passes the longest one in as ``max_lifetime_seconds``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import math
 import time
 from typing import Any
 
-from core.config import get_settings, secret_key
+from core.config import secret_key
 from core.errors import TokenInvalid
 
 #: Replicas' clocks may differ this much; an expiry that far past the longest lifetime still passes.
@@ -35,18 +39,6 @@ _REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
 _OPTIONAL: dict[str, dict[str, type | tuple[type, ...]]] = {
     "file": {"f": str},
 }
-
-
-def max_lifetime_seconds(purpose: str) -> float:
-    """The longest lifetime ``sign`` is ever asked for with ``purpose``, from the settings."""
-    from core.privacy.exports import EXPORT_VALID_DAYS  # the longest file link: the data export's
-
-    settings = get_settings()
-    lifetimes = {
-        "session": settings.session_days * 86400,
-        "file": max(settings.presign_seconds, EXPORT_VALID_DAYS * 86400),
-    }
-    return lifetimes.get(purpose, max(lifetimes.values()))
 
 
 def _b64(data: bytes) -> str:
@@ -72,8 +64,12 @@ def _is_type(value: Any, kind: type | tuple[type, ...]) -> bool:
     return isinstance(value, kind) and not isinstance(value, bool)
 
 
-def unsign(token: str, *, purpose: str) -> dict[str, Any]:
-    """The payload of a token we signed for ``purpose`` and that has not expired; TokenInvalid otherwise."""
+def unsign(token: str, *, purpose: str, max_lifetime_seconds: float) -> dict[str, Any]:
+    """The payload of a token we signed for ``purpose`` and that has not expired; TokenInvalid otherwise.
+
+    ``max_lifetime_seconds`` is the longest ``ttl_seconds`` its owner ever signs ``purpose`` with:
+    an expiry further away than that (plus clock skew) was never issued by us.
+    """
     if not isinstance(token, str):
         raise TokenInvalid()
     try:
@@ -98,7 +94,7 @@ def unsign(token: str, *, purpose: str) -> dict[str, Any]:
     now = time.time()
     if not math.isfinite(exp) or exp < now:
         raise TokenInvalid()
-    if exp > now + max_lifetime_seconds(purpose) + CLOCK_SKEW_SECONDS:
+    if exp > now + max_lifetime_seconds + CLOCK_SKEW_SECONDS:
         raise TokenInvalid()
     for name, kind in _REQUIRED.get(purpose, {}).items():
         if not _is_type(payload.get(name), kind):
