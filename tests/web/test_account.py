@@ -162,3 +162,23 @@ def test_the_password_is_changed_here_and_other_sessions_end(web_session, lang):
     sessions.resolve_session(web_session, here)  # this browser stays logged in
     with pytest.raises(SessionInvalid):
         sessions.resolve_session(web_session, elsewhere)
+
+
+def test_the_sidebar_shows_the_new_address_as_soon_as_the_change_is_confirmed(web_session, login):
+    import re
+
+    from core.models import OutboxMessage
+    from core.privacy import correction
+    from tests.web.conftest import app
+
+    user = create_random_user(web_session)
+    token = login(user)
+    correction.request_email_change(web_session, user=user, new_email="ada@new.example", password=PASSWORD)
+    mail = web_session.exec(select(OutboxMessage).where(OutboxMessage.kind == "email_change")).one()
+    link = re.search(r"confirm_email=([\w-]+)", mail.body).group(1)
+
+    at = app(token, params={"confirm_email": link}).run()
+    assert not at.exception
+    assert "Your new email address is confirmed." in texts(at)
+    sidebar = "\n".join(str(c.value) for c in at.sidebar.caption)
+    assert "Signed in as ada\\@new\\.example" in sidebar, sidebar
