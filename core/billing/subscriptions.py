@@ -10,7 +10,7 @@ import logging
 from sqlmodel import Session, select
 
 from core.audit import audit
-from core.billing import entitlements
+from core.billing import entitlements, notices
 from core.billing.client import ACTIVE_STATUSES, FINAL_STATUSES
 from core.billing.events import Event, SubscriptionState
 from core.models import Plan, Subscription, User, utcnow
@@ -60,6 +60,11 @@ def refresh_plan(session: Session, user: User) -> None:
         user.updated_at = utcnow()
         session.add(user)
         audit(session, "billing.plan_changed", user_id=user.id, plan=str(plan))
+        status = entitlements.account_status(session, user=user)
+        if plan == Plan.PREMIUM:
+            notices.premium_started(session, user=user, renews_on=status.renews_on)
+        else:
+            notices.premium_ended(session, user=user, ended_at=status.ended_on)
 
 
 def apply_state(session: Session, event: Event, user: User, state: SubscriptionState, *, current: bool,
@@ -88,6 +93,7 @@ def apply_state(session: Session, event: Event, user: User, state: SubscriptionS
         log.info("stripe webhook %s: older than the last event applied to %s; ignored", event.id, state.id)
         return "stale"
     entering_past_due = state.status == "past_due" and sub.past_due_since is None
+    was_cancelling = bool(sub.cancel_at_period_end)
     sub.status = state.status
     if state.period_end is not None:
         sub.current_period_end = state.period_end
@@ -115,5 +121,7 @@ def apply_state(session: Session, event: Event, user: User, state: SubscriptionS
         session.add(user)
     if entering_past_due and sub.ended_at is None:
         entitlements.mail_payment_failed(session, user=user, sub=sub)
+    if sub.cancel_at_period_end and not was_cancelling and entitlements.entitles(sub):
+        notices.cancellation_scheduled(session, user=user, ends_on=sub.current_period_end)
     refresh_plan(session, user)
     return state.status
