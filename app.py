@@ -250,8 +250,9 @@ def _sidebar(user: Any) -> None:
             st.markdown(f"**{common.plain(user.name or user.email)}**")
             st.caption(_("Signed in as {email}", email=common.plain(user.email)))
             st.caption(_("Plan: {plan}", plan=common.label("plan", user.plan)))
-            st.caption(common.ngettext("{n} generation left today", "{n} generations left today",
-                                       _quota_left(user)))
+            left = _quota_left(user)
+            st.caption(common.ngettext("{n} generation left today", "{n} generations left today", left)
+                       if left else _("No generations left today"))
         def _changed() -> None:
             # The choice lives in a plain session key: a widget's own state is dropped after a run
             # that stops before drawing it (st.switch_page, st.stop). Saved on the account too.

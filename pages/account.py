@@ -137,9 +137,13 @@ with st.container(border=True, key="account_plan"):
         price = common.premium_price_text()
         if price:
             st.markdown(_("**Premium: {price}**", price=price))
-        st.caption(_("Premium: {n} generations a day, all formats (including PLY and 3MF), higher resolution, "
-                     "priority in the queue, and your models kept while you subscribe.",
-                     n=premium["daily_generations"]))
+            st.caption(_("{n} generations a day, all formats (including PLY and 3MF), higher resolution, priority in "
+                         "the queue, and your models kept while you subscribe.",
+                         n=fmt_number(premium["daily_generations"])))
+        else:
+            st.caption(_("Premium: {n} generations a day, all formats (including PLY and 3MF), higher resolution, "
+                         "priority in the queue, and your models kept while you subscribe.",
+                         n=fmt_number(premium["daily_generations"])))
         if st.button(_("Upgrade to premium"), key="account_upgrade", type="primary",
                      icon=":material/workspace_premium:"):
             _to_stripe(checkout.start_checkout)

@@ -224,10 +224,14 @@ def _result(job_id: int) -> None:
 
 st.title(_("New model"))
 left = _quota()
-(st.caption if left > 0 else st.warning)(
-    ngettext("You can start {n} more generation today (of {limit}).",
-             "You can start {n} more generations today (of {limit}).", left,
-             limit=fmt_number(tier["daily_generations"])))
+if left > 0:
+    st.caption(ngettext("You can start {n} more generation today (of {limit}).",
+                        "You can start {n} more generations today (of {limit}).", left,
+                        limit=fmt_number(tier["daily_generations"])))
+else:
+    st.warning(ngettext("You have no generations left today: your plan allows {n} a day.",
+                        "You have no generations left today: your plan allows {n} a day.",
+                        int(tier["daily_generations"])))
 if user.plan != "premium":
     _premium = settings.tier("premium")
     _price = common.premium_price_text()

@@ -80,7 +80,7 @@ def bar_chart(rows: list[dict[str, Any]], *, x: str, y: str, x_title: str, y_tit
                             color=TITLE_COLOUR, offset=10, limit=0)
     return (alt.Chart(alt.Data(values=rows), title=title)
             .mark_bar(cornerRadiusTopLeft=2, cornerRadiusTopRight=2, color="#3d7ab8")
-            .encode(**enc).properties(height=240))
+            .encode(**enc).properties(height=320 if colour else 240))  # the legend takes its share
 
 
 def bars(rows: list[dict[str, Any]], *, x: str, y: str, x_title: str, y_title: str, colour: str | None = None,
