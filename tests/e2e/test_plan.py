@@ -105,3 +105,27 @@ def test_the_sidebar_shows_the_new_address_once_the_link_is_opened(browser, prod
         shot(page, f"plan-{lang}-3-email-confirmed")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "nl"])
+def test_the_admin_overview_by_the_hour(browser, product, lang):  # type: ignore[no-untyped-def]
+    from tests.e2e.test_admin import _account
+
+    t = lambda m, **f: translate(m, lang, **f)  # noqa: E731
+    context = browser.new_context(viewport={"width": 1400, "height": 2000}, locale="nl-NL" if lang == "nl" else "en-GB")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        _log_in(page, product.url, _account(product, role="admin", locale=lang), lang)
+        page.get_by_role("link", name=re.compile(t("Metrics"))).click()
+        page.get_by_role("heading", name=t("Workers")).wait_for()
+        page.get_by_text(t("24 hours"), exact=True).click()
+        wait_app(page)
+        page.locator("[data-testid='stVegaLiteChart']").first.wait_for()  # at least the new accounts (this admin)
+        page.wait_for_timeout(1500)
+        assert page.get_by_text("empty", exact=True).count() == 0
+        shot(page, f"plan-{lang}-4-admin-24h")
+        if lang == "nl":
+            assert english_leftovers(page) == []
+    finally:
+        context.close()
