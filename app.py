@@ -173,15 +173,15 @@ def _reset_password_page() -> None:
             st.rerun()
 
 
-def _confirm_email() -> None:
-    """``?confirm_email=TOKEN`` from the privacy page's email change."""
+def _confirm_email() -> bool:
+    """``?confirm_email=TOKEN`` from the Account page's email change; True when an address changed."""
     from core.db import get_session
     from core.errors import VormError
     from pages.common import N_, error_text, flash
 
     token = st.query_params.get("confirm_email")
     if not token:
-        return
+        return False
     from core.privacy import correction
 
     try:
@@ -189,9 +189,12 @@ def _confirm_email() -> None:
             correction.confirm_email_change(session, token=token)
     except VormError as exc:
         flash("error", message=error_text(exc))
+        changed = False
     else:
         flash("success", msgid=N_("Your new email address is confirmed."))
+        changed = True
     del st.query_params["confirm_email"]
+    return changed
 
 
 def _policy_banner(user: Any) -> None:
@@ -247,8 +250,9 @@ def _sidebar(user: Any) -> None:
             st.markdown(f"**{common.plain(user.name or user.email)}**")
             st.caption(_("Signed in as {email}", email=common.plain(user.email)))
             st.caption(_("Plan: {plan}", plan=common.label("plan", user.plan)))
-            st.caption(common.ngettext("{n} generation left today", "{n} generations left today",
-                                       _quota_left(user)))
+            left = _quota_left(user)
+            st.caption(common.ngettext("{n} generation left today", "{n} generations left today", left)
+                       if left else _("No generations left today"))
         def _changed() -> None:
             # The choice lives in a plain session key: a widget's own state is dropped after a run
             # that stops before drawing it (st.switch_page, st.stop). Saved on the account too.
@@ -337,7 +341,8 @@ def main() -> None:
                        initial_sidebar_state="expanded")
     _ensure_database()
     user = common.load_user()
-    _confirm_email()
+    if _confirm_email():
+        user = common.load_user()  # the sidebar and the page show the new address in this very run
     sections, home = _pages(user)
     nav = st.navigation(sections)
     if st.session_state.pop("_vorm_go_home", False) and nav.url_path != home.url_path:

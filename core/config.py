@@ -136,7 +136,12 @@ class Settings(BaseSettings):
     segmenter: str = "auto"  # auto: the best installed model; none: never; or a model's name
 
     # Operations
-    premium_price_cents: int = 0  # MRR for active subscribers without an invoice yet (0: shown as unpriced)
+    # The premium price as Vorm knows it without Stripe: the Account and upload pages show it when
+    # Stripe's Price (STRIPE_PRICE_ID) cannot be read, and the MRR counts subscribers without an invoice
+    # at it. 0: unknown (no price is shown rather than a wrong one; such subscribers are unpriced).
+    premium_price_cents: int = Field(default=0, ge=0)
+    premium_price_currency: str = Field(default="eur", pattern=r"^[A-Za-z]{3}$")
+    premium_price_interval: Literal["day", "week", "month", "year"] = "month"
     metrics_token: str = ""  # bearer token for GET /metrics (Prometheus); empty: /metrics answers 404
 
     @classmethod

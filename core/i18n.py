@@ -149,3 +149,10 @@ def format_date(value: date | datetime | None, lang: str | None) -> str:
     if isinstance(value, datetime):
         return babel_dates.format_datetime(value, format="short", locale=_locale(lang))
     return babel_dates.format_date(value, format="medium", locale=_locale(lang))
+
+
+def format_bucket(value: date | datetime, lang: str | None, *, hourly: bool = False) -> str:
+    """A chart's day or hour, short: "30 nov" (Dutch), "30 Nov" (English); hourly "30 nov 14:00"."""
+    if hourly and isinstance(value, datetime):
+        return babel_dates.format_datetime(value, format="d MMM HH:mm", locale=_locale(lang))
+    return babel_dates.format_date(value, format="d MMM", locale=_locale(lang))

@@ -25,7 +25,19 @@ from core.jobs.queue import generations_used_today
 from core.models import InvoiceRecord, User
 from core.privacy import correction
 from pages import common
-from pages.common import N_, _, error_text, flash, fmt_date, fmt_money, label, ngettext, plain, require_user
+from pages.common import (
+    N_,
+    _,
+    error_text,
+    flash,
+    fmt_date,
+    fmt_money,
+    fmt_number,
+    label,
+    ngettext,
+    plain,
+    require_user,
+)
 
 CONFIRM_POLL_SECONDS = 2.0  # how often the page looks for the webhook's plan change after a payment
 INVOICES_SHOWN = 24
@@ -99,8 +111,13 @@ limit = int(settings.tier(current.plan)["daily_generations"])
 with st.container(border=True, key="account_plan"):
     st.subheader(_("Plan and subscription"))
     st.markdown(_("Your plan: **{plan}**", plan=label("plan", current.plan)))
-    st.markdown(ngettext("{used} of {n} generation used today", "{used} of {n} generations used today", limit,
-                         used=used))
+    if used > limit:  # more than the plan allows now: started under a bigger plan earlier today
+        st.markdown(ngettext("{n} generation today; your plan allows {limit} a day, so none are left today.",
+                             "{n} generations today; your plan allows {limit} a day, so none are left today.", used,
+                             limit=fmt_number(limit)))
+    else:
+        st.markdown(ngettext("{used} of {n} generation used today", "{used} of {n} generations used today", limit,
+                             used=fmt_number(used)))
     if status.state == BillingState.PREMIUM and status.renews_on:
         st.markdown(_("Your subscription renews on {date}.", date=fmt_date(status.renews_on)))
     elif status.state == BillingState.PREMIUM and status.ends_on:
@@ -117,9 +134,16 @@ with st.container(border=True, key="account_plan"):
                 icon=":material/event_busy:")
     if current.plan != "premium":
         premium = settings.tier("premium")
-        st.caption(_("Premium: {n} generations a day, all formats (including PLY and 3MF), higher resolution, "
-                     "priority in the queue, and your models kept while you subscribe.",
-                     n=premium["daily_generations"]))
+        price = common.premium_price_text()
+        if price:
+            st.markdown(_("**Premium: {price}**", price=price))
+            st.caption(_("{n} generations a day, all formats (including PLY and 3MF), higher resolution, priority in "
+                         "the queue, and your models kept while you subscribe.",
+                         n=fmt_number(premium["daily_generations"])))
+        else:
+            st.caption(_("Premium: {n} generations a day, all formats (including PLY and 3MF), higher resolution, "
+                         "priority in the queue, and your models kept while you subscribe.",
+                         n=fmt_number(premium["daily_generations"])))
         if st.button(_("Upgrade to premium"), key="account_upgrade", type="primary",
                      icon=":material/workspace_premium:"):
             _to_stripe(checkout.start_checkout)

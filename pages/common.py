@@ -110,6 +110,14 @@ def fmt_money(amount_cents: int, currency: str) -> str:
     return i18n.format_money(amount_cents, currency, lang())
 
 
+def premium_price_text() -> str | None:
+    """The premium price with its interval ("€ 9,99 per maand"), or None when Vorm does not know it."""
+    from core.billing.price import premium_price, price_text
+
+    found = premium_price()
+    return price_text(found, lang()) if found is not None else None
+
+
 #: Every ASCII punctuation character: CommonMark lets each be escaped with a backslash, and escaping
 #: all of them also stops GitHub's autolinks (www.x.example, a@b.example), headings (#), lists (-, +, 1.),
 #: tables (|), entities (&amp;) and Streamlit's :color[], :material/icon: and $math$.

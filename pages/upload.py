@@ -14,6 +14,7 @@ from core.content import uploads
 from core.db import get_session
 from core.errors import VormError
 from core.models import JobStatus
+from pages import common
 from pages.common import (
     N_,
     _,
@@ -225,10 +226,26 @@ def _result(job_id: int) -> None:
 
 st.title(_("New model"))
 left = _quota()
-(st.caption if left > 0 else st.warning)(
-    ngettext("You can start {n} more generation today (of {limit}).",
-             "You can start {n} more generations today (of {limit}).", left,
-             limit=fmt_number(tier["daily_generations"])))
+if left > 0:
+    st.caption(ngettext("You can start {n} more generation today (of {limit}).",
+                        "You can start {n} more generations today (of {limit}).", left,
+                        limit=fmt_number(tier["daily_generations"])))
+else:
+    st.warning(ngettext("You have no generations left today: your plan allows {n} a day.",
+                        "You have no generations left today: your plan allows {n} a day.",
+                        int(tier["daily_generations"])))
+if user.plan != "premium":
+    _premium = settings.tier("premium")
+    _price = common.premium_price_text()
+    with st.container(horizontal=True, vertical_alignment="center", key="upload_premium"):
+        st.caption(_("Premium: {n} generations a day, all formats and a higher resolution, for {price}.",
+                     n=fmt_number(_premium["daily_generations"]), price=_price) if _price else
+                   _("Premium: {n} generations a day, all formats and a higher resolution.",
+                     n=fmt_number(_premium["daily_generations"])))
+        try:
+            st.page_link("pages/account.py", label=_("Upgrade to premium"), icon=":material/workspace_premium:")
+        except Exception:  # the page is not registered (run on its own, e.g. in a page test)
+            pass
 
 if st.query_params.get("again"):
     # "Generate again" from a model page starts a new form, even when this tab's last job is still shown.

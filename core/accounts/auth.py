@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from core.accounts.access import NO_CLIENT, Client, record_access
 from core.accounts.links import void_tokens
 from core.accounts.sessions import revoke_sessions, session_id
-from core.audit import audit
+from core.audit import audit, user_actor
 from core.config import get_settings
 from core.errors import (
     DuplicateEmail,
@@ -112,8 +112,10 @@ def create_user(
     plan: str = "free",
     locale: str = "en",
     accepted_policy: str | None = None,
+    self_service: bool = False,
 ) -> User:
-    """Create an account. ``accepted_policy`` records which policy version the person accepted."""
+    """Create an account. ``accepted_policy`` records which policy version the person accepted;
+    ``self_service``: the person registered themselves (the audit log names them as its actor)."""
     email = normalise_email(email)
     check_password_strength(password, email=email)
     name = (name or "").strip()
@@ -134,7 +136,8 @@ def create_user(
     if accepted_policy:
         session.add(PolicyAcceptance(user_id=pk(user), version=accepted_policy))
         user.policy_acknowledged_version = accepted_policy
-    audit(session, "user.created", user_id=user.id, role=role, plan=plan)
+    audit(session, "user.created", user_id=user.id, role=role, plan=plan,
+          **({"actor": user_actor(user.id)} if self_service else {}))
     return user
 
 
@@ -144,7 +147,7 @@ def register(session: Session, *, email: str, name: str, password: str, accepted
     if not accepted_policy:
         raise ValidationError(N_("Please accept the privacy policy to create an account."))
     user = create_user(session, email=email, password=password, name=name, locale=locale,
-                       accepted_policy=policy.current().version)
+                       accepted_policy=policy.current().version, self_service=True)
     user.last_login_at = utcnow()  # registering logs the person in
     record_access(session, kind="register", client=client, user_id=user.id)
     session.commit()
@@ -230,7 +233,7 @@ def change_password(session: Session, *, user_id: int, old_password: str, new_pa
     # One transaction: the new password, no old link and no other session exist only together.
     void_tokens(session, user_id=pk(user))
     revoke_sessions(session, user_id=pk(user), except_sid=keep_sid)
-    audit(session, "user.password_changed", user_id=user.id)
+    audit(session, "user.password_changed", user_id=user.id, actor=user_actor(user.id))
     record_access(session, kind="password_changed", client=NO_CLIENT, user_id=user.id)
     session.commit()
 

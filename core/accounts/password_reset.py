@@ -12,7 +12,7 @@ from core.accounts.access import NO_CLIENT, Client, record_access
 from core.accounts.auth import check_password_strength, get_user_by_email, hash_password
 from core.accounts.links import consume_one_time_token, issue_one_time_token, peek_one_time_token, void_tokens
 from core.accounts.sessions import revoke_sessions
-from core.audit import audit
+from core.audit import audit, user_actor
 from core.config import get_settings, public_url
 from core.errors import TokenInvalid
 from core.mail import enqueue_mail
@@ -101,7 +101,7 @@ def reset_password(session: Session, *, token: str, new_password: str) -> User:
     session.add(user)
     void_tokens(session, user_id=pk(user))
     revoke_sessions(session, user_id=pk(user))
-    audit(session, "user.password_reset", user_id=user.id)
+    audit(session, "user.password_reset", user_id=user.id, actor=user_actor(user.id))
     session.commit()
     return user
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core.audit import audit
+from core.billing import notices
 from core.errors import NotFound, ValidationError
 from core.i18n import N_
 from core.jobs import queue
@@ -89,6 +90,11 @@ def set_plan(session: Session, *, admin: User, user_id: int, plan: str, reason: 
     session.add(user)
     audit(session, "admin.plan_changed", user_id=user.id, actor=_actor(admin), admin_id=admin.id,
           target=f"user:{user.id}", before=before, after=plan, reason=reason)
+    if before != plan:
+        if plan == Plan.PREMIUM:
+            notices.premium_started(session, user=user)
+        else:
+            notices.premium_ended(session, user=user)
     session.commit()
     return user
 

@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from core.audit import audit
+from core.audit import audit, user_actor
 from core.billing import entitlements
 from core.billing.client import PaymentsUnavailable, get_client, stripe_configured
 from core.config import get_settings, public_url
@@ -175,7 +175,7 @@ def start_checkout(session: Session, *, user_id: int) -> str:
     session.add(user)
     session.add(CheckoutSession(user_id=int(user.id or 0), stripe_session_id=str(created.id), url=url,
                                 expires_at=expires))
-    audit(session, "billing.checkout_started", user_id=user.id)
+    audit(session, "billing.checkout_started", user_id=user.id, actor=user_actor(user.id))
     session.commit()
     return url
 

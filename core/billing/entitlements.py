@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from core.audit import audit
+from core.billing import notices
 from core.billing.client import ACTIVE_STATUSES
 from core.config import get_settings, public_url
 from core.i18n import format_date, translate
@@ -62,6 +63,11 @@ def refresh_plan(session: Session, user: User) -> None:
         user.updated_at = utcnow()
         session.add(user)
         audit(session, "billing.plan_changed", user_id=user.id, plan=str(plan))
+        status = account_status(session, user=user)
+        if plan == Plan.PREMIUM:
+            notices.premium_started(session, user=user, renews_on=status.renews_on)
+        else:
+            notices.premium_ended(session, user=user, ended_at=status.ended_on)
 
 
 def expire_grace(session: Session, *, now: datetime | None = None) -> list[tuple[Subscription, datetime]]:

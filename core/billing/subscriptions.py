@@ -9,7 +9,7 @@ import logging
 
 from sqlmodel import Session, select
 
-from core.billing import entitlements
+from core.billing import entitlements, notices
 from core.billing.client import ACTIVE_STATUSES, FINAL_STATUSES
 from core.billing.events import Event, SubscriptionState
 from core.models import Subscription, User, utcnow
@@ -71,6 +71,7 @@ def apply_state(session: Session, event: Event, user: User, state: SubscriptionS
         log.info("stripe webhook %s: older than the last event applied to %s; ignored", event.id, state.id)
         return "stale"
     entering_past_due = state.status == "past_due" and sub.past_due_since is None
+    was_cancelling = bool(sub.cancel_at_period_end)
     sub.status = state.status
     if state.period_end is not None:
         sub.current_period_end = state.period_end
@@ -100,5 +101,7 @@ def apply_state(session: Session, event: Event, user: User, state: SubscriptionS
         session.add(user)
     if entering_past_due and sub.ended_at is None:
         entitlements.mail_payment_failed(session, user=user, sub=sub)
+    if sub.cancel_at_period_end and not was_cancelling and entitlements.entitles(sub):
+        notices.cancellation_scheduled(session, user=user, ends_on=sub.current_period_end)
     entitlements.refresh_plan(session, user)
     return state.status

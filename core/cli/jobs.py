@@ -62,7 +62,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             raise NotFound(f"No account with the email address {args.user}.")
         validated = [validate_upload(data, filename=path.name, plan=user.plan) for path, data in images]
         job = submit_generation(session, user=user, images=validated, mode=args.mode, options={},
-                                name=args.name or paths[0].stem)
+                                name=args.name or paths[0].stem, actor="operator")
     print(job.id)
     return 0
 

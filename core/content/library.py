@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlmodel import select
 
-from core.audit import audit
+from core.audit import audit, user_actor
 from core.config import get_settings
 from core.errors import NotFound, PermissionDenied, ValidationError
 from core.i18n import N_
@@ -120,7 +120,7 @@ def rename_model(session: Session, *, user_id: int, model_id: int, name: str) ->
     model = get_model(session, user_id=user_id, model_id=model_id)
     model.name = name
     session.add(model)
-    audit(session, "model.renamed", user_id=user_id, model_id=model.id)
+    audit(session, "model.renamed", user_id=user_id, actor=user_actor(user_id), model_id=model.id)
     session.commit()
     return model
 
@@ -142,7 +142,7 @@ def delete_model(session: Session, *, user_id: int, model_id: int) -> None:
         job.model_id = None
         session.add(job)
     session.delete(model)
-    audit(session, "model.deleted", user_id=user_id, model_id=model_id)
+    audit(session, "model.deleted", user_id=user_id, actor=user_actor(user_id), model_id=model_id)
     session.commit()
 
 

@@ -241,13 +241,15 @@ def store_upload(session: Session, *, user: User, data: bytes, filename: str, cl
 
 
 def submit_generation(session: Session, *, user: User, images: Sequence[ValidatedImage], mode: str,
-                      options: dict[str, Any], name: str = "", client: Client | None = None) -> GenerationJob:
+                      options: dict[str, Any], name: str = "", client: Client | None = None,
+                      actor: str | None = None) -> GenerationJob:
     """Store validated images and queue their generation, or refuse having stored nothing.
 
     In this order: the plan's limits are checked first (reads only, and no transaction stays open
     while storage is written); the images are stored; their Upload rows, the access log and the job
     are inserted in one transaction that checks the limits again under the user's lock. If that
     still refuses (another tab won the race) or fails, the objects just stored are deleted.
+    ``actor``: who the audit log names, when not the user (the operator's CLI).
     """
     from core.jobs import queue
 
@@ -270,7 +272,7 @@ def submit_generation(session: Session, *, user: User, images: Sequence[Validate
         for _row in rows:
             record_access(session, kind="upload", client=client or NO_CLIENT, user_id=user.id)
         return queue.enqueue_generation(session, user=user, upload_ids=[], new_uploads=rows, mode=mode,
-                                        options=options, name=name)
+                                        options=options, name=name, actor=actor)
     except BaseException as exc:
         session.rollback()
         _forget(keys)

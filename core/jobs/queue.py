@@ -38,7 +38,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from core.audit import audit
+from core.audit import audit, user_actor
 from core.config import get_settings
 from core.errors import NotFound, ValidationError
 from core.i18n import N_
@@ -223,8 +223,11 @@ def check_limits(session: Session, *, user: User, views: int, mode: str, options
 
 
 def enqueue_generation(session: Session, *, user: User, upload_ids: list[int], mode: str,
-                       options: dict[str, Any], name: str = "", new_uploads: Sequence[Upload] = ()) -> GenerationJob:
+                       options: dict[str, Any], name: str = "", new_uploads: Sequence[Upload] = (),
+                       actor: str | None = None) -> GenerationJob:
     """Check the user's limits and queue a generation; commits. Raises QuotaExceeded or ValidationError.
+
+    ``actor`` (the audit log's) is the user unless someone else starts it for them (the operator's CLI).
 
     ``new_uploads`` are Upload rows not yet in the database (their files already stored); they are
     inserted in the same transaction as the job, so a refusal leaves neither. Call it with no other
@@ -255,7 +258,8 @@ def enqueue_generation(session: Session, *, user: User, upload_ids: list[int], m
         job_options["resolution"] = int(tier["resolution_px"])
         job = insert_job(session, user_id=user_id, upload_ids=ids, mode=mode, options=job_options,
                          name=name.strip()[:255], priority=int(tier["priority"]))
-        audit(session, "job.enqueued", user_id=user_id, job_id=job.id, mode=mode, views=len(ids))
+        audit(session, "job.enqueued", user_id=user_id, actor=actor or user_actor(user_id), job_id=job.id, mode=mode,
+              views=len(ids))
         session.commit()
     except BaseException:
         session.rollback()
@@ -317,7 +321,8 @@ def cancel_job(session: Session, *, job_id: int, user_id: int | None) -> Generat
                 error_code=JobCancelled.code, error_message="Cancelled.")
         .execution_options(synchronize_session=False))
     if result.rowcount:  # type: ignore[attr-defined]
-        audit(session, "job.cancelled", user_id=job.user_id, job_id=job.id)
+        actor = user_actor(user_id) if user_id is not None else "operator"
+        audit(session, "job.cancelled", user_id=job.user_id, actor=actor, job_id=job.id)
     session.commit()
     return get_job(session, job_id=job_id, user_id=user_id)
 

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from core.audit import audit
+from core.audit import audit, user_actor
 from core.config import public_url
 from core.errors import NotFound
 from core.i18n import N_, translate
@@ -58,7 +58,7 @@ def acknowledge_policy(session: Session, *, user: User) -> None:
     fresh.policy_acknowledged_version = current.version
     session.add(fresh)
     session.add(PolicyAcceptance(user_id=int(fresh.id or 0), version=current.version))
-    audit(session, "policy.acknowledged", user_id=fresh.id, version=current.version)
+    audit(session, "policy.acknowledged", user_id=fresh.id, actor=user_actor(fresh.id), version=current.version)
     session.commit()
     user.policy_acknowledged_version = current.version
 

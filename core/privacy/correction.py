@@ -6,7 +6,7 @@ from sqlmodel import Session, select
 
 from core.accounts.auth import normalise_email, verify_password
 from core.accounts.links import consume_one_time_token, issue_one_time_token
-from core.audit import audit
+from core.audit import audit, user_actor
 from core.config import get_settings, public_url
 from core.errors import DuplicateEmail, NotFound, ValidationError
 from core.i18n import N_, translate
@@ -56,7 +56,7 @@ def change_name(session: Session, *, user: User, name: str) -> User:
     user = session.merge(user)
     user.name, user.updated_at = name, utcnow()
     session.add(user)
-    audit(session, "user.name_changed", user_id=user.id)
+    audit(session, "user.name_changed", user_id=user.id, actor=user_actor(user.id))
     session.commit()
     return user
 
@@ -76,7 +76,7 @@ def request_email_change(session: Session, *, user: User, new_email: str, passwo
     if session.exec(select(User.id).where(User.email == new_email)).first() is not None:
         raise DuplicateEmail()
     send_email_change_link(session, user=user, new_email=new_email)
-    audit(session, "user.email_change_requested", user_id=user.id)
+    audit(session, "user.email_change_requested", user_id=user.id, actor=user_actor(user.id))
     session.commit()
     return new_email
 
@@ -115,6 +115,6 @@ def confirm_email_change(session: Session, *, token: str) -> User:
                                 "that was not you, contact us at once at {support}.\n\nVorm",
                                 user.locale, name=user.name or old, new=user.email,
                         support=get_settings().support_email))
-    audit(session, "user.email_changed", user_id=user.id)
+    audit(session, "user.email_changed", user_id=user.id, actor=user_actor(user.id))
     session.commit()
     return user

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from core.accounts.access import Client
 from core.accounts.auth import verify_password
-from core.audit import audit
+from core.audit import audit, user_actor
 from core.billing import client
 from core.db import get_session
 from core.errors import NotFound, WrongCredentials
@@ -71,7 +71,7 @@ def delete_upload(session: Session, *, user: User, upload_id: int, storage: Stor
         raise NotFound(N_("That upload does not exist (any more)."))
     (storage or get_storage()).delete_many([up.storage_key])
     session.delete(up)
-    audit(session, "upload.deleted", user_id=user.id, upload_id=upload_id, actor="user")
+    audit(session, "upload.deleted", user_id=user.id, upload_id=upload_id, actor=user_actor(user.id))
     session.commit()
 
 
@@ -82,7 +82,7 @@ def delete_model(session: Session, *, user: User, model_id: int, storage: Storag
     storage = storage or get_storage()
     storage.delete_many(_model_object_keys(storage, model))
     session.delete(model)
-    audit(session, "model.deleted", user_id=user.id, model_id=model_id, actor="user")
+    audit(session, "model.deleted", user_id=user.id, model_id=model_id, actor=user_actor(user.id))
     session.commit()
 
 

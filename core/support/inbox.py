@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from core.audit import audit
+from core.audit import audit, user_actor
 from core.config import get_settings, public_url
 from core.errors import NotFound, ValidationError
 from core.i18n import N_, translate
@@ -128,7 +128,8 @@ def answer(session: Session, *, ticket_id: int, user: User, body: str) -> Suppor
                  body=f"From: {ticket.email}\n\n{body}\n\nReply with: python -m core.manage ticket {ticket.id} "
                       f"--reply TEXT, or on the admin page.\n")
     session.flush()
-    audit(session, "support.answered", user_id=user.id, actor="user", ticket_id=ticket.id, message_id=message.id)
+    audit(session, "support.answered", user_id=user.id, actor=user_actor(user.id), ticket_id=ticket.id,
+          message_id=message.id)
     session.commit()
     return message
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from core.accounts.auth import normalise_email
-from core.audit import audit
+from core.audit import audit, user_actor
 from core.config import get_settings
 from core.errors import ValidationError
 from core.i18n import N_
@@ -56,7 +56,7 @@ def create_privacy_request(session: Session, *, user: User, kind: str, details: 
                          details=(details or "")[:MAX_DETAILS_CHARS], created_at=now, due_at=add_month(now))
     session.add(req)
     session.flush()
-    audit(session, "privacy.request_created", user_id=user.id, request_id=req.id, kind=kind)
+    audit(session, "privacy.request_created", user_id=user.id, actor=user_actor(user.id), request_id=req.id, kind=kind)
     if notify:
         handled = "" if status == "open" else " (self-service: handled automatically, nothing to do)"
         enqueue_mail(session, to=get_settings().support_email, kind="privacy_notice", user_id=req.user_id,
@@ -94,7 +94,8 @@ def create_ticket(session: Session, *, user: User | None, email: str, subject: s
     enqueue_mail(session, to=get_settings().support_email, kind="support_ticket", user_id=ticket.user_id,
                  subject=f"Ticket #{ticket.id}: {ticket.subject}",
                  body=f"From: {email}\nTopic: {topic}\n\n{body}\n")
-    audit(session, "support.ticket_created", user_id=ticket.user_id, ticket_id=ticket.id, topic=topic)
+    audit(session, "support.ticket_created", user_id=ticket.user_id,
+          actor=user_actor(ticket.user_id) if ticket.user_id else "visitor", ticket_id=ticket.id, topic=topic)
     session.commit()
     return ticket
 

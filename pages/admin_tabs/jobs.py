@@ -69,9 +69,10 @@ def render(admin: User, period: metrics.Period) -> None:
     c[3].metric(_("Wait until start, 95th percentile"),
                 fmt_duration(wait["p95"]) if wait["p95"] is not None else "—")
     st.subheader(_("Jobs by status"))
-    charts.bars([{"t": b["t"], "status": label("job_status", b["status"]), "n": b["n"]} for b in jobs["per_bucket"]],
+    charts.bars(charts.timeline([{**b, "status": label("job_status", b["status"])} for b in jobs["per_bucket"]],
+                                period, series="status"),
                 x="t", y="n", colour="status", x_title=_("Hour") if period.hourly else _("Date"), y_title=_("Jobs"),
-                colour_title=_("Status"), key="chart_jobs")
+                colour_title=_("Status"), key="chart_jobs", empty=_("No jobs in this period."))
     st.subheader(_("Engine time"))
     if jobs["engine"]:
         st.dataframe([{_("Mode"): label("mode", r["mode"]), _("Device"): r["device"], _("Jobs"): fmt_number(r["n"]),

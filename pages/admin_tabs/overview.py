@@ -42,7 +42,9 @@ def render(admin: User, period: metrics.Period) -> None:
     c[3].metric(_("Active, 30 days"), fmt_number(users["active_30d"]))
     c[4].metric(_("Free / premium"), f"{fmt_number(users['by_plan'].get('free', 0))} / "
                                      f"{fmt_number(users['by_plan'].get('premium', 0))}")
-    charts.bars(users["new"], x="t", y="n", x_title=_("Date"), y_title=_("New accounts"), key="chart_new_users")
+    charts.bars(charts.timeline(users["new"], period), x="t", y="n",
+                x_title=_("Hour") if period.hourly else _("Date"), y_title=_("New accounts"), key="chart_new_users",
+                empty=_("No new accounts in this period."))
 
     st.subheader(_("Money"))
     c = st.columns(5)
@@ -59,18 +61,19 @@ def render(admin: User, period: metrics.Period) -> None:
                      "in the revenue.", n=fmt_number(money["unpriced"])))
 
     st.subheader(_("Storage and retention"))
-    st.dataframe([{_("Plan"): label("plan", s["plan"]), _("Uploads"): fmt_number(s["uploads"]),
+    charts.table([{_("Plan"): label("plan", s["plan"]), _("Uploads"): fmt_number(s["uploads"]),
                    _("Upload size"): fmt_size(s["upload_bytes"]), _("Models"): fmt_number(s["models"])}
-                  for s in store], hide_index=True, key="admin_storage")
+                  for s in store], key="admin_storage", empty=_("Nothing is stored yet: no uploads and no models."))
     nxt = _next_purge(get_settings().db_url)
     st.caption(_("The next purge would delete {models} models and {uploads} uploads ({objects} stored files) of "
                  "{users} accounts.", models=fmt_number(nxt["models"]), uploads=fmt_number(nxt["uploads"]),
                  objects=fmt_number(nxt["objects"]), users=fmt_number(nxt["users"])))
     if history:
-        rows = [{"t": fmt_date(h["at"]), "n": h["models"] + h["uploads"]} for h in reversed(history)]
+        rows = [{"t": charts.bucket(h["at"]), "n": h["models"] + h["uploads"]}
+                for h in sorted(history, key=lambda h: h["at"])]
         st.markdown("**" + _("Purge history") + "**")
-        charts.bars(rows, x="t", y="n", x_title=_("Run"), y_title=_("Models and uploads deleted"),
-                    key="chart_purges")
+        charts.bars(rows, x="t", y="n", x_title=_("Date"), y_title=_("Models and uploads deleted"),
+                    key="chart_purges", empty=_("The last purges deleted nothing."))
     else:
         st.caption(_("No purge has run yet."))
 
@@ -79,7 +82,8 @@ def render(admin: User, period: metrics.Period) -> None:
         st.subheader(_("Open tickets by age"))
         names = [_(text) for text in AGE_LABELS]
         charts.bars([{"age": names[a["bucket"]], "n": a["n"]} for a in ages], x="age", y="n",
-                    x_title=_("Waiting"), y_title=_("Tickets"), key="chart_ticket_age")
+                    x_title=_("Waiting"), y_title=_("Open tickets"), key="chart_ticket_age",
+                    empty=_("No open tickets."))
     with right:
         st.subheader(_("Privacy requests"))
         overdue = sum(r.overdue for r in waiting)

@@ -74,6 +74,7 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
         pytest.fail("Chromium is missing: apt-get install -y chromium")
     base = tmp_path_factory.mktemp("product")
     stripe = StripeStub().start()
+    stripe.set_price("price_premium_monthly", unit_amount=999, currency="eur", interval="month")  # the default id
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {

@@ -12,6 +12,7 @@ the calls Vorm makes, with Stripe's shapes:
   ``subscriptions`` (the state Stripe holds now, which a test sets); a deleted customer's list is
   Stripe's 404, and ``expand[]=latest_invoice`` (``data.latest_invoice`` on a list) puts the invoice
   of that id from ``invoices`` in its place, as Stripe expands it.
+- ``GET /v1/prices/<id>`` from ``prices`` (``set_price``).
 
 Anything else is a 404 like Stripe's. ``requests`` lists (method, path) of every request and
 ``posted`` the form parameters of every POST, so tests can check what was asked.
@@ -47,6 +48,8 @@ class StripeStub:
     invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Customer id -> the customer object.
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Price id -> the Price object.
+    prices: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Checkout Session id -> the session object.
     checkout_sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Billing Portal session id -> the session object.
@@ -68,6 +71,13 @@ class StripeStub:
         self.subscriptions[sub_id] = {
             "id": sub_id, "object": "subscription", "customer": customer, "status": status, "created": created,
             "current_period_end": current_period_end, "ended_at": ended_at, **extra}
+
+    def set_price(self, price_id: str, *, unit_amount: int, currency: str = "eur", interval: str = "month",
+                  interval_count: int = 1) -> None:
+        self.prices[price_id] = {
+            "id": price_id, "object": "price", "active": True, "billing_scheme": "per_unit", "currency": currency,
+            "unit_amount": unit_amount, "unit_amount_decimal": str(unit_amount), "type": "recurring",
+            "recurring": {"interval": interval, "interval_count": interval_count, "usage_type": "licensed"}}
 
     def complete_checkout(self, session_id: str, *, subscription_id: str | None = None,
                           period_days: int = 30) -> dict[str, Any]:
@@ -161,6 +171,10 @@ class StripeStub:
                     return self._missing("customer", ident)
                 if path.startswith("/v1/checkout/sessions/") and ident in stub.checkout_sessions:
                     return self._send(200, stub.checkout_sessions[ident])
+                if path.startswith("/v1/prices/"):
+                    if ident in stub.prices:
+                        return self._send(200, stub.prices[ident])
+                    return self._missing("price", ident)
                 self._missing("subscription" if "subscriptions" in path else "object", ident)
 
             def do_POST(self) -> None:  # noqa: N802

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from core.i18n import translate
+from core.i18n import translate, translate_plural
 from core.models import CheckoutSession, InvoiceRecord, Subscription, User, utcnow
 from tests.utils.builders import PASSWORD, create_random_user
 from tests.web.conftest import texts
@@ -162,3 +162,63 @@ def test_the_password_is_changed_here_and_other_sessions_end(web_session, lang):
     sessions.resolve_session(web_session, here)  # this browser stays logged in
     with pytest.raises(SessionInvalid):
         sessions.resolve_session(web_session, elsewhere)
+
+
+def test_the_sidebar_shows_the_new_address_as_soon_as_the_change_is_confirmed(web_session, login):
+    import re
+
+    from core.models import OutboxMessage
+    from core.privacy import correction
+    from tests.web.conftest import app
+
+    user = create_random_user(web_session)
+    token = login(user)
+    correction.request_email_change(web_session, user=user, new_email="ada@new.example", password=PASSWORD)
+    mail = web_session.exec(select(OutboxMessage).where(OutboxMessage.kind == "email_change")).one()
+    link = re.search(r"confirm_email=([\w-]+)", mail.body).group(1)
+
+    at = app(token, params={"confirm_email": link}).run()
+    assert not at.exception
+    assert "Your new email address is confirmed." in texts(at)
+    sidebar = "\n".join(str(c.value) for c in at.sidebar.caption)
+    assert "Signed in as ada\\@new\\.example" in sidebar, sidebar
+
+
+@pytest.mark.parametrize(("lang", "shown"), [("en", "€9.99 per month"), ("nl", "€\xa09,99 per maand")])
+def test_the_price_of_premium_is_shown_before_upgrading_on_account_and_upload(web_session, login, stripe_stub, lang,
+                                                                              shown):
+    from core.billing.price import reset_price_cache
+    from tests.web.conftest import app
+
+    reset_price_cache()
+    stripe_stub.set_price("price_premium_monthly", unit_amount=999, currency="eur", interval="month")
+    user = create_random_user(web_session)
+    at = account(user, lang=lang)
+    assert not at.exception
+    assert shown in texts(at)
+    at = app(login(user), lang=lang).run()  # the upload page, in the frame
+    assert not at.exception
+    assert translate("Premium: {n} generations a day, all formats and a higher resolution, for {price}.", lang,
+                     n=200, price=shown) in texts(at)
+
+    subscribe(web_session, user, "active", current_period_end=utcnow() + timedelta(days=20))
+    assert shown not in texts(account(user, lang=lang))  # a subscriber is not offered it again
+    reset_price_cache()
+
+
+@pytest.mark.parametrize("lang", ["en", "nl"])
+def test_more_generations_today_than_the_plan_now_allows_reads_sensibly(web_session, lang):
+    from core.jobs import queue
+    from core.models import JobStatus
+
+    user = create_random_user(web_session)  # premium ended this morning after 6 generations
+    for _ in range(6):
+        queue.insert_job(web_session, user_id=user.id, upload_ids=[]).status = JobStatus.SUCCEEDED
+    web_session.commit()
+    at = account(user, lang=lang)
+    assert not at.exception
+    shown = texts(at)
+    assert translate_plural("{n} generation today; your plan allows {limit} a day, so none are left today.",
+                            "{n} generations today; your plan allows {limit} a day, so none are left today.", 6,
+                            lang, limit=5) in shown
+    assert "6 of 5" not in shown and "6 van 5" not in shown

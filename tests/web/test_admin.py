@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlmodel import select
 
+from core.i18n import translate
 from core.models import OutboxMessage, Role, SupportTicket
 from tests.utils.builders import create_random_user
 from tests.web.conftest import app, texts
@@ -150,3 +153,57 @@ def test_every_tab_renders_with_demo_data_in_both_languages(web_db, web_session,
     at = _admin_tab(token, "Jobs", lang="en")  # the account speaks Dutch now: the last run chose it
     assert at.get("vega_lite_chart") and at.get("deck_gl_json_chart")
     assert "Most frequent failures" in texts(at)
+
+
+def _charts(at) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    """The page's Altair charts by their element id's key part, as the Vega-Lite specs the browser gets."""
+    import json
+
+    return {json.loads(c.proto.spec).get("title", {}).get("text", ""): json.loads(c.proto.spec)
+            for c in at.get("vega_lite_chart")}
+
+
+def _chart_rows(at, title: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    """The rows a chart draws (Streamlit sends them beside the spec, as Arrow)."""
+    import json
+
+    import pyarrow as pa
+
+    [chart] = [c for c in at.get("vega_lite_chart") if json.loads(c.proto.spec).get("title", {}).get("text") == title]
+    return pa.ipc.open_stream(chart.proto.data.data).read_all().to_pylist()
+
+
+def test_admin_charts_count_in_whole_numbers_with_titles_that_fit(web_db, web_session, login):
+    from core.admin import demo
+
+    admin = create_random_user(web_session, role=Role.ADMIN)
+    demo.seed(web_session, users=12, jobs=40, models=10)
+    for lang, deleted, tickets in (("en", "Models and uploads deleted", "Open tickets"),
+                                   ("nl", "Verwijderde modellen en uploads", "Open tickets")):
+        at = _admin_tab(login(admin), "Overview", lang=lang)
+        assert not at.exception
+        charts = _charts(at)
+        assert deleted in charts and tickets in charts, sorted(charts)
+        for title, spec in charts.items():
+            y = spec["encoding"]["y"]
+            # The count's title stands above the chart in full; a vertical axis title was cut at the chart's height.
+            assert y.get("title") is None and spec["title"]["limit"] == 0, title
+            assert (y["axis"]["format"], y["axis"]["tickMinStep"]) == ("d", 1), title  # 0, 1, 2: no 0.5, no 0.000000
+            assert spec["encoding"]["x"]["axis"]["labelAngle"] == 0, title
+        days = [row["t"] for row in _chart_rows(at, translate("New accounts", lang))]
+        assert len(days) == len(set(days)) == 8  # every day of the 7-day period, a quiet one as 0 rather than a gap
+        labels = [row["t"] for row in _chart_rows(at, deleted)]
+        assert all(re.fullmatch(r"\d{1,2} \w{3}\.?", t) for t in labels), labels  # "30 nov", not "30/11/2026, 23:11"
+
+
+def test_admin_overview_on_a_fresh_install_says_there_is_nothing_instead_of_empty_tables(web_db, web_session, login):
+    admin = create_random_user(web_session, role=Role.ADMIN)
+    for lang in ("en", "nl"):
+        at = _admin_tab(login(admin), "Overview", lang=lang)
+        assert not at.exception
+        assert [len(d.value) for d in at.dataframe if len(d.value) == 0] == []  # no table that reads "empty"
+        # One chart: the admin's own new account; none of zeros (tickets by age, purges).
+        assert list(_charts(at)) == [translate("New accounts", lang)]
+        shown = texts(at)
+        for message in ("Nothing is stored yet: no uploads and no models.", "No open tickets."):
+            assert translate(message, lang) in shown

@@ -53,8 +53,8 @@ def test_ticket_reply_answer_and_close_round_trip(session):
         inbox.answer(session, ticket_id=ticket.id, user=user, body="nog iets")
     actions = [(a.action, a.actor) for a in session.exec(
         select(AuditLog).where(AuditLog.action.startswith("support.")).order_by(AuditLog.id))]
-    assert actions == [("support.ticket_created", "system"), ("support.replied", f"admin:{admin.id}"),
-                       ("support.answered", "user"), ("support.closed", f"admin:{admin.id}")]
+    assert actions == [("support.ticket_created", f"user:{user.id}"), ("support.replied", f"admin:{admin.id}"),
+                       ("support.answered", f"user:{user.id}"), ("support.closed", f"admin:{admin.id}")]
 
 
 def test_a_user_cannot_read_or_answer_someone_elses_ticket(session):
