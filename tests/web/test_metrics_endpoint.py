@@ -10,7 +10,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.security.conftest import ROOT, web_server  # noqa: F401  (the fixture)
+from tests.utils.web_server import ROOT
 
 TOKEN = "scrape-token-0123456789"
 
@@ -24,13 +24,13 @@ def _get(url: str, token: str | None = None) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
-def test_metrics_needs_a_configured_token(web_server):  # noqa: F811
+def test_metrics_needs_a_configured_token(web_server):
     server = web_server()
     status, _body = _get(server.url + "/metrics", TOKEN)
     assert status == 404
 
 
-def test_metrics_with_and_without_the_token(web_server):  # noqa: F811
+def test_metrics_with_and_without_the_token(web_server):
     server = web_server(METRICS_TOKEN=TOKEN)
     subprocess.run([sys.executable, "-m", "core.manage", "seed-demo", "--users", "10", "--jobs", "120",
                     "--models", "20"], cwd=ROOT, env=server.env, check=True, capture_output=True)
