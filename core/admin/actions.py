@@ -33,6 +33,7 @@ from core.models import (
     utcnow,
 )
 from core.storage import get_storage
+from core.text import multi_line
 
 MAX_REASON_CHARS = 500
 CONTENT_KINDS = ("model", "upload")
@@ -57,7 +58,7 @@ class NoPendingConfirmation(NotFound):
 
 
 def _reason(reason: str) -> str:
-    reason = (reason or "").strip()
+    reason = multi_line(reason)
     if not reason:
         raise ReasonRequired()
     return reason[:MAX_REASON_CHARS]

@@ -16,6 +16,7 @@ from core.models import (
     utcnow,
 )
 from core.privacy.erasure import ERASED_PASSWORD_HASH, PasswordRequired
+from core.text import single_line
 
 EMAIL_CHANGE_TOKEN_MINUTES = 24 * 60
 
@@ -48,7 +49,7 @@ class NameTooLong(ValidationError):
 
 def change_name(session: Session, *, user: User, name: str) -> User:
     """The display name: not empty, at most ``MAX_NAME_CHARS`` characters (spaces around it are dropped)."""
-    name = " ".join((name or "").split())
+    name = " ".join(single_line(name).split())
     if not name:
         raise NameEmpty()
     if len(name) > MAX_NAME_CHARS:

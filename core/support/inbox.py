@@ -20,6 +20,7 @@ from core.i18n import N_, translate
 from core.mail import enqueue_mail
 from core.models import SupportMessage, SupportTicket, User, utcnow
 from core.support.tickets import MAX_BODY_CHARS, MessageIncomplete
+from core.text import multi_line
 
 TICKET_STATUSES = ("open", "answered", "closed")
 
@@ -48,7 +49,7 @@ def admin_actor(admin: User | None) -> str:
 
 
 def _body(body: str) -> str:
-    body = (body or "").strip()
+    body = multi_line(body)
     if not body:
         raise MessageIncomplete(N_("Please write a message."))
     if len(body) > MAX_BODY_CHARS:
