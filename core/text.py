@@ -77,3 +77,9 @@ def escape(text: str | None) -> str:
         else:
             out.append(ch.encode("unicode_escape").decode("ascii"))
     return "".join(out)
+
+
+def escape_block(text: str | None, *, indent: str = "    ") -> str:
+    """A stored multi-line text for a terminal: each line escaped and indented, so no line of it can pass
+    for one of the tool's own (a fake "--- support" header, a cleared screen)."""
+    return "\n".join(indent + escape(line) for line in (text or "").split("\n"))

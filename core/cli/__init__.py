@@ -11,5 +11,6 @@ COMMAND_MODULES = (
     "core.cli.jobs",
     "core.cli.privacy",
     "core.cli.support",
+    "core.cli.mail",
     "core.cli.admin",
 )
