@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from core.accounts.auth import normalise_email, verify_password
@@ -117,5 +118,11 @@ def confirm_email_change(session: Session, *, token: str) -> User:
                                 user.locale, name=user.name or old, new=user.email,
                         support=get_settings().support_email))
     audit(session, "user.email_changed", user_id=user.id)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        # Another account confirmed the same address at the same moment (both passed the check
+        # above): the unique index lets one win; this one gets the same answer as a later try would.
+        session.rollback()
+        raise DuplicateEmail() from None
     return user

@@ -693,3 +693,37 @@ def test_in_the_browser_login_reload_and_logout_use_an_httponly_cookie(served, b
     finally:
         context.close()
     assert "Traceback" not in served.log.read_text()
+
+
+# --- issue 17 §3: two accounts confirming the same new address at once ---------------------------
+
+
+def test_two_accounts_confirming_the_same_new_address_at_once(pg_db):
+    """Real concurrency on PostgreSQL: both pass the duplicate check, the unique index lets one win;
+    the other gets the duplicate-address message, never an IntegrityError."""
+    from core.accounts.links import issue_one_time_token
+    from core.errors import DuplicateEmail
+    from core.privacy import correction
+
+    rounds = 6
+    for r in range(rounds):
+        new_email = f"shared-{r}@example.org"
+        with get_session() as session:
+            users = [create_random_user(session) for _ in range(2)]
+            tokens = [issue_one_time_token(session, user_id=int(u.id or 0), purpose="email_change", minutes=60,
+                                           new_email=new_email) for u in users]
+            session.commit()
+
+        def confirm(i: int, tokens: list[str] = tokens) -> Any:
+            with get_session() as session:
+                return correction.confirm_email_change(session, token=tokens[i]).id
+
+        results = _all_at_once(2, confirm)
+        winners = [x for x in results if isinstance(x, int)]
+        losers = [x for x in results if not isinstance(x, int)]
+        assert len(winners) == 1 and len(losers) == 1, results
+        assert isinstance(losers[0], DuplicateEmail), repr(losers[0])
+        assert "already exists" in str(losers[0])
+        with get_session() as session:
+            owners = session.exec(select(User.id).where(User.email == new_email)).all()
+        assert owners == winners
