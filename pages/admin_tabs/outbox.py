@@ -40,7 +40,7 @@ def render(admin: User, period: object = None) -> None:
         return
     # Stored text as it came (rows from before the input checks too): control characters escaped.
     st.dataframe([{"#": m.id, _("Written"): fmt_date(m.created_at), _("To"): escape(m.to_address),
-                   _("Subject"): escape(m.subject), _("Kind"): label("mail_kind", m.kind),
+                   _("Mail subject"): escape(m.subject), _("Kind"): label("mail_kind", m.kind),
                    _("Status"): label("outbox_status", m.status), _("Attempts"): m.attempts,
                    _("Problem"): escape(m.last_error) if m.last_error else "—"} for m in rows],
                  hide_index=True, width="stretch", key="admin_outbox")
@@ -58,6 +58,6 @@ def render(admin: User, period: object = None) -> None:
         except VormError as exc:
             st.error(error_text(exc))
         else:
-            st.markdown(f"**{_('To')}:** `{escape(message.to_address)}`  \n**{_('Subject')}:** "
+            st.markdown(f"**{_('To')}:** `{escape(message.to_address)}`  \n**{_('Mail subject')}:** "
                         f"`{escape(message.subject)}`")
             st.code(message.body, language=None, wrap_lines=True)

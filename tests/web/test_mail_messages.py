@@ -85,7 +85,7 @@ def test_the_admin_sees_the_outbox_and_opening_a_message_is_audited(web_session,
     assert translate("No mail server is set up (SMTP_HOST), so no mail is sent: every mail waits here, and its "
                      "recipient, subject and links are also written to the web and worker logs.", lang) in texts(at)
     table = at.dataframe[0].value
-    subject, status = translate("Subject", lang), translate("Status", lang)
+    subject, status = translate("Mail subject", lang), translate("Status", lang)
     assert table[subject].tolist() == ["Ticket #1: hi\\r\\nBcc: x@example.com",
                                        "Confirm your new email address for Vorm"]
     assert table[status].tolist() == [translate("cannot be sent", lang), translate("waiting to be sent", lang)]

@@ -66,4 +66,8 @@ def test_a_header_injected_through_the_websocket_stops_no_mail(attacked):
     assert set(got) == {"support@vorm.local", user.email}
     assert "?reset=" in got[user.email]
     assert not any("x@example.com" in e.rcpt_tos or b"Bcc:" in e.content for e in inbox)
-    assert "Traceback" not in server.log.read_text()
+    log = server.log.read_text()
+    assert "Traceback" not in log
+    # The web process has no SMTP_HOST: the honest ticket's mail to support shows in its log, escaped, once.
+    assert log.count("Mail not sent (no SMTP_HOST set; it waits in the outbox): to=support@vorm.local") == 1
+    assert "My model is upside down" in log and "x@example.com" not in log
