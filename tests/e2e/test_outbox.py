@@ -10,8 +10,9 @@ import pytest
 from core.i18n import translate
 from tests.conftest import _apply_env
 from tests.e2e.conftest import shot
+from tests.e2e.test_admin import _log_in
 from tests.e2e.test_dutch import english_leftovers
-from tests.e2e.test_journey import PASSWORD, settle, wait_app
+from tests.e2e.test_journey import PASSWORD, wait_app
 
 pytestmark = pytest.mark.e2e
 
@@ -50,12 +51,7 @@ def test_the_outbox_tab_shows_what_waits(web_server, browser, monkeypatch, lang)
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:
-        page.goto(server.url + "/")
-        page.get_by_label(t("Email address")).first.fill(admin_email)
-        page.get_by_label(t("Password"), exact=True).fill(PASSWORD)
-        page.get_by_role("button", name=t("Log in")).click()
-        page.get_by_role("heading", name=t("New model")).wait_for()
-        settle(page)
+        _log_in(page, server.url, admin_email, lang)
         page.get_by_role("link", name=re.compile(t("Metrics"))).click()
         page.get_by_role("tab", name=t("Outbox")).click()
         wait_app(page)
