@@ -117,13 +117,21 @@ def _sync_cookie() -> None:
         token = st.session_state.get("_vorm_token")
         if not token:
             return
+        from core.accounts.web_routes import LINK_COOKIE
+
         try:
             with get_session() as session:
-                url = "/account/session?t=" + sessions.issue_session_link(session, token=token)
+                link = sessions.issue_session_link(session, token=token)
+            binding = sessions.link_binding(link)
         except VormError as exc:
             log.warning("Could not hand the login cookie to the browser: %s", exc)
             return
-        script = (f"fetch({json.dumps(url)}, {{credentials: 'same-origin', redirect: 'manual', cache: 'no-store'}})"
+        url = "/account/session?t=" + link
+        # The link's nonce goes into a cookie only this page's origin can set: the link then works in
+        # this browser alone, never in one an attacker has made open it (login CSRF).
+        bind = f"{LINK_COOKIE}={binding}; path=/account/session; max-age=120; samesite=strict"
+        script = (f"document.cookie = {json.dumps(bind)};"
+                  f"fetch({json.dumps(url)}, {{credentials: 'same-origin', redirect: 'manual', cache: 'no-store'}})"
                   f".catch(() => window.location.assign({json.dumps(url)}));")
     else:
         script = ("fetch('/account/logout', {method: 'POST', credentials: 'same-origin', redirect: 'manual'})"

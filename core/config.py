@@ -334,7 +334,7 @@ def public_url() -> str:
     return recorded.rstrip("/") or DEFAULT_PUBLIC_URL
 
 
-def record_public_url(*, address: str, port: int) -> str:
+def record_public_url(*, address: str | None, port: int) -> str:
     """Called by the web process at start with the address and port it listens on.
 
     Remembers ``http://HOST:PORT`` for this process and writes it to ``DATA_DIR`` for the worker,
@@ -343,7 +343,8 @@ def record_public_url(*, address: str, port: int) -> str:
     settings = get_settings()
     if settings.public_url:
         return public_url()
-    host = address.strip() or "localhost"
+    # None: no --server.address, Streamlit's plain start, which listens on every interface.
+    host = (address or "").strip() or "localhost"
     if host in ("0.0.0.0", "::"):  # every interface: this machine's own name for it
         host = "localhost"
     elif ":" in host and not host.startswith("["):

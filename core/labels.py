@@ -40,6 +40,12 @@ LABELS: dict[str, dict[str, str]] = {
     "request_status": {"open": N_("open"), "pending": N_("waiting"), "processing": N_("in progress"),
                        "done": N_("done"), "expired": N_("expired"), "closed": N_("closed"),
                        "answered": N_("answered"), "declined": N_("declined"), "failed": N_("failed")},
+    "outbox_status": {"pending": N_("waiting to be sent"), "sent": N_("sent"), "failed": N_("cannot be sent")},
+    "mail_kind": {"password_reset": N_("password reset"), "email_change": N_("email change: confirmation"),
+                  "email_changed": N_("email change: notice"), "export_ready": N_("data export ready"),
+                  "policy_notice": N_("privacy policy notice"), "privacy_notice": N_("privacy request (to support)"),
+                  "privacy_resolved": N_("privacy request answered"), "support_reply": N_("support reply"),
+                  "support_ticket": N_("support ticket (to support)"), "payment_failed": N_("payment failed")},
     "period": {"24h": N_("24 hours"), "7d": N_("7 days"), "30d": N_("30 days")},
     "yes_no": {"yes": N_("yes"), "no": N_("no")},
     # How the object's mask was made (core.generation.images.MASK_METHODS).

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from core.cli import COMMAND_MODULES
 from core.errors import TransientError, VormError
+from core.text import escape
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,10 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except TransientError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {escape(str(exc))}", file=sys.stderr)
         return 3
-    except VormError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except VormError as exc:  # its message may quote what was typed
+        print(f"error: {escape(str(exc))}", file=sys.stderr)
         return 2
     except sa.exc.ArgumentError as exc:  # DATABASE_URL that is no URL, or names an unknown database
         print(f"error: DATABASE_URL is not a database URL we can use ({_first_line(exc)}).", file=sys.stderr)

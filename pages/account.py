@@ -194,8 +194,11 @@ with st.expander(_("Change email address"), icon=":material/alternate_email:"), 
         except VormError as exc:
             st.error(error_text(exc), icon=":material/error:")
         else:
-            flash("success", message=_("We sent a confirmation link to {email}. Your address changes when you open "
-                                       "it (within 24 hours).", email=plain(sent_to)))
+            flash("success", message=_("A confirmation link is on its way to {email}. Your address changes when "
+                                       "you open it (within 24 hours).", email=plain(sent_to)) if common.mail_is_sent()
+                  else _("A confirmation link for {email} is waiting to be sent: this installation has no mail "
+                         "server set up yet, so ask its operator for it. Your address changes when you open it "
+                         "(within 24 hours).", email=plain(sent_to)))
             st.rerun()
 
 with st.expander(_("Change password"), icon=":material/password:"), st.form("account_password_form",

@@ -1,4 +1,4 @@
-"""Operations: metrics, jobs, the support inbox, privacy requests, users and the audit log. Admins only.
+"""Operations: metrics, jobs, the support inbox, privacy requests, users, the outbox and the audit log. Admins only.
 
 The navigation registers this page for admins only (others get a "not allowed" stub at /admin);
 the role is checked here again, against the database row, so a stale session or a direct run
@@ -12,7 +12,7 @@ import streamlit as st
 from core.admin import metrics
 from core.db import get_session
 from core.models import Role, User
-from pages.admin_tabs import audit, jobs, overview, privacy, support, users
+from pages.admin_tabs import audit, jobs, outbox, overview, privacy, support, users
 from pages.common import _, label, require_admin
 
 admin = require_admin()
@@ -33,7 +33,8 @@ period = metrics.Period.of(period_key)
 
 # Lazy tabs: only the open one runs its queries (switching tabs reruns the page).
 TABS = [(_("Overview"), overview.render), (_("Jobs"), jobs.render), (_("Support"), support.render),
-        (_("Privacy"), privacy.render), (_("Users"), users.render), (_("Audit log"), audit.render)]
+        (_("Privacy"), privacy.render), (_("Users"), users.render), (_("Outbox"), outbox.render),
+        (_("Audit log"), audit.render)]
 for container, (_title, render) in zip(st.tabs([t for t, _r in TABS], key="admin_tab", on_change="rerun"), TABS,
                                        strict=True):
     if container.open:

@@ -214,6 +214,14 @@ def require_user() -> User:
     return user
 
 
+def mail_is_sent() -> bool:
+    """Whether mail leaves this installation (``SMTP_HOST`` set); without it every mail waits in the outbox,
+    and no page may say it was sent."""
+    from core.config import get_settings
+
+    return bool(get_settings().smtp_host)
+
+
 def require_admin() -> User:
     """The logged-in admin, checked on the server from the database row; otherwise the page stops."""
     user = require_user()

@@ -7,7 +7,7 @@ import streamlit as st
 from core.accounts import auth, password_reset, sessions
 from core.db import get_session
 from core.errors import VormError
-from pages.common import N_, _, client, error_text, flash, log_in
+from pages.common import N_, _, client, error_text, flash, log_in, mail_is_sent
 
 st.title(_("Log in"))
 st.caption(_("Turn a photo of an object into a 3D model you can spin, download and print."))
@@ -45,4 +45,8 @@ with left:
             except VormError as exc:
                 st.error(error_text(exc))
             else:
-                st.success(_("If an account exists for that address, we have emailed a link to reset the password."))
+                st.success(_("If an account exists for that address, a link to reset the password is on its way "
+                             "to it.") if mail_is_sent() else
+                           _("If an account exists for that address, a link to reset the password is waiting to "
+                             "be sent. This installation has no mail server set up yet: ask its operator, who "
+                             "can see the link."))

@@ -90,7 +90,7 @@ def _thread(ticket_id: int) -> None:
             except VormError as exc:
                 st.error(error_text(exc))
             else:
-                st.session_state["_support_done"] = _("Your answer was sent.")
+                st.session_state["_support_done"] = _("Your answer was added to the ticket.")
                 st.rerun()
 
 

@@ -303,3 +303,27 @@ def browser() -> Iterator:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+# --- the web process ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def web_server(tmp_path: Path) -> Iterator:
+    """A factory: ``web_server(DATABASE_URL=..., METRICS_TOKEN=...)`` -> a running ``WebServer``.
+
+    Each is the real ``streamlit run app.py --server.headless true --server.port N``, started the
+    plain way (no ``--server.address``, no ``PUBLIC_URL`` unless passed): see tests/utils/web_server.py.
+    """
+    from tests.utils.web_server import start_web_server, stop_web_server
+
+    started: list = []
+
+    def start(**overrides: str):  # type: ignore[no-untyped-def]
+        server = start_web_server(tmp_path, **overrides)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        stop_web_server(server)

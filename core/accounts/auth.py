@@ -34,6 +34,7 @@ from core.errors import (
 from core.i18n import N_
 from core.models import PolicyAcceptance, Role, User, pk, utcnow
 from core.privacy import policy
+from core.text import has_control, single_line
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ _DUMMY_HASH = bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt(BCRYPT_ROUNDS
 
 def normalise_email(email: str) -> str:
     email = (email or "").strip().lower()
-    if len(email) > 254 or not _EMAIL_RE.match(email):
+    if len(email) > 254 or not _EMAIL_RE.match(email) or has_control(email):
         raise InvalidEmail()
     return email
 
@@ -118,7 +119,7 @@ def create_user(
     ``self_service``: the person registered themselves (the audit log names them as its actor)."""
     email = normalise_email(email)
     check_password_strength(password, email=email)
-    name = (name or "").strip()
+    name = single_line(name)
     if len(name) > 120:
         raise ValidationError(N_("The name is too long (at most 120 characters)."))
     if plan not in ("free", "premium"):

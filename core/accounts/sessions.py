@@ -9,6 +9,7 @@ right after the login.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import secrets
 from datetime import timedelta
@@ -99,14 +100,23 @@ def issue_session_link(session: Session, *, token: str) -> str:
     return link
 
 
-def redeem_session_link(session: Session, *, link: str) -> tuple[str, int]:
+def link_binding(link: str) -> str:
+    """The nonce of a session link we issued, which the browser that logged in must show with it."""
+    return str(unsign(link, purpose="session_link", max_lifetime_seconds=SESSION_LINK_SECONDS).get("n", ""))
+
+
+def redeem_session_link(session: Session, *, link: str, binding: str) -> tuple[str, int]:
     """Spend a session link: the cookie value for its session and how many seconds it has left.
 
-    TokenInvalid when the link is forged, expired, already used, or its session has ended.
+    ``binding`` is what the browser holds (``link_binding`` of the link, set by our page): a link
+    opened in another browser, without it, is refused and not spent. TokenInvalid when the link is
+    forged, expired, already used, unbound, or its session has ended.
     """
-    if not link or not link.isascii():
+    if not link or not link.isascii() or not binding or not binding.isascii():
         raise TokenInvalid()
     claims = unsign(link, purpose="session_link", max_lifetime_seconds=SESSION_LINK_SECONDS)
+    if not hmac.compare_digest(str(claims.get("n", "")), binding):
+        raise TokenInvalid()
     row = consume_one_time_token(session, token=link, purpose="session_link")
     live = session.get(AuthSession, str(claims.get("sid", "")))
     now = utcnow()

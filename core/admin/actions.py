@@ -15,6 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from core import mail
+from core.accounts.roles import require_admin
 from core.audit import audit
 from core.billing import notices
 from core.errors import NotFound, ValidationError
@@ -24,6 +26,7 @@ from core.models import (
     GenerationJob,
     Model3D,
     OneTimeToken,
+    OutboxMessage,
     Plan,
     PrivacyRequest,
     Role,
@@ -34,6 +37,7 @@ from core.models import (
     utcnow,
 )
 from core.storage import get_storage
+from core.text import multi_line
 
 MAX_REASON_CHARS = 500
 CONTENT_KINDS = ("model", "upload")
@@ -58,7 +62,7 @@ class NoPendingConfirmation(NotFound):
 
 
 def _reason(reason: str) -> str:
-    reason = (reason or "").strip()
+    reason = multi_line(reason)
     if not reason:
         raise ReasonRequired()
     return reason[:MAX_REASON_CHARS]
@@ -78,11 +82,13 @@ def _user(session: Session, user_id: int) -> User:
 def requeue_job(session: Session, *, admin: User, job_id: int, reason: str) -> GenerationJob:
     """Put a failed or cancelled job back in the queue; commits."""
     reason = _reason(reason)
+    admin = require_admin(session, admin)
     return queue.requeue(session, job_id=job_id, actor=_actor(admin), admin_id=admin.id, reason=reason)
 
 
 def set_plan(session: Session, *, admin: User, user_id: int, plan: str, reason: str) -> User:
     reason = _reason(reason)
+    admin = require_admin(session, admin)
     if plan not in {p.value for p in Plan}:
         raise ValidationError(N_("The plan must be free or premium."))
     user = _user(session, user_id)
@@ -101,6 +107,7 @@ def set_plan(session: Session, *, admin: User, user_id: int, plan: str, reason: 
 
 def set_role(session: Session, *, admin: User, user_id: int, role: str, reason: str) -> User:
     reason = _reason(reason)
+    admin = require_admin(session, admin)
     if role not in {r.value for r in Role}:
         raise ValidationError(N_("Unknown role: {role}."), role=role)
     user = _user(session, user_id)
@@ -125,6 +132,7 @@ def resend_email_confirmation(session: Session, *, admin: User, user_id: int, re
     from core.privacy.correction import send_email_change_link
 
     reason = _reason(reason)
+    admin = require_admin(session, admin)
     user = _user(session, user_id)
     now = utcnow()
     pending = session.exec(select(OneTimeToken).where(OneTimeToken.user_id == user.id)
@@ -214,6 +222,7 @@ def open_content(session: Session, *, admin: User, user_id: int, kind: str, item
                  reason: str) -> OpenedContent:
     """Open one of a user's models or uploads (a short-lived link); the reason is audited first; commits."""
     reason = _reason(reason)
+    admin = require_admin(session, admin)
     if kind not in CONTENT_KINDS:
         raise ValidationError(N_("Unknown content kind: {kind}."), kind=kind)
     model = Model3D if kind == "model" else Upload
@@ -231,3 +240,25 @@ def open_content(session: Session, *, admin: User, user_id: int, kind: str, item
                              storage.url(image) if image else None)
     return OpenedContent(kind, item_id, row.filename, row.created_at, storage.url(row.storage_key),
                          storage.url(row.storage_key))
+
+
+def outbox(session: Session, *, admin: User, status: str | None = None, limit: int = 200) -> list[OutboxMessage]:
+    """The email outbox for the admin page, newest first (the actor's role checked now)."""
+    require_admin(session, admin)
+    if status is not None and status not in mail.STATUSES:
+        raise ValidationError(N_("Unknown status: {status}."), status=status)
+    return mail.list_messages(session, status=status, limit=limit)
+
+
+def open_outbox_message(session: Session, *, admin: User, message_id: int) -> OutboxMessage:
+    """One outbox message with its text, whose links (a reset, a confirmation) act for its recipient:
+    the opening is audited; commits."""
+    admin = require_admin(session, admin)
+    row = session.get(OutboxMessage, message_id)
+    if row is None:
+        raise NotFound(N_("This message does not exist."))
+    audit(session, "admin.mail_opened", user_id=row.user_id, actor=_actor(admin), admin_id=admin.id,
+          target=f"outbox:{row.id}", kind=row.kind)
+    session.commit()
+    session.refresh(row)
+    return row

@@ -281,9 +281,10 @@ def tickets_by_age(session: Session, now: datetime | None = None) -> list[dict[s
     return [{"bucket": i, "n": int(got.get(i, 0))} for i in range(len(edges) + 1)]
 
 
-def outbox_backlog(session: Session) -> int:
+def outbox_backlog(session: Session, *, status: str = "pending") -> int:
+    """Outbox messages in ``status``: pending (the backlog) or failed (never to be sent, each with its reason)."""
     ob = OutboxMessage.__table__  # type: ignore[attr-defined]
-    return int(_scalar(session, sa.select(sa.func.count()).where(ob.c.status == "pending")) or 0)
+    return int(_scalar(session, sa.select(sa.func.count()).where(ob.c.status == status)) or 0)
 
 
 def round_or_none(value: float | None, digits: int = 2) -> float | None:

@@ -66,6 +66,9 @@ class DatabaseCollector:
 
             yield GaugeMetricFamily("vorm_outbox_pending", "Emails waiting in the outbox",
                                     value=metrics.outbox_backlog(session))
+            yield GaugeMetricFamily("vorm_outbox_failed", "Emails that can never be sent (marked failed, with a "
+                                    "reason: the admin page's Outbox tab, core.manage outbox)",
+                                    value=metrics.outbox_backlog(session, status="failed"))
 
             beats = GaugeMetricFamily("vorm_worker_heartbeat_age_seconds", "Seconds since each worker's heartbeat",
                                       labels=["worker", "device", "segmenter"])

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "core.cli.jobs",
     "core.cli.privacy",
     "core.cli.support",
+    "core.cli.mail",
     "core.cli.admin",
     "core.cli.models",
 )

@@ -13,6 +13,7 @@ from core.db import get_session
 from core.errors import NotFound, ValidationError
 from core.jobs import queue
 from core.models import GenerationJob, JobStatus, Model3D
+from core.text import escape
 
 STATUSES = [s.value for s in JobStatus]
 MAX_LIST_LIMIT = 10_000  # ``jobs --limit``: more rows than an operator reads, fewer than exhaust memory
@@ -102,9 +103,9 @@ def cmd_job(args: argparse.Namespace) -> int:
     if info["progress"]["stage"]:
         print(f"  progress: {info['progress']['stage']} {info['progress']['percent']}%")
     if info["error"]:
-        print(f"  error ({info['error']['code']}): {info['error']['message']}")
+        print(f"  error ({info['error']['code']}): {escape(str(info['error']['message']))}")
     for key, value in info["outputs"].items():
-        print(f"  {key}: {value}")
+        print(f"  {key}: {escape(str(value))}")
     return 0
 
 

@@ -8,6 +8,7 @@ from core.cli import row_id, whole_number
 from core.cli.jobs import MAX_LIST_LIMIT
 from core.db import get_session
 from core.support import inbox
+from core.text import escape, escape_block
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,8 +31,9 @@ def cmd_tickets(args: argparse.Namespace) -> int:
     if not rows:
         print("No tickets.")
     for t in rows:
-        print(f"#{t.id:<6} {t.status:<9} {t.updated_at:%Y-%m-%d %H:%M}  {t.email:<32} "
-              f"{counts.get(int(t.id or 0), 0) + 1} msg  {t.subject}")
+        # Stored text as typed (older rows were never checked): control characters escaped.
+        print(f"#{t.id:<6} {t.status:<9} {t.updated_at:%Y-%m-%d %H:%M}  {escape(t.email):<32} "
+              f"{counts.get(int(t.id or 0), 0) + 1} msg  {escape(t.subject)}")
     return 0
 
 
@@ -45,8 +47,9 @@ def cmd_ticket(args: argparse.Namespace) -> int:
             print(f"Ticket #{args.id} is closed.")
         thread = inbox.get_thread(session, ticket_id=args.id)
     t = thread.ticket
-    print(f"Ticket #{t.id} [{t.status}] from {t.email} (user {t.user_id or '-'}), {t.created_at:%Y-%m-%d %H:%M} UTC")
-    print(f"Subject: {t.subject}\n\n{t.body}")
+    print(f"Ticket #{t.id} [{t.status}] from {escape(t.email)} (user {t.user_id or '-'}), "
+          f"{t.created_at:%Y-%m-%d %H:%M} UTC")
+    print(f"Subject: {escape(t.subject)}\n\n{escape_block(t.body)}")
     for m in thread.messages:
-        print(f"\n--- {m.author} {m.created_at:%Y-%m-%d %H:%M} UTC\n{m.body}")
+        print(f"\n--- {m.author} {m.created_at:%Y-%m-%d %H:%M} UTC\n{escape_block(m.body)}")
     return 0

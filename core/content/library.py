@@ -26,6 +26,7 @@ from core.i18n import N_
 from core.ids import parse_id
 from core.models import GenerationJob, JobStatus, Model3D, User, pk, utcnow
 from core.storage import get_storage
+from core.text import single_line
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -112,7 +113,7 @@ def get_model(session: Session, *, user_id: int, model_id: int | str) -> Model3D
 
 
 def rename_model(session: Session, *, user_id: int, model_id: int, name: str) -> Model3D:
-    name = " ".join((name or "").split())
+    name = " ".join(single_line(name).split())
     if not name:
         raise ValidationError(N_("The name cannot be empty."))
     if len(name) > MAX_NAME_CHARS:

@@ -62,6 +62,7 @@ from core.models import (
     UTCDateTime,
     utcnow,
 )
+from core.text import single_line
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +258,7 @@ def enqueue_generation(session: Session, *, user: User, upload_ids: list[int], m
         # The tier at enqueue time decides the resolution; a later downgrade does not shrink a queued job.
         job_options["resolution"] = int(tier["resolution_px"])
         job = insert_job(session, user_id=user_id, upload_ids=ids, mode=mode, options=job_options,
-                         name=name.strip()[:255], priority=int(tier["priority"]))
+                         name=single_line(name)[:255], priority=int(tier["priority"]))
         audit(session, "job.enqueued", user_id=user_id, actor=actor or user_actor(user_id), job_id=job.id, mode=mode,
               views=len(ids))
         session.commit()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from core.accounts.auth import normalise_email, verify_password
@@ -16,6 +17,7 @@ from core.models import (
     utcnow,
 )
 from core.privacy.erasure import ERASED_PASSWORD_HASH, PasswordRequired
+from core.text import single_line
 
 EMAIL_CHANGE_TOKEN_MINUTES = 24 * 60
 
@@ -48,7 +50,7 @@ class NameTooLong(ValidationError):
 
 def change_name(session: Session, *, user: User, name: str) -> User:
     """The display name: not empty, at most ``MAX_NAME_CHARS`` characters (spaces around it are dropped)."""
-    name = " ".join((name or "").split())
+    name = " ".join(single_line(name).split())
     if not name:
         raise NameEmpty()
     if len(name) > MAX_NAME_CHARS:
@@ -116,5 +118,11 @@ def confirm_email_change(session: Session, *, token: str) -> User:
                                 user.locale, name=user.name or old, new=user.email,
                         support=get_settings().support_email))
     audit(session, "user.email_changed", user_id=user.id, actor=user_actor(user.id))
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        # Another account confirmed the same address at the same moment (both passed the check
+        # above): the unique index lets one win; this one gets the same answer as a later try would.
+        session.rollback()
+        raise DuplicateEmail() from None
     return user

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from core.accounts.roles import require_admin
 from core.audit import audit, user_actor
 from core.config import get_settings, public_url
 from core.errors import NotFound, ValidationError
@@ -20,6 +21,7 @@ from core.i18n import N_, translate
 from core.mail import enqueue_mail
 from core.models import SupportMessage, SupportTicket, User, utcnow
 from core.support.tickets import MAX_BODY_CHARS, MessageIncomplete
+from core.text import multi_line
 
 TICKET_STATUSES = ("open", "answered", "closed")
 
@@ -48,7 +50,7 @@ def admin_actor(admin: User | None) -> str:
 
 
 def _body(body: str) -> str:
-    body = (body or "").strip()
+    body = multi_line(body)
     if not body:
         raise MessageIncomplete(N_("Please write a message."))
     if len(body) > MAX_BODY_CHARS:
@@ -85,6 +87,8 @@ def get_thread(session: Session, *, ticket_id: int, user: User | None = None) ->
 def reply(session: Session, *, ticket_id: int, body: str, admin: User | None = None) -> SupportMessage:
     """Support answers: the message joins the thread and is mailed to the user in their language; commits."""
     body = _body(body)
+    if admin is not None:  # None: the operator's CLI
+        admin = require_admin(session, admin)
     ticket = session.get(SupportTicket, ticket_id)
     if ticket is None:
         raise TicketNotFound()
@@ -136,6 +140,8 @@ def answer(session: Session, *, ticket_id: int, user: User, body: str) -> Suppor
 
 def close(session: Session, *, ticket_id: int, admin: User | None = None) -> SupportTicket:
     """An admin closes a ticket; commits."""
+    if admin is not None:  # None: the operator's CLI
+        admin = require_admin(session, admin)
     ticket = session.get(SupportTicket, ticket_id)
     if ticket is None:
         raise TicketNotFound()

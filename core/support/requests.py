@@ -13,6 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from core.accounts.roles import require_admin
 from core.audit import audit
 from core.errors import NotFound, ValidationError
 from core.i18n import N_, translate
@@ -68,6 +69,8 @@ def resolve(session: Session, *, request_id: int, note: str, admin: User | None 
         raise ValidationError(N_("The note is too long (at most {limit} characters)."), limit=MAX_DETAILS_CHARS)
     if outcome not in OUTCOMES:
         raise ValidationError(N_("Unknown status: {status}."), status=outcome)
+    if admin is not None:  # None: the operator's CLI
+        admin = require_admin(session, admin)
     req = session.get(PrivacyRequest, request_id)
     if req is None:
         raise NotFound(N_("This privacy request does not exist."))

@@ -19,6 +19,7 @@ from core.errors import ValidationError
 from core.i18n import N_
 from core.mail import enqueue_mail
 from core.models import PrivacyRequest, SupportTicket, User, utcnow
+from core.text import multi_line, single_line
 
 TOPICS = ("question", "billing", "bug", "privacy")
 PRIVACY_KINDS = ("access", "correction", "deletion", "objection", "other")
@@ -53,7 +54,7 @@ def create_privacy_request(session: Session, *, user: User, kind: str, details: 
         raise ValidationError(N_("Choose the kind of privacy request."))
     now = now or utcnow()
     req = PrivacyRequest(user_id=int(user.id or 0), kind=kind, status=status,
-                         details=(details or "")[:MAX_DETAILS_CHARS], created_at=now, due_at=add_month(now))
+                         details=multi_line(details)[:MAX_DETAILS_CHARS], created_at=now, due_at=add_month(now))
     session.add(req)
     session.flush()
     audit(session, "privacy.request_created", user_id=user.id, actor=user_actor(user.id), request_id=req.id, kind=kind)
@@ -70,7 +71,10 @@ def create_ticket(session: Session, *, user: User | None, email: str, subject: s
                   topic: str = "question", privacy_kind: str | None = None) -> SupportTicket:
     """File a support ticket; a privacy topic also opens a privacy request with its deadline."""
     email = normalise_email(user.email if user is not None else email)
-    subject, body = (subject or "").strip(), (body or "").strip()
+    # The subject becomes a mail header (and a line in the operator's terminal): one line, no controls.
+    subject = single_line(subject, message=N_("The subject must be a single line, without line breaks or other "
+                                              "control characters."))
+    body = multi_line(body)
     if topic not in TOPICS:
         raise ValidationError(N_("Choose a topic."))
     if not subject or not body:

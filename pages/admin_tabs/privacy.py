@@ -9,7 +9,7 @@ from core.errors import VormError
 from core.models import User, utcnow
 from core.support import requests
 from core.support.tickets import MAX_DETAILS_CHARS
-from pages.common import _, error_text, fmt_date, label, ngettext
+from pages.common import _, error_text, fmt_date, label, mail_is_sent, ngettext
 
 
 def _due(row: requests.RequestRow) -> str:
@@ -50,7 +50,9 @@ def render(admin: User, period: object = None) -> None:
         outcome = st.radio(_("Outcome"), list(requests.OUTCOMES), horizontal=True, key="admin_privacy_outcome",
                            format_func=lambda o: label("request_status", o))
         note = st.text_area(_("Note for the user"), key="admin_privacy_note", max_chars=MAX_DETAILS_CHARS,
-                            help=_("The user reads this on My data and gets it by email."))
+                            help=_("The user reads this on My data and gets it by email.") if mail_is_sent() else
+                            _("The user reads this on My data. The mail to them waits in the outbox: no mail server "
+                              "is set up (SMTP_HOST)."))
         if st.form_submit_button(_("Resolve"), type="primary"):
             try:
                 with get_session() as session:

@@ -9,7 +9,7 @@ from core.errors import VormError
 from core.models import User, utcnow
 from core.support import inbox
 from core.support.tickets import MAX_BODY_CHARS
-from pages.common import _, error_text, fmt_date, fmt_duration, label, plain
+from pages.common import _, error_text, fmt_date, fmt_duration, label, mail_is_sent, plain
 
 ALL = "all"
 
@@ -36,7 +36,9 @@ def _thread(admin: User, ticket_id: int) -> None:
             st.text(m.body)
     with st.form(f"admin_reply_{t.id}", clear_on_submit=True):
         text = st.text_area(_("Reply to the user"), key=f"admin_reply_body_{t.id}", max_chars=MAX_BODY_CHARS,
-                            height=120, help=_("Mailed to the user in their language and shown on their Support page."))
+                            height=120, help=_("Mailed to the user in their language and shown on their Support page.")
+                            if mail_is_sent() else _("Shown on the user's Support page. The mail to them waits in "
+                                                     "the outbox: no mail server is set up (SMTP_HOST)."))
         c1, c2 = st.columns(2)
         send = c1.form_submit_button(_("Send reply"), type="primary")
         close = c2.form_submit_button(_("Close ticket"), disabled=t.status == "closed")
@@ -50,7 +52,10 @@ def _thread(admin: User, ticket_id: int) -> None:
         except VormError as exc:
             st.error(error_text(exc))
         else:
-            st.session_state["_admin_notice"] = _("Reply sent.") if send else _("Ticket closed.")
+            sent = (_("Reply saved; the mail to the user goes out within a minute.") if mail_is_sent() else
+                    _("Reply saved and shown on the user's Support page; its mail waits in the outbox (no mail "
+                      "server is set up)."))
+            st.session_state["_admin_notice"] = sent if send else _("Ticket closed.")
             st.rerun()
 
 

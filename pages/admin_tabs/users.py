@@ -15,7 +15,7 @@ from core.admin import actions
 from core.db import get_session
 from core.errors import VormError
 from core.models import Plan, Role, User
-from pages.common import _, error_text, fmt_date, fmt_number, fmt_size, label
+from pages.common import _, error_text, fmt_date, fmt_number, fmt_size, label, mail_is_sent
 
 
 def _done(message: str) -> None:
@@ -82,7 +82,10 @@ def _actions(admin: User, summary: actions.AccountSummary) -> None:
             except VormError as exc:
                 st.error(error_text(exc))
             else:
-                _done(_("The confirmation mail was sent again to {email}.", email=to))
+                _done(_("A new confirmation mail to {email} is in the outbox; it goes out within a minute.",
+                        email=to) if mail_is_sent() else
+                      _("A new confirmation mail to {email} waits in the outbox, but no mail server is set up "
+                        "(SMTP_HOST), so it is not sent. The Outbox tab shows it.", email=to))
     with c2.form("admin_user_open"):
         st.caption(_("Opening a user's model or upload is recorded with your reason."))
         kind = st.radio(_("What"), list(actions.CONTENT_KINDS), horizontal=True, key="admin_user_open_kind",

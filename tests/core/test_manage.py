@@ -65,3 +65,36 @@ def test_migrate_creates_the_embedded_database_folder_on_a_fresh_checkout(tmp_pa
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert (data_dir / "vorm.db").is_file()
+
+
+def test_stored_text_is_printed_with_control_characters_escaped(db, capsys):
+    """Rows from before the input checks (inserted directly): a CR/LF or an escape code never reaches the
+    operator's terminal raw, and a body line cannot pass for the tool's own (issue 17 §1)."""
+    from core.db import get_session
+    from core.models import OutboxMessage, SupportMessage, SupportTicket
+
+    with get_session() as s:
+        ticket = SupportTicket(email="visitor@example.org", subject="subject\r\nBcc: x@example.com",
+                               body="hi\x1b[2J\n--- support 2026-01-01 00:00 UTC\nall fixed")
+        s.add(ticket)
+        s.flush()
+        s.add(SupportMessage(ticket_id=ticket.id, author="user", body="more\x07"))
+        s.add(OutboxMessage(to_address="support@vorm.local", subject="Ticket #1: subject\r\nBcc: x@example.com",
+                            body="See https://vorm.example/x\x1b[0m", kind="support_ticket", status="failed",
+                            attempts=1, last_error="ValueError: Header values may not contain linefeed"))
+        s.commit()
+        ticket_id = ticket.id
+    capsys.readouterr()
+    for argv in (["tickets"], ["ticket", str(ticket_id)], ["outbox", "--bodies"]):
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        assert "\r" not in out and "\x1b" not in out and "\x07" not in out
+        assert "subject\\r\\nBcc: x@example.com" in out
+    assert main(["ticket", str(ticket_id)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "    --- support 2026-01-01 00:00 UTC" in lines and "--- support 2026-01-01 00:00 UTC" not in lines
+    assert "    hi\\x1b[2J" in lines and "    more\\x07" in lines
+    assert main(["outbox", "--status", "failed", "--bodies"]) == 0
+    out = capsys.readouterr().out
+    assert "last error: ValueError" in out and "https://vorm.example/x\\x1b[0m" in out
+    assert "SMTP_HOST is not set" in out and "1 failed" in out

@@ -485,6 +485,18 @@ def _set_cookie_header(response: httpx.Response) -> str:
     return "; ".join(response.headers.get_list("set-cookie"))
 
 
+#: What our own page's fetch of a session link carries: same-origin, and the link's nonce in a cookie.
+OWN_PAGE = {"Sec-Fetch-Site": "same-origin"}
+
+
+def _open_link(url: str, link: str, *, binding: str | None = None, headers: dict[str, str] | None = None,
+               ) -> httpx.Response:
+    """Open a session link as a browser would: ``binding`` is the vorm_link cookie it holds, if any."""
+    cookies = {"vorm_link": binding} if binding is not None else None
+    return httpx.get(f"{url}/account/session", params={"t": link}, cookies=cookies,
+                     headers=OWN_PAGE if headers is None else headers, timeout=30)
+
+
 def test_a_session_link_sets_an_httponly_lax_cookie_once(served):
     from core.errors import SessionInvalid
 
@@ -492,7 +504,7 @@ def test_a_session_link_sets_an_httponly_lax_cookie_once(served):
         user = create_random_user(session)
         token = sessions.create_session(session, user=user)
         link = sessions.issue_session_link(session, token=token)
-    first = httpx.get(f"{served.url}/account/session", params={"t": link}, timeout=30)
+    first = _open_link(served.url, link, binding=sessions.link_binding(link))
     assert first.status_code == 303 and first.headers["location"] == "/"
     header = _set_cookie_header(first)
     attributes = {part.strip().split("=")[0].lower() for part in header.split(";")}
@@ -504,19 +516,19 @@ def test_a_session_link_sets_an_httponly_lax_cookie_once(served):
     with get_session() as session:
         assert sessions.resolve_session(session, cookie)[0].id == user.id
     # The link works once: a replay sets nothing.
-    replay = httpx.get(f"{served.url}/account/session", params={"t": link}, timeout=30)
+    replay = _open_link(served.url, link, binding=sessions.link_binding(link))
     assert replay.status_code == 403 and "set-cookie" not in replay.headers
     # A link opened from another site (a login forced on a visitor) is refused before it is spent.
     with get_session() as session:
         other = sessions.issue_session_link(session, token=token)
-    forced = httpx.get(f"{served.url}/account/session", params={"t": other}, headers={"Sec-Fetch-Site": "cross-site"},
-                       timeout=30)
+    forced = _open_link(served.url, other, binding=sessions.link_binding(other),
+                        headers={"Sec-Fetch-Site": "cross-site"})
     assert forced.status_code == 403 and "set-cookie" not in forced.headers
     # Nor does a link whose session has ended in the meantime, nor one made up.
     with get_session() as session:
         sessions.revoke_session(session, token)
     for bad in (other, "made-up", "abc.h\u00e9llo"):
-        refused = httpx.get(f"{served.url}/account/session", params={"t": bad}, timeout=30)
+        refused = _open_link(served.url, bad, binding=sessions.link_binding(other))
         assert refused.status_code == 403 and "set-cookie" not in refused.headers
     with get_session() as session, pytest.raises(SessionInvalid):
         sessions.resolve_session(session, cookie)
@@ -537,7 +549,36 @@ def test_a_session_link_dies_within_a_minute(served):
         session.add(row)
         session.commit()
     clock.sleep(0.01)
-    assert httpx.get(f"{served.url}/account/session", params={"t": link}, timeout=30).status_code == 403
+    assert _open_link(served.url, link, binding=sessions.link_binding(link)).status_code == 403
+
+
+def test_a_session_link_works_only_from_our_page_in_the_browser_that_logged_in(served):
+    """Login CSRF (issue 17 §3): an attacker keeps his own link and has a victim's browser open it, from
+    a mail or the address bar (Sec-Fetch-Site: none), his own site, or a sibling; none of that works,
+    and none of it spends the link."""
+    with get_session() as session:
+        attacker = create_random_user(session)
+        link = sessions.issue_session_link(session, token=sessions.create_session(session, user=attacker))
+    binding = sessions.link_binding(link)
+    attempts = [
+        ("from a mail or the address bar", {"Sec-Fetch-Site": "none"}, binding),
+        ("from another site", {"Sec-Fetch-Site": "cross-site"}, binding),
+        ("from a sibling subdomain or another port", {"Sec-Fetch-Site": "same-site"}, binding),
+        ("in a browser that did not log in (no nonce)", OWN_PAGE, None),
+        ("in a browser that did not log in (no Fetch Metadata, no nonce)", {}, None),
+        ("with another link's nonce", OWN_PAGE, "AAAAAAAAAAA"),
+    ]
+    for what, headers, cookie in attempts:
+        refused = _open_link(served.url, link, binding=cookie, headers=headers)
+        assert refused.status_code == 403 and "vorm_session" not in _set_cookie_header(refused), what
+    ok = _open_link(served.url, link, binding=binding)  # still unspent: our own page, in that browser
+    assert ok.status_code == 303 and ok.cookies.get("vorm_session")
+    assert "vorm_link=" in _set_cookie_header(ok)  # the nonce cookie is cleared once used
+
+
+def _post_logout(url: str, token: str | None, headers: dict[str, str]) -> httpx.Response:
+    return httpx.post(f"{url}/account/logout", cookies={"vorm_session": token} if token else {}, headers=headers,
+                      timeout=30)
 
 
 def test_logout_route_revokes_the_session_and_deletes_the_cookie(served):
@@ -546,20 +587,57 @@ def test_logout_route_revokes_the_session_and_deletes_the_cookie(served):
     with get_session() as session:
         user = create_random_user(session)
         token = sessions.create_session(session, user=user)
+    own = {"Origin": served.url, "Sec-Fetch-Site": "same-origin"}
     # A GET (a link or an image on someone else's page) logs nobody out: only a POST does.
     visit = httpx.get(f"{served.url}/account/logout", cookies={"vorm_session": token}, timeout=30)
     assert "vorm_session" not in _set_cookie_header(visit)
     with get_session() as session:
         assert sessions.resolve_session(session, token)[0].id == user.id
-    out = httpx.post(f"{served.url}/account/logout", cookies={"vorm_session": token}, timeout=30)
+    out = _post_logout(served.url, token, own)
     assert out.status_code == 303
     header = _set_cookie_header(out).lower()
     assert header.startswith("vorm_session=") and "max-age=0" in header and "httponly" in header
     with get_session() as session, pytest.raises(SessionInvalid):
         sessions.resolve_session(session, token)
     # Without a cookie, or with a broken one, it still just clears.
-    for cookies in ({}, {"vorm_session": "garbage"}):
-        assert httpx.post(f"{served.url}/account/logout", cookies=cookies, timeout=30).status_code == 303
+    for cookie in (None, "garbage"):
+        assert _post_logout(served.url, cookie, own).status_code == 303
+
+
+def test_logout_refuses_every_origin_but_ours_and_leaves_the_cookie_alone(served):
+    """Issue 17 §3: a cross-site form, a page on this host at another port, a sibling subdomain."""
+    from core.config import public_url
+
+    port = served.port
+    with get_session() as session:
+        user = create_random_user(session)
+        token = sessions.create_session(session, user=user)
+    foreign = [
+        ("another site", {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}),
+        ("another site, Origin only", {"Origin": "https://evil.example"}),
+        ("this host, another port", {"Origin": f"http://127.0.0.1:{port + 1}", "Sec-Fetch-Site": "same-site"}),
+        ("this host, another port, Origin only", {"Origin": f"http://localhost:{port + 1}"}),
+        ("a sibling subdomain", {"Origin": f"http://evil.localhost:{port}", "Sec-Fetch-Site": "same-site"}),
+        ("Fetch Metadata says same-site", {"Sec-Fetch-Site": "same-site"}),
+        ("a navigation typed in", {"Sec-Fetch-Site": "none"}),
+        ("an opaque origin (sandboxed frame)", {"Origin": "null"}),
+        ("no word on where it came from", {}),
+    ]
+    for what, headers in foreign:
+        refused = _post_logout(served.url, token, headers)
+        assert refused.status_code == 403, what
+        assert "set-cookie" not in refused.headers, what
+        with get_session() as session:
+            assert sessions.resolve_session(session, token)[0].id == user.id, what
+    # Our own origin, by the address the page was opened at or by the recorded public URL.
+    assert public_url() == f"http://localhost:{port}"
+    for headers in ({"Origin": f"http://localhost:{port}"}, {"Sec-Fetch-Site": "same-origin"}):
+        with get_session() as session:
+            fresh = sessions.create_session(session, user=user)
+        assert _post_logout(served.url, fresh, headers).status_code == 303
+    assert _post_logout(served.url, token, {"Origin": served.url, "Sec-Fetch-Site": "same-origin"}).status_code == 303
+    with get_session() as session, pytest.raises(Exception):  # noqa: B017, PT011 - SessionInvalid
+        sessions.resolve_session(session, token)
 
 
 @pytest.mark.e2e
@@ -616,3 +694,37 @@ def test_in_the_browser_login_reload_and_logout_use_an_httponly_cookie(served, b
     finally:
         context.close()
     assert "Traceback" not in served.log.read_text()
+
+
+# --- issue 17 §3: two accounts confirming the same new address at once ---------------------------
+
+
+def test_two_accounts_confirming_the_same_new_address_at_once(pg_db):
+    """Real concurrency on PostgreSQL: both pass the duplicate check, the unique index lets one win;
+    the other gets the duplicate-address message, never an IntegrityError."""
+    from core.accounts.links import issue_one_time_token
+    from core.errors import DuplicateEmail
+    from core.privacy import correction
+
+    rounds = 6
+    for r in range(rounds):
+        new_email = f"shared-{r}@example.org"
+        with get_session() as session:
+            users = [create_random_user(session) for _ in range(2)]
+            tokens = [issue_one_time_token(session, user_id=int(u.id or 0), purpose="email_change", minutes=60,
+                                           new_email=new_email) for u in users]
+            session.commit()
+
+        def confirm(i: int, tokens: list[str] = tokens) -> Any:
+            with get_session() as session:
+                return correction.confirm_email_change(session, token=tokens[i]).id
+
+        results = _all_at_once(2, confirm)
+        winners = [x for x in results if isinstance(x, int)]
+        losers = [x for x in results if not isinstance(x, int)]
+        assert len(winners) == 1 and len(losers) == 1, results
+        assert isinstance(losers[0], DuplicateEmail), repr(losers[0])
+        assert "already exists" in str(losers[0])
+        with get_session() as session:
+            owners = session.exec(select(User.id).where(User.email == new_email)).all()
+        assert owners == winners

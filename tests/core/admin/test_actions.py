@@ -110,3 +110,48 @@ def test_the_users_export_holds_the_admin_actions_about_them_and_the_log_filters
     assert [r.user_id for r in auditlog.search(session, action="admin.plan_changed", user_id=user.id)] == [user.id]
     assert [r.user_id for r in auditlog.search(session, target=f"user:{bystander.id}")] == [bystander.id]
     assert auditlog.search(session, actor="operator", action="admin.plan_changed") == []
+
+
+def test_a_demoted_admins_open_page_cannot_act(session, admin):
+    """Issue 17 §4: the role is checked when the action runs, not only when the page was drawn. The page
+    holds the ``User`` it loaded; another admin demotes it; every action from that object is refused."""
+    from core.accounts.roles import NotAnAdmin
+    from core.support import inbox, requests, tickets
+
+    stale = admin  # what the open page holds
+    other = create_random_user(session, role=Role.ADMIN)
+    user = create_random_user(session)
+    job = GenerationJob(user_id=user.id, status=JobStatus.FAILED, error_code="no_foreground", attempts=3)
+    session.add(job)
+    model = add_model(session, user)
+    session.commit()
+    ticket = tickets.create_ticket(session, user=user, email=user.email, subject="Help", body="Please")
+    privacy = tickets.create_ticket(session, user=user, email=user.email, subject="My data", body="All of it",
+                                    topic="privacy", privacy_kind="access")
+    correction.request_email_change(session, user=user, new_email="moved@example.org", password=PASSWORD)
+    actions.set_role(session, admin=other, user_id=int(stale.id), role=Role.USER, reason="left the team")
+    audits_before = len(session.exec(select(AuditLog)).all())
+    attempts = {
+        "requeue": lambda: actions.requeue_job(session, admin=stale, job_id=job.id, reason="r"),
+        "set plan": lambda: actions.set_plan(session, admin=stale, user_id=user.id, plan="premium", reason="r"),
+        "set role": lambda: actions.set_role(session, admin=stale, user_id=int(stale.id), role=Role.ADMIN,
+                                             reason="r"),
+        "resend": lambda: actions.resend_email_confirmation(session, admin=stale, user_id=user.id, reason="r"),
+        "open content": lambda: actions.open_content(session, admin=stale, user_id=user.id, kind="model",
+                                                     item_id=model.id, reason="r"),
+        "reply": lambda: inbox.reply(session, ticket_id=ticket.id, body="Hi", admin=stale),
+        "close": lambda: inbox.close(session, ticket_id=ticket.id, admin=stale),
+        "resolve": lambda: requests.resolve(session, request_id=privacy.privacy_request_id, note="done",
+                                            admin=stale),
+    }
+    for what, act in attempts.items():
+        with pytest.raises(NotAnAdmin):
+            act()
+        session.expire_all()
+        assert len(session.exec(select(AuditLog)).all()) == audits_before, what
+    assert session.get(User, stale.id).role == Role.USER and session.get(User, user.id).plan == "free"
+    assert session.get(GenerationJob, job.id).status == JobStatus.FAILED
+    assert NotAnAdmin().render("nl") != NotAnAdmin().render("en")
+    # The admin who is one still can.
+    actions.set_plan(session, admin=other, user_id=user.id, plan="premium", reason="goodwill")
+    assert session.get(User, user.id).plan == "premium"
