@@ -157,6 +157,30 @@ def mask_preview(image: Image.Image, *, box: Sequence[float] | None = None,
     return mask_overlay(small, mask), float(mask.mean())
 
 
+#: Words that number the views of one object in their file names ("mug_view0", "vaas-kant-2").
+VIEW_WORDS = frozenset({"view", "views", "angle", "side", "shot", "frame", "turn", "aanzicht", "kant", "hoek"})
+_NAME_EDGE = " _-.()[]#0123456789"
+
+
+def default_name(filenames: Sequence[str], *, limit: int = 80) -> str:
+    """The name a model gets unless its owner types one: the file's stem, or for several views the
+    stem they share ("mug_view0.png" … "mug_view3.png" make "mug"), without numbers and view words."""
+    stems = [f.rsplit(".", 1)[0] if "." in f.strip(".") else f for f in filenames if f]
+    if not stems:
+        return ""
+    if len(stems) == 1:
+        return stems[0].strip()[:limit]
+    shared = os.path.commonprefix(stems).rstrip(_NAME_EDGE)
+    while True:
+        head, sep, word = shared.rpartition(next((c for c in reversed(shared) if c in " _-."), " "))
+        if not sep or word.lower() not in VIEW_WORDS:
+            break
+        shared = head.rstrip(_NAME_EDGE)
+    if shared.lower() in VIEW_WORDS:
+        shared = ""
+    return (shared or stems[0]).strip()[:limit]
+
+
 def _upload_row(user: User, key: str, v: ValidatedImage) -> Upload:
     return Upload(user_id=pk(user), storage_key=key, filename=v.filename, content_type=v.content_type,
                   size_bytes=len(v.data), width=v.width, height=v.height, sha256=hashlib.sha256(v.data).hexdigest())

@@ -115,3 +115,14 @@ def test_mode_examples_are_drawn():
     for mode in ("inflate", "relief", "carve", "auto"):
         pixels = np.asarray(uploads.mode_example(mode))
         assert pixels.shape == (130, 260, 3) and pixels.std() > 10
+
+
+@pytest.mark.parametrize(("files", "name"), [
+    (["mug_view0.png", "mug_view1.png", "mug_view2.png", "mug_view3.png"], "mug"),
+    (["vaas-kant-1.jpg", "vaas-kant-2.jpg", "vaas-kant-3.jpg"], "vaas"),
+    (["teapot 01.png", "teapot 02.png"], "teapot"),
+    (["mug.png"], "mug"),
+    (["front.png", "back.png"], "front"),  # nothing shared: the first file's name
+])
+def test_a_model_of_several_views_is_named_after_what_they_share(files, name):
+    assert uploads.default_name(files) == name
