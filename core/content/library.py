@@ -209,6 +209,43 @@ def preview_polygons(model: Model3D) -> list[dict[str, Any]]:
     return data if isinstance(data, list) else list(data.get("faces", []))
 
 
+#: deck.gl's OrbitView (the viewer) puts its camera this many viewport heights from the target
+#: (its default 50° field of view: 0.5 / tan 25°), and draws 2**zoom pixels per unit there.
+ORBIT_CAMERA_DISTANCE = 0.5 / math.tan(math.radians(50) / 2)
+VIEWER_FILL = 0.6  # the model's largest side spans this share of the viewer's height at first
+CAMERA_CLEARANCE = 1.2  # zoomed in fully, the camera stays this many bounding radii from the centre
+ZOOM_OUT_LIMIT = 3.0  # halvings: zoomed out fully, the model is an eighth of its first size
+
+
+@dataclass(frozen=True)
+class ViewerCamera:
+    target: list[float]  #: the centre of the model's bounding box
+    zoom: float  #: the first view
+    min_zoom: float
+    max_zoom: float  #: the closest the wheel gets: the camera never enters the model
+
+
+def viewer_camera(polygons: list[dict[str, Any]], height_px: int) -> ViewerCamera:
+    """Where the viewer looks from, and how far the wheel may zoom, from the model's own size.
+
+    The camera sits ORBIT_CAMERA_DISTANCE·height_px/2**zoom model units from the target; it is
+    kept CAMERA_CLEARANCE times the bounding sphere's radius away, so that however the model is
+    turned, no part of it comes closer than a fifth of that radius.
+    """
+    points = [p for poly in polygons for p in poly.get("polygon", [])]
+    if points:
+        lo = [min(p[i] for p in points) for i in range(3)]
+        hi = [max(p[i] for p in points) for i in range(3)]
+    else:
+        lo, hi = [-0.5, -0.5, -0.5], [0.5, 0.5, 0.5]
+    target = [(a + b) / 2 for a, b in zip(lo, hi, strict=True)]
+    extent = max(max(b - a for a, b in zip(lo, hi, strict=True)), 1e-6)
+    radius = max(math.dist(lo, hi) / 2, 1e-6)
+    zoom = math.log2(height_px * VIEWER_FILL / extent)
+    max_zoom = math.log2(ORBIT_CAMERA_DISTANCE * height_px / (CAMERA_CLEARANCE * radius))
+    return ViewerCamera(target=target, zoom=min(zoom, max_zoom), min_zoom=zoom - ZOOM_OUT_LIMIT, max_zoom=max_zoom)
+
+
 def purge_date(session: Session, *, user: User, model: Model3D) -> datetime | None:
     """When a free user's model will be purged; None when it is kept (premium)."""
     from core.privacy import retention

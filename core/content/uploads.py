@@ -181,6 +181,27 @@ def default_name(filenames: Sequence[str], *, limit: int = 80) -> str:
     return (shared or stems[0]).strip()[:limit]
 
 
+#: A lithophane seen against a lamp: one pale material whose thickness dims the light. The light that
+#: passes falls off with thickness; this makes the thickest part (base + height, 7 mm by default)
+#: pass about a tenth of what the thinnest (the 2 mm base) passes, as white PLA roughly does.
+LITHOPHANE_DIMMING_PER_MM = 0.46
+LITHOPHANE_TINT = (255, 247, 232)  # a lamp behind white plastic: slightly warm
+
+
+def lithophane_preview(image: Image.Image, *, base_mm: float = 2.0, height_mm: float = 5.0,
+                       max_side: int = MASK_PREVIEW_SIDE_PX) -> Image.Image:
+    """How the printed lithophane looks lit from behind: one material, its thickness as the engine
+    makes it (thick where the picture is dark), so no colour of the photo survives."""
+    from core.generation.images import preview_rgba
+    from core.generation.relief import luminance
+
+    lum = luminance(preview_rgba(image, max_side), lithophane=True)
+    thickness = base_mm + height_mm * (1.0 - lum)
+    light = np.exp(-LITHOPHANE_DIMMING_PER_MM * (thickness - base_mm))
+    rgb = light[..., None] * np.asarray(LITHOPHANE_TINT, np.float32)
+    return Image.fromarray(np.clip(rgb + 0.5, 0, 255).astype(np.uint8), "RGB")
+
+
 def _upload_row(user: User, key: str, v: ValidatedImage) -> Upload:
     return Upload(user_id=pk(user), storage_key=key, filename=v.filename, content_type=v.content_type,
                   size_bytes=len(v.data), width=v.width, height=v.height, sha256=hashlib.sha256(v.data).hexdigest())

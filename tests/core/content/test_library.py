@@ -194,3 +194,19 @@ def test_the_print_size_can_be_changed_and_the_downloads_follow(session):
     other = create_random_user(session)
     with pytest.raises(NotFound):
         library.set_print_size(session, user_id=other.id, model_id=model.id, size_mm=50)
+
+
+@pytest.mark.parametrize("extents", [(1.0, 1.0, 1.0), (0.569, 1.0, 0.365), (100.0, 70.0, 5.0), (2.0, 0.1, 0.1)])
+def test_the_viewer_never_zooms_inside_the_model(extents):
+    import math
+
+    half = [e / 2 for e in extents]
+    corners = [[sx * half[0], sy * half[1], sz * half[2]] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]
+    polys = [{"polygon": corners[i:i + 3], "color": [1, 2, 3]} for i in range(0, 8, 2)]
+    camera = library.viewer_camera(polys, 520)
+    # deck.gl's OrbitView: the camera is ORBIT_CAMERA_DISTANCE viewport heights from the target, 2**zoom px a unit.
+    distance = library.ORBIT_CAMERA_DISTANCE * 520 / 2 ** camera.max_zoom
+    radius = math.dist([-h for h in half], half) / 2
+    assert distance >= 1.2 * radius * (1 - 1e-9)  # turned any way, no corner comes near the camera
+    assert camera.min_zoom < camera.zoom <= camera.max_zoom
+    assert camera.target == pytest.approx([0, 0, 0])
