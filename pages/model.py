@@ -83,7 +83,7 @@ with side:
     st.markdown("\n".join(f"- {name}: **{value}**" for name, value in facts))
     chosen = st.number_input(_("Longest side when printed (mm)"), min_value=library.PRINT_SIZE_MM[0],
                              max_value=library.PRINT_SIZE_MM[1], value=float(model.print_size_mm), step=5.0,
-                             key=f"print_size_{model.id}",
+                             format="%.1f", key=f"print_size_{model.id}",
                              help=_("The downloads are scaled to this size: STL, 3MF, OBJ and PLY in millimetres, "
                                     "GLB in metres."))
     if round(float(chosen), 1) != model.print_size_mm:

@@ -381,7 +381,7 @@ faces = c1.select_slider(_("Detail (triangles)"), options=FACE_STEPS, format_fun
                          help=_("More triangles keep finer detail but make larger files. {n} suits most prints.",
                                 n=fmt_number(20_000)), key="opt_faces")
 size_mm = c2.number_input(_("Print size of the longest side (mm)"), min_value=PRINT_SIZE_MM[0],
-                          max_value=PRINT_SIZE_MM[1], step=5.0,
+                          max_value=PRINT_SIZE_MM[1], step=5.0, format="%.1f",
                           value=float(again_options.get("size_mm") or DEFAULT_PRINT_SIZE_MM),
                           help=_("The files are in millimetres, ready for a slicer. You can change the size later "
                                  "on the model's page."), key="opt_size")
