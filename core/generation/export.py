@@ -6,7 +6,8 @@
 names, so the three must be stored side by side.
 
 Coordinates are the mesh's own: normalised (largest extent 1), or millimetres
-when a print size was asked for. STL and 3MF carry no colour; PLY carries
+when a print size was asked for; the library scales downloads to a model's print
+size (``scaled_glb`` for GLB, in metres). STL and 3MF carry no colour; PLY carries
 vertex colours.
 """
 
