@@ -81,19 +81,22 @@ with side:
              (_("Watertight (printable)"), label("yes_no", "yes" if model.watertight else "no")),
              (_("Print size"), f"{size} mm" if size else "—")]
     st.markdown("\n".join(f"- {name}: **{value}**" for name, value in facts))
-    chosen = st.number_input(_("Longest side when printed (mm)"), min_value=library.PRINT_SIZE_MM[0],
-                             max_value=library.PRINT_SIZE_MM[1], value=float(model.print_size_mm), step=5.0,
-                             format="%.1f", key=f"print_size_{model.id}",
-                             help=_("The downloads are scaled to this size: STL, 3MF, OBJ and PLY in millimetres, "
-                                    "GLB in metres."))
-    if round(float(chosen), 1) != model.print_size_mm:
+    def _resize(key: str) -> None:
+        # On change only: a rerun of a tab left open must not undo a size set elsewhere since.
         try:
             with get_session() as session:
-                library.set_print_size(session, user_id=user.id, model_id=model.id, size_mm=float(chosen))
+                library.set_print_size(session, user_id=user.id, model_id=model.id, size_mm=st.session_state[key])
         except VormError as exc:
-            st.error(error_text(exc), icon=":material/error:")
-        else:
-            st.rerun()
+            st.session_state["_print_size_error"] = error_text(exc)
+
+    size_key = f"print_size_{model.id}"
+    st.number_input(_("Longest side when printed (mm)"), min_value=library.PRINT_SIZE_MM[0],
+                    max_value=library.PRINT_SIZE_MM[1], value=float(model.print_size_mm), step=5.0, format="%.1f",
+                    key=size_key, on_change=_resize, args=(size_key,),
+                    help=_("The downloads are scaled to this size: STL, 3MF, OBJ and PLY in millimetres, GLB in "
+                           "metres."))
+    if st.session_state.get("_print_size_error"):
+        st.error(st.session_state.pop("_print_size_error"), icon=":material/error:")
     st.subheader(_("Downloads"))
     allowed = library.allowed_formats(user)
 
