@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import math
 import zipfile
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from core.storage import get_storage
 
 if TYPE_CHECKING:
     from sqlmodel import Session
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 24  # models per library page: a 4-column grid of 6 rows
 MAX_NAME_CHARS = 255
@@ -284,11 +287,15 @@ def export_key(model: Model3D, fmt: str) -> str:
 
 
 def _drop_exports(model: Model3D) -> None:
-    """Forget the downloads made at an earlier print size (they are made again on request)."""
+    """Forget the downloads made at an earlier print size. Their keys name their size, so one that
+    storage fails to delete is never handed out; it goes with the model's folder."""
     storage = get_storage()
-    stale = [k for k in storage.list(_exports_prefix(model)) if k != export_key(model, k.rsplit(".", 1)[-1])]
-    if stale:
-        storage.delete_many(stale)
+    try:
+        stale = [k for k in storage.list(_exports_prefix(model)) if k != export_key(model, k.rsplit(".", 1)[-1])]
+        if stale:
+            storage.delete_many(stale)
+    except Exception:
+        log.warning("Could not delete the old downloads of model %s", model.id, exc_info=True)
 
 
 def _convert(glb: bytes, fmt: str, size_mm: float) -> bytes:
