@@ -142,6 +142,52 @@ def _sync_cookie() -> None:
         st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
 
 
+def _page_language() -> None:
+    """``<html lang>`` and the few texts Streamlit draws itself, in the language the page speaks.
+
+    Screen readers pick their voice from ``<html lang>``, which Streamlit leaves at "en", and
+    Streamlit offers no setting for its own texts (the skip link, the file uploader's button).
+    A script in the page sets the attribute and rewrites those texts whenever Streamlit draws
+    them again; it knows every language's version, so a switch back finds and replaces them too.
+    It runs again after a reload, and when the language changes (its text changes with it).
+    """
+    import json
+
+    from core import i18n
+    from pages import common
+
+    lang = common.lang()
+    skip = {code: i18n.translate("Skip to main content", code) for code in i18n.LANGS}
+    upload = {code: i18n.translate_in_context("button", "Upload", code) for code in i18n.LANGS}
+    rules = [{"selector": selector, "versions": sorted(set(every.values())), "text": every[lang]}
+             for selector, every in (("[data-testid='stSkipToContent']", skip),
+                                     ("[data-testid='stFileUploaderDropzone'] button", upload))]
+    script = f"""(() => {{
+  const lang = {json.dumps(lang)}, rules = {json.dumps(rules, ensure_ascii=False)};
+  const apply = () => {{
+    if (document.documentElement.lang !== lang) document.documentElement.lang = lang;
+    for (const rule of rules) {{
+      for (const el of document.querySelectorAll(rule.selector)) {{
+        const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {{
+          const text = node.nodeValue.trim();
+          if (text !== rule.text && rule.versions.includes(text)) node.nodeValue = rule.text;
+        }}
+      }}
+    }}
+  }};
+  if (window.vormPageLanguage) window.vormPageLanguage.disconnect();
+  let queued = false;
+  window.vormPageLanguage = new MutationObserver(() => {{
+    if (!queued) {{ queued = true; requestAnimationFrame(() => {{ queued = false; apply(); }}); }}
+  }});
+  window.vormPageLanguage.observe(document.body, {{childList: true, subtree: true, characterData: true}});
+  apply();
+}})();"""
+    with st.sidebar, st.container(height=1, border=False, key="page_language"):
+        st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
+
+
 def _to_login() -> None:
     from pages.common import N_, flash
 
@@ -357,11 +403,13 @@ def main() -> None:
         st.switch_page(home)
     _sync_cookie()  # after any page switch: a run cut short by one may never reach the browser
     _sidebar(user)
+    _page_language()
     _flash()
     if user is not None:
         _policy_banner(user)
         if nav.url_path != "account":  # the Account page says it in its own place
             _billing_banner(user)
+    common.note_page(nav.url_path)
     nav.run()
 
 

@@ -203,14 +203,16 @@ class Model3D(SQLModel, table=True):
     user_id: int = user_fk()
     job_id: int | None = Field(default=None, index=True)
     name: str = Field(default="", max_length=255)
-    mode: str = Field(default="inflate", max_length=16)
+    mode: str = Field(default="inflate", max_length=16)  #: the mode the engine used (never "auto")
     storage_prefix: str = Field(max_length=512)
     glb_key: str = Field(max_length=512)
     preview_key: str | None = Field(default=None, max_length=512)
     thumbnail_keys: dict[str, str] = json_field({})
     faces: int = 0
     watertight: bool = False
-    extents: list[float] = json_field([])
+    extents: list[float] = json_field([])  #: of the stored mesh, in its own units (normalised or mm)
+    #: The longest side when printed, in mm; the downloads are scaled to it (0010). Slicers read mm.
+    print_size_mm: float = Field(default=100.0, sa_column_kwargs={"server_default": "100"})
     stats: dict[str, Any] = json_field({})
     created_at: datetime = ts(default=True, index=True)
 

@@ -257,6 +257,21 @@ def log_out() -> None:
     st.session_state["_vorm_go_home"] = True
 
 
+_PAGE = "_vorm_page"  # the page this run shows (its url path)
+_PREVIOUS_PAGE = "_vorm_previous_page"  # the page the run before showed
+
+
+def note_page(url_path: str) -> None:
+    """app.py tells which page this run shows, before running it (see ``arrived``)."""
+    st.session_state[_PREVIOUS_PAGE] = st.session_state.get(_PAGE)
+    st.session_state[_PAGE] = url_path
+
+
+def arrived() -> bool:
+    """True when this run came to the page from another one (navigation), not a rerun of the page itself."""
+    return st.session_state.get(_PREVIOUS_PAGE) != st.session_state.get(_PAGE)
+
+
 def session_ended_notice() -> bool:
     """True once after a presented session turned out revoked or expired."""
     return bool(st.session_state.pop(_ENDED, False))

@@ -54,7 +54,7 @@ st.caption(ngettext("{n} model", "{n} models", result.total) + " · "
            + _("page {page} of {pages}", page=fmt_number(result.page), pages=fmt_number(result.pages)))
 
 
-@st.dialog(" ")
+@st.dialog(_("Delete a model"))
 def _confirm_delete(model_id: int, name: str) -> None:
     st.write(_("Delete “{name}” with all its files? This cannot be undone.", name=plain(name)))
     c1, c2 = st.columns(2)
@@ -71,9 +71,10 @@ def _confirm_delete(model_id: int, name: str) -> None:
         st.rerun()
 
 
-@st.dialog(" ")
+@st.dialog(_("Rename a model"))
 def _rename(model_id: int, name: str) -> None:
-    new = st.text_input(_("New name"), value=name, key="rename_value", max_chars=library.MAX_NAME_CHARS)
+    new = st.text_input(_("New name for “{name}”", name=plain(name)), value=name, key="rename_value",
+                        max_chars=library.MAX_NAME_CHARS)
     if st.button(_("Save"), type="primary", key="rename_save"):
         try:
             with get_session() as session:
@@ -107,11 +108,12 @@ for start in range(0, len(result.items), COLUMNS):
                 st.caption(ngettext("Kept for {n} more day (free plan)", "Kept for {n} more days (free plan)", left))
             st.page_link("pages/model.py", label=_("Open"), icon=":material/view_in_ar:",
                          query_params={"id": str(model.id)})
-            b1, b2 = st.columns(2)
-            if b1.button(":material/edit:", key=f"rename_{model.id}", help=_("Rename"), width="stretch"):
-                _rename(model.id, model.name)
-            if b2.button(":material/delete:", key=f"delete_{model.id}", help=_("Delete"), width="stretch"):
-                _confirm_delete(model.id, model.name or f"#{model.id}")
+            # Words beside the icons: an icon alone gives a screen reader nothing to say.
+            with st.container(horizontal=True, gap="small"):
+                if st.button(_("Rename"), icon=":material/edit:", key=f"rename_{model.id}"):
+                    _rename(model.id, model.name)
+                if st.button(_("Delete"), icon=":material/delete:", key=f"delete_{model.id}"):
+                    _confirm_delete(model.id, model.name or f"#{model.id}")
 
 if result.pages > 1:
     p1, p2, p3 = st.columns([1, 2, 1])

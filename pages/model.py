@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pydeck as pdk
@@ -45,19 +44,9 @@ def _polygons(model_id: int, preview_key: str | None, user_id: int) -> list[dict
 
 
 def _view_state(polys: list[dict[str, Any]]) -> pdk.ViewState:
-    if polys:
-        xs = [p[0] for poly in polys for p in poly["polygon"]]
-        ys = [p[1] for poly in polys for p in poly["polygon"]]
-        zs = [p[2] for poly in polys for p in poly["polygon"]]
-        lo, hi = [min(xs), min(ys), min(zs)], [max(xs), max(ys), max(zs)]
-    else:
-        lo, hi = [-0.5, -0.5, -0.5], [0.5, 0.5, 0.5]
-    centre = [(a + b) / 2 for a, b in zip(lo, hi, strict=True)]
-    extent = max(max(b - a for a, b in zip(lo, hi, strict=True)), 1e-6)
-    # OrbitView draws 2**zoom pixels per unit: fit the largest extent into about 60% of the viewer.
-    zoom = math.log2(VIEWER_HEIGHT_PX * 0.6 / extent)
-    return pdk.ViewState(target=centre, zoom=zoom, rotation_orbit=-30, rotation_x=15, min_zoom=zoom - 4,
-                         max_zoom=zoom + 6)
+    camera = library.viewer_camera(polys, VIEWER_HEIGHT_PX)
+    return pdk.ViewState(target=camera.target, zoom=camera.zoom, rotation_orbit=-30, rotation_x=15,
+                         min_zoom=camera.min_zoom, max_zoom=camera.max_zoom)
 
 
 def viewer(polys: list[dict[str, Any]]) -> pdk.Deck:
@@ -88,12 +77,27 @@ with view_col:
 
 with side:
     st.subheader(_("The mesh"))
-    size = " × ".join(fmt_number(float(f"{v:.3g}")) for v in (model.extents or []))
-    unit = "mm" if model.stats.get("size_mm") or (model.extents and max(model.extents) > 2) else _("units")
+    size = " × ".join(fmt_number(float(f"{v:.3g}")) for v in library.print_extents(model))
     facts = [(_("Triangles"), fmt_number(model.faces)),
              (_("Watertight (printable)"), label("yes_no", "yes" if model.watertight else "no")),
-             (_("Size"), f"{size} {unit}" if size else "—")]
+             (_("Print size"), f"{size} mm" if size else "—")]
     st.markdown("\n".join(f"- {name}: **{value}**" for name, value in facts))
+    def _resize(key: str) -> None:
+        # On change only: a rerun of a tab left open must not undo a size set elsewhere since.
+        try:
+            with get_session() as session:
+                library.set_print_size(session, user_id=user.id, model_id=model.id, size_mm=st.session_state[key])
+        except VormError as exc:
+            st.session_state["_print_size_error"] = error_text(exc)
+
+    size_key = f"print_size_{model.id}"
+    st.number_input(_("Longest side when printed (mm)"), min_value=library.PRINT_SIZE_MM[0],
+                    max_value=library.PRINT_SIZE_MM[1], value=float(model.print_size_mm), step=5.0, format="%.1f",
+                    key=size_key, on_change=_resize, args=(size_key,),
+                    help=_("The downloads are scaled to this size: STL, 3MF, OBJ and PLY in millimetres, GLB in "
+                           "metres."))
+    if st.session_state.get("_print_size_error"):
+        st.error(st.session_state.pop("_print_size_error"), icon=":material/error:")
     method = model.stats.get("mask_method")
     if method:
         st.caption(method_text(method, model.stats.get("segmenter")), help=_(

@@ -11,6 +11,7 @@ import streamlit as st
 
 from core.config import get_settings
 from core.content import uploads
+from core.content.library import DEFAULT_PRINT_SIZE_MM, PRINT_SIZE_MM
 from core.db import get_session
 from core.errors import VormError
 from core.models import JobStatus
@@ -18,6 +19,7 @@ from pages import common
 from pages.common import (
     N_,
     _,
+    arrived,
     client,
     error_text,
     flash,
@@ -34,6 +36,7 @@ from pages.common import (
 PROGRESS_REFRESH_SECONDS = 1.5
 BOX_PICKER_SIDE_PX = 640  # the picture the user drags a box on
 BOX_MODES = ("auto", "inflate")  # the modes that look for one object in one image
+BOX_MODES_MADE = ("inflate",)  # what those make of one image: the only one that needs its object found
 MODES = ("auto", "inflate", "relief", "carve")
 TERMINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 FACE_STEPS = (2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
@@ -84,6 +87,12 @@ def _boxed(data: bytes, filename: str, plan: str, box: tuple[float, ...]) -> dic
     except VormError as exc:
         return {"mask_error": exc}
     return {"preview": found.picture, "share": found.share, "method": found.method, "segmenter": found.segmenter}
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _lithophane(data: bytes, filename: str, plan: str) -> Any:
+    """The picture as the printed lithophane shows it against a lamp."""
+    return uploads.lithophane_preview(_check(data, filename, plan)["validated"].image)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -207,6 +216,7 @@ def _result(job_id: int) -> None:
     if job.status not in TERMINAL:
         _progress(job_id)
         return
+    st.session_state["_upload_result_shown"] = job_id
     with st.container(border=True, key="job_result"):
         if job.status == JobStatus.SUCCEEDED and job.model_id:
             st.success(_("“{name}” is ready.", name=plain(job.name or f"#{job.id}")), icon=":material/check_circle:")
@@ -250,6 +260,11 @@ if user.plan != "premium":
 if st.query_params.get("again"):
     # "Generate again" from a model page starts a new form, even when this tab's last job is still shown.
     st.session_state.pop("upload_job_id", None)
+if st.session_state.get("upload_job_id") and arrived() and \
+        st.session_state.get("_upload_result_shown") == st.session_state["upload_job_id"]:
+    # Back on "New model" from another page after the result was seen: a fresh form, not the old card.
+    st.session_state.pop("upload_job_id", None)
+    st.session_state["uploader_nonce"] = st.session_state.get("uploader_nonce", 0) + 1
 if st.session_state.get("upload_job_id"):
     _result(int(st.session_state["upload_job_id"]))
     st.stop()
@@ -302,9 +317,32 @@ if len(files) > 1:
         problems.append(("", exc))
         st.error(error_text(exc), icon=":material/error:")
 
+# The options are drawn below the preview, but the preview depends on them: read their last values.
+mode_default = again_options.get("mode", "auto")
+chosen_mode = st.session_state.get("opt_mode", mode_default if mode_default in MODES else "auto")
+several = len(files) > 1
+made_mode = chosen_mode if chosen_mode != "auto" else ("carve" if several else "inflate")
+lithophane_default = bool(again_options.get("lithophane", False))
+chosen_lithophane = bool(st.session_state.get("opt_litho", lithophane_default))
+
 box: list[float] | None = None
 needs_box: VormError | None = None  # one image whose object was not found without a box
-if good and single:
+if good and single and made_mode == "relief":
+    # A relief is the whole picture as a plate: no object to find, no box.
+    st.subheader(_("What will be modelled"))
+    name, c = good[0]
+    data = files[0][1]
+    _left, middle, _right = st.columns([1, 2, 1])
+    with middle:
+        if chosen_lithophane:
+            st.image(_lithophane(data, name, user.plan), width="stretch",
+                     caption=_("{name} · the lithophane lit from behind: one pale material, thin where the "
+                               "picture is bright", name=plain(name)))
+        else:
+            st.image(_picture(data, name, user.plan), width="stretch",
+                     caption=_("{name} · the whole picture becomes a plate: the brighter, the higher",
+                               name=plain(name)))
+elif good and single:
     st.subheader(_("What will be modelled"))
     name, c = good[0]
     data = files[0][1]
@@ -353,43 +391,46 @@ elif good:
     if len(good) > len(shown):
         st.caption(ngettext("…and {n} more view.", "…and {n} more views.", len(good) - len(shown)))
 
+# No st.form: the options below depend on the mode (a form would only redraw them on submit), and in a
+# form the Enter key in a field submits it, which started a generation while someone typed a size.
 st.subheader(_("Options"))
-mode_default = again_options.get("mode", "auto")
-with st.form("options_form"):
-    c1, c2 = st.columns(2)
-    mode = c1.selectbox(_("Mode"), MODES, index=MODES.index(mode_default) if mode_default in MODES
-                        else 0, format_func=lambda m: label("mode", m), key="opt_mode")
-    name = c2.text_input(_("Name of the model"), value=again_options.get("name") or
-                         (files[0][0].rsplit(".", 1)[0][:80] if files else ""), key="opt_name")
-    faces_default = int(again_options.get("faces", 20_000))
-    faces = c1.select_slider(_("Detail (triangles)"), options=FACE_STEPS, format_func=fmt_number,
-                             value=faces_default if faces_default in FACE_STEPS else 20_000,
-                             help=_("More triangles keep finer detail but make larger files. {n} suits most prints.",
-                                    n=fmt_number(20_000)), key="opt_faces")
-    size_mm = c2.number_input(_("Print size of the longest side (mm, 0 = unscaled)"), min_value=0.0,
-                              max_value=2000.0, step=5.0, value=float(again_options.get("size_mm") or 0.0),
-                              help=_("With a size, the files are in millimetres, ready for a slicer."),
-                              key="opt_size")
-    lithophane = st.checkbox(_("Lithophane (relief only)"), value=bool(again_options.get("lithophane", False)),
-                             help=_("Dark areas become thick, so the print shows the picture when lit from behind."),
-                             key="opt_litho")
-    elevation = c2.slider(_("Camera height (carve, degrees above the turntable)"), min_value=0, max_value=60,
+c1, c2 = st.columns(2)
+mode = c1.selectbox(_("Mode"), MODES, index=MODES.index(chosen_mode), format_func=lambda m: label("mode", m),
+                    key="opt_mode")
+name = c2.text_input(_("Name of the model"), value=again_options.get("name")
+                     or uploads.default_name([f for f, _d in files]), key="opt_name")
+faces_default = int(again_options.get("faces", 20_000))
+faces = c1.select_slider(_("Detail (triangles)"), options=FACE_STEPS, format_func=fmt_number,
+                         value=faces_default if faces_default in FACE_STEPS else 20_000,
+                         help=_("More triangles keep finer detail but make larger files. {n} suits most prints.",
+                                n=fmt_number(20_000)), key="opt_faces")
+size_mm = c2.number_input(_("Print size of the longest side (mm)"), min_value=PRINT_SIZE_MM[0],
+                          max_value=PRINT_SIZE_MM[1], step=5.0, format="%.1f",
+                          value=float(again_options.get("size_mm") or DEFAULT_PRINT_SIZE_MM),
+                          help=_("The files are in millimetres, ready for a slicer. You can change the size later "
+                                 "on the model's page."), key="opt_size")
+lithophane = False
+if made_mode == "relief":
+    lithophane = c1.checkbox(_("Lithophane"), value=lithophane_default, key="opt_litho",
+                             help=_("Dark areas become thick, so the print shows the picture when lit from "
+                                    "behind."))
+elevation = 0
+if made_mode == "carve":
+    elevation = c2.slider(_("Camera height (degrees above the turntable)"), min_value=0, max_value=60,
                           step=5, value=int(again_options.get("elevation_deg") or 0), key="opt_elevation",
                           help=_("0 when the camera looked straight at the turntable; more when it looked down "
                                  "on it."))
-    blocked = bool(problems) or not good or left == 0 or needs_box is not None
-    submitted = st.form_submit_button(_("Make my 3D model"), type="primary", icon=":material/deployed_code:",
-                                      disabled=blocked)
+blocked = bool(problems) or not good or left == 0 or (needs_box is not None and made_mode in BOX_MODES_MADE)
+submitted = st.button(_("Make my 3D model"), type="primary", icon=":material/deployed_code:", disabled=blocked,
+                      key="make_model")
 if problems:
     st.caption(_("Fix the problems above first; then you can start."))
 
 if submitted and not blocked:
-    options: dict[str, Any] = {"faces": int(faces)}
-    if size_mm:
-        options["size_mm"] = float(size_mm)
-    if mode == "relief" and lithophane:
+    options: dict[str, Any] = {"faces": int(faces), "size_mm": float(size_mm)}
+    if made_mode == "relief" and lithophane:
         options["lithophane"] = True
-    if elevation and (mode == "carve" or (mode == "auto" and len(good) > 1)):
+    if elevation and made_mode == "carve":
         options["elevation_deg"] = float(elevation)
     if box and single and mode in BOX_MODES:
         options["box"] = box
@@ -406,4 +447,3 @@ if submitted and not blocked:
             del st.query_params["again"]
         flash("success", msgid=N_("Your model is on its way."))
         st.rerun()
-

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import math
 import zipfile
 from dataclasses import dataclass
@@ -31,8 +32,15 @@ from core.text import single_line
 if TYPE_CHECKING:
     from sqlmodel import Session
 
+log = logging.getLogger(__name__)
+
 PAGE_SIZE = 24  # models per library page: a 4-column grid of 6 rows
 MAX_NAME_CHARS = 255
+#: Every model's longest side when printed, unless its owner chose another: slicers read millimetres,
+#: and a mesh of largest extent 1 came out as a 1 mm speck.
+DEFAULT_PRINT_SIZE_MM = 100.0
+PRINT_SIZE_MM = (1.0, 2000.0)  # a bead to a 2 m print, as the engine's size_mm
+MM_PER_METRE = 1000.0  # GLB downloads are in metres, glTF's unit
 EXPORT_DIR = "exports"  # converted downloads are cached beside the GLB, under the model's prefix
 ALL_FORMATS = ("glb", "obj", "stl", "ply", "3mf")
 MIME = {
@@ -126,6 +134,38 @@ def rename_model(session: Session, *, user_id: int, model_id: int, name: str) ->
     return model
 
 
+def check_print_size(size_mm: object) -> float:
+    """``size_mm`` as a float within PRINT_SIZE_MM, rounded to 0.1 mm; else ValidationError."""
+    ok = isinstance(size_mm, int | float) and not isinstance(size_mm, bool) and math.isfinite(size_mm)
+    if not ok or not PRINT_SIZE_MM[0] <= size_mm <= PRINT_SIZE_MM[1]:  # type: ignore[operator]
+        raise ValidationError(N_("The print size must be a number of millimetres from {low} to {high}."),
+                              low=int(PRINT_SIZE_MM[0]), high=int(PRINT_SIZE_MM[1]))
+    return round(float(size_mm), 1)  # type: ignore[arg-type]
+
+
+def set_print_size(session: Session, *, user_id: int, model_id: int, size_mm: float) -> Model3D:
+    """The longest side of the printed model in mm; the downloads follow it from now on."""
+    size = check_print_size(size_mm)
+    model = get_model(session, user_id=user_id, model_id=model_id)
+    if model.print_size_mm == size:
+        return model
+    model.print_size_mm = size
+    session.add(model)
+    audit(session, "model.print_size_changed", user_id=user_id, model_id=model.id, size_mm=size)
+    session.commit()
+    _drop_exports(model)
+    return model
+
+
+def print_extents(model: Model3D) -> list[float]:
+    """The model's width, height and depth in mm at its print size ([] when its extents are unknown)."""
+    extents = [float(e) for e in model.extents or []]
+    largest = max(extents, default=0.0)
+    if largest <= 0:
+        return []
+    return [e * model.print_size_mm / largest for e in extents]
+
+
 def model_keys(model: Model3D) -> list[str]:
     """Every stored object of the model: under its prefix, plus any key recorded outside it."""
     storage = get_storage()
@@ -173,6 +213,43 @@ def preview_polygons(model: Model3D) -> list[dict[str, Any]]:
     return data if isinstance(data, list) else list(data.get("faces", []))
 
 
+#: deck.gl's OrbitView (the viewer) puts its camera this many viewport heights from the target
+#: (its default 50° field of view: 0.5 / tan 25°), and draws 2**zoom pixels per unit there.
+ORBIT_CAMERA_DISTANCE = 0.5 / math.tan(math.radians(50) / 2)
+VIEWER_FILL = 0.6  # the model's largest side spans this share of the viewer's height at first
+CAMERA_CLEARANCE = 1.2  # zoomed in fully, the camera stays this many bounding radii from the centre
+ZOOM_OUT_LIMIT = 3.0  # halvings: zoomed out fully, the model is an eighth of its first size
+
+
+@dataclass(frozen=True)
+class ViewerCamera:
+    target: list[float]  #: the centre of the model's bounding box
+    zoom: float  #: the first view
+    min_zoom: float
+    max_zoom: float  #: the closest the wheel gets: the camera never enters the model
+
+
+def viewer_camera(polygons: list[dict[str, Any]], height_px: int) -> ViewerCamera:
+    """Where the viewer looks from, and how far the wheel may zoom, from the model's own size.
+
+    The camera sits ORBIT_CAMERA_DISTANCE·height_px/2**zoom model units from the target; it is
+    kept CAMERA_CLEARANCE times the bounding sphere's radius away, so that however the model is
+    turned, no part of it comes closer than a fifth of that radius.
+    """
+    points = [p for poly in polygons for p in poly.get("polygon", [])]
+    if points:
+        lo = [min(p[i] for p in points) for i in range(3)]
+        hi = [max(p[i] for p in points) for i in range(3)]
+    else:
+        lo, hi = [-0.5, -0.5, -0.5], [0.5, 0.5, 0.5]
+    target = [(a + b) / 2 for a, b in zip(lo, hi, strict=True)]
+    extent = max(max(b - a for a, b in zip(lo, hi, strict=True)), 1e-6)
+    radius = max(math.dist(lo, hi) / 2, 1e-6)
+    zoom = math.log2(height_px * VIEWER_FILL / extent)
+    max_zoom = math.log2(ORBIT_CAMERA_DISTANCE * height_px / (CAMERA_CLEARANCE * radius))
+    return ViewerCamera(target=target, zoom=min(zoom, max_zoom), min_zoom=zoom - ZOOM_OUT_LIMIT, max_zoom=max_zoom)
+
+
 def purge_date(session: Session, *, user: User, model: Model3D) -> datetime | None:
     """When a free user's model will be purged; None when it is kept (premium)."""
     from core.privacy import retention
@@ -199,17 +276,43 @@ def download_name(model: Model3D, fmt: str) -> str:
     return f"{stem or 'model'}.{'zip' if fmt == 'obj' else fmt}"
 
 
-def export_key(model: Model3D, fmt: str) -> str:
-    if fmt == "glb":
-        return model.glb_key
+def _exports_prefix(model: Model3D) -> str:
     prefix = model.storage_prefix.rstrip("/") if model.storage_prefix else model.glb_key.rsplit("/", 1)[0]
-    return f"{prefix}/{EXPORT_DIR}/model.{'obj.zip' if fmt == 'obj' else fmt}"
+    return f"{prefix}/{EXPORT_DIR}/"
 
 
-def _convert(glb: bytes, fmt: str) -> bytes:
-    from core.generation import export_mesh, load_glb  # heavy: torch and trimesh
+def export_key(model: Model3D, fmt: str) -> str:
+    """Where the download in ``fmt`` at the model's current print size is cached."""
+    size = f"{model.print_size_mm:g}"
+    return f"{_exports_prefix(model)}model-{size}mm.{'obj.zip' if fmt == 'obj' else fmt}"
 
-    files = export_mesh(load_glb(glb), fmt)
+
+def _drop_exports(model: Model3D) -> None:
+    """Forget the downloads made at an earlier print size. Their keys name their size, so one that
+    storage fails to delete is never handed out; it goes with the model's folder."""
+    storage = get_storage()
+    try:
+        stale = [k for k in storage.list(_exports_prefix(model)) if k != export_key(model, k.rsplit(".", 1)[-1])]
+        if stale:
+            storage.delete_many(stale)
+    except Exception:
+        log.warning("Could not delete the old downloads of model %s", model.id, exc_info=True)
+
+
+def _convert(glb: bytes, fmt: str, size_mm: float) -> bytes:
+    """The stored GLB in ``fmt``, scaled so that its longest side is ``size_mm``: millimetres for the
+    printable formats (what slicers read), metres for GLB (glTF's unit: a 100 mm model is 0.1)."""
+    from core.generation.export import glb_extent, scaled_glb
+
+    extent = glb_extent(glb)
+    factor = size_mm / extent if extent > 0 else 1.0
+    if fmt == "glb":
+        return scaled_glb(glb, factor / MM_PER_METRE)
+    from core.generation import export_mesh, load_glb  # heavy: trimesh
+
+    mesh = load_glb(glb)
+    mesh.vertices = mesh.vertices * factor
+    files = export_mesh(mesh, fmt)
     if len(files) == 1 and fmt != "obj":
         return next(iter(files.values()))
     buf = io.BytesIO()
@@ -232,7 +335,7 @@ def ensure_export(session: Session, *, user: User, model_id: int, fmt: str) -> s
     key = export_key(model, fmt)
     storage = get_storage()
     if not storage.exists(key):
-        storage.put(key, _convert(storage.get(model.glb_key), fmt), content_type=MIME[fmt])
+        storage.put(key, _convert(storage.get(model.glb_key), fmt, model.print_size_mm), content_type=MIME[fmt])
     return key
 
 

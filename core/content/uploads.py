@@ -201,6 +201,51 @@ def mask_preview_found(image: Image.Image, *, box: Sequence[float] | None = None
                        active_name() if method.startswith("learned") else "")
 
 
+#: Words that number the views of one object in their file names ("mug_view0", "vaas-kant-2").
+VIEW_WORDS = frozenset({"view", "views", "angle", "side", "shot", "frame", "turn", "aanzicht", "kant", "hoek"})
+_NAME_EDGE = " _-.()[]#0123456789"
+
+
+def default_name(filenames: Sequence[str], *, limit: int = 80) -> str:
+    """The name a model gets unless its owner types one: the file's stem, or for several views the
+    stem they share ("mug_view0.png" … "mug_view3.png" make "mug"), without numbers and view words."""
+    stems = [f.rsplit(".", 1)[0] if "." in f.strip(".") else f for f in filenames if f]
+    if not stems:
+        return ""
+    if len(stems) == 1:
+        return stems[0].strip()[:limit]
+    shared = os.path.commonprefix(stems).rstrip(_NAME_EDGE)
+    while True:
+        head, sep, word = shared.rpartition(next((c for c in reversed(shared) if c in " _-."), " "))
+        if not sep or word.lower() not in VIEW_WORDS:
+            break
+        shared = head.rstrip(_NAME_EDGE)
+    if shared.lower() in VIEW_WORDS:
+        shared = ""
+    return (shared or stems[0]).strip()[:limit]
+
+
+#: A lithophane seen against a lamp: one pale material whose thickness dims the light. The light that
+#: passes falls off with thickness; this makes the thickest part (base + height, 7 mm by default)
+#: pass about a tenth of what the thinnest (the 2 mm base) passes, as white PLA roughly does.
+LITHOPHANE_DIMMING_PER_MM = 0.46
+LITHOPHANE_TINT = (255, 247, 232)  # a lamp behind white plastic: slightly warm
+
+
+def lithophane_preview(image: Image.Image, *, base_mm: float = 2.0, height_mm: float = 5.0,
+                       max_side: int = MASK_PREVIEW_SIDE_PX) -> Image.Image:
+    """How the printed lithophane looks lit from behind: one material, its thickness as the engine
+    makes it (thick where the picture is dark), so no colour of the photo survives."""
+    from core.generation.images import preview_rgba
+    from core.generation.relief import luminance
+
+    lum = luminance(preview_rgba(image, max_side), lithophane=True)
+    thickness = base_mm + height_mm * (1.0 - lum)
+    light = np.exp(-LITHOPHANE_DIMMING_PER_MM * (thickness - base_mm))
+    rgb = light[..., None] * np.asarray(LITHOPHANE_TINT, np.float32)
+    return Image.fromarray(np.clip(rgb + 0.5, 0, 255).astype(np.uint8), "RGB")
+
+
 def _upload_row(user: User, key: str, v: ValidatedImage) -> Upload:
     return Upload(user_id=pk(user), storage_key=key, filename=v.filename, content_type=v.content_type,
                   size_bytes=len(v.data), width=v.width, height=v.height, sha256=hashlib.sha256(v.data).hexdigest())

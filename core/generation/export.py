@@ -6,7 +6,8 @@
 names, so the three must be stored side by side.
 
 Coordinates are the mesh's own: normalised (largest extent 1), or millimetres
-when a print size was asked for. STL and 3MF carry no colour; PLY carries
+when a print size was asked for; the library scales downloads to a model's print
+size (``scaled_glb`` for GLB, in metres). STL and 3MF carry no colour; PLY carries
 vertex colours.
 """
 
@@ -122,6 +123,53 @@ def to_glb(mesh: MeshArrays | trimesh.Trimesh, unit: str | None = None) -> bytes
             body,
         ]
     )
+
+
+def _glb_chunks(data: bytes) -> tuple[dict, bytes]:
+    """A GLB as written by :func:`to_glb`: its JSON and the binary chunk (with its header)."""
+    try:
+        magic, _version, _total = struct.unpack_from("<4sII", data, 0)
+        json_len, kind = struct.unpack_from("<I4s", data, 12)
+        if magic != b"glTF" or kind != b"JSON":
+            raise ValueError("not a GLB")
+        return json.loads(data[20 : 20 + json_len]), data[20 + json_len :]
+    except (struct.error, UnicodeDecodeError) as err:
+        raise ValueError("not a readable GLB") from err
+
+
+def glb_extent(data: bytes) -> float:
+    """The largest side of the bounding box of a GLB's first mesh, from its POSITION bounds."""
+    gltf, _rest = _glb_chunks(data)
+    try:
+        position = gltf["accessors"][gltf["meshes"][0]["primitives"][0]["attributes"]["POSITION"]]
+        return float(max(hi - lo for lo, hi in zip(position["min"], position["max"], strict=True)))
+    except (KeyError, IndexError, TypeError, ValueError) as err:
+        raise ValueError("the GLB has no POSITION bounds") from err
+
+
+def scaled_glb(data: bytes, factor: float) -> bytes:
+    """The same GLB drawn ``factor`` times larger, through its root nodes' scale (lossless: the
+    vertices and the texture are not re-encoded). The unit note of :func:`to_glb` is dropped, since
+    the caller scales to glTF's own unit, the metre."""
+    gltf, rest = _glb_chunks(data)
+    for index in gltf.get("scenes", [{}])[gltf.get("scene", 0)].get("nodes", []):
+        node = gltf["nodes"][index]
+        # An outer uniform scale: f·M, which for translation, rotation, scale is (f·T, R, f·S).
+        if "matrix" in node:  # column-major 4x4; its last row stays (0, 0, 0, 1)
+            node["matrix"] = [float(m) * (1.0 if i % 4 == 3 else factor) for i, m in enumerate(node["matrix"])]
+        else:
+            node["scale"] = [float(s) * factor for s in node.get("scale", [1.0, 1.0, 1.0])]
+            if "translation" in node:
+                node["translation"] = [float(t) * factor for t in node["translation"]]
+    extras = gltf.get("asset", {}).get("extras")
+    if isinstance(extras, dict):
+        extras.pop("unit", None)
+        if not extras:
+            del gltf["asset"]["extras"]
+    text = json.dumps(gltf, separators=(",", ":")).encode()
+    text += b" " * ((-len(text)) % 4)
+    total = 12 + 8 + len(text) + len(rest)
+    return b"".join([struct.pack("<4sII", b"glTF", 2, total), struct.pack("<I4s", len(text), b"JSON"), text, rest])
 
 
 def load_glb(data: bytes) -> trimesh.Trimesh:

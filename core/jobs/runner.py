@@ -48,6 +48,7 @@ TRANSIENT_STREAK_GAP_SECONDS = 900.0
 ENGINE_PLUGINS_ENV = "VORM_ENGINE_PLUGINS"  # comma-separated modules that register extra engines
 
 ProgressFn = Callable[[str, float], None]
+ENGINE_MODES = ("inflate", "relief", "carve")  # what an engine reports having made
 
 
 class JobLost(Exception):
@@ -179,9 +180,22 @@ def store_outputs(storage: Storage, *, job: GenerationJob, result: Any) -> Model
     extents = stats.get("extents")
     if extents is None and mesh is not None:
         extents = [float(x) for x in mesh.extents]
-    return Model3D(user_id=job.user_id, job_id=job.id, name=job.name or f"Model {job.id}", mode=job.mode,
+    # "auto" is a request, not a mode: the library and the model page say what the engine made.
+    mode = str(stats["mode"]) if stats.get("mode") in ENGINE_MODES else job.mode
+    return Model3D(user_id=job.user_id, job_id=job.id, name=job.name or f"Model {job.id}", mode=mode,
                    storage_prefix=prefix, glb_key=glb_key, preview_key=preview_key, thumbnail_keys=thumbs,
-                   faces=faces, watertight=watertight, extents=list(extents or []), stats=_jsonable(stats))
+                   faces=faces, watertight=watertight, extents=list(extents or []), stats=_jsonable(stats),
+                   print_size_mm=_print_size(job))
+
+
+def _print_size(job: GenerationJob) -> float:
+    """The print size asked for with the job, else the default: every model has one."""
+    from core.content.library import DEFAULT_PRINT_SIZE_MM, check_print_size
+
+    try:
+        return check_print_size((job.options or {}).get("size_mm"))
+    except ValidationError:
+        return DEFAULT_PRINT_SIZE_MM
 
 
 def _preview(result: Any) -> Any:

@@ -1,7 +1,7 @@
 """worker_heartbeat.segmenter: which background remover each worker has
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 Create Date: 2026-12-06 20:30:00
 
 A worker with a learned segmenter installed (python -m core.manage models pull NAME) names it here;
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0011'
-down_revision = '0008'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

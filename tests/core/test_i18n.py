@@ -87,3 +87,19 @@ def test_errors_render_from_their_code_in_either_language(lang):
     stored = render_code(exc.code, exc.context, lang)
     assert stored == exc.render(lang)
     assert ("9" in stored) and ("4" in stored)
+
+
+#: English words of 3D printing whose literal Dutch reading is wrong here: a polygon mesh is not a
+#: fishing net ("net"), and a worker process is not the GDPR's "verwerker" (a processor).
+FALSE_FRIENDS = {"mesh": re.compile(r"\bnet(ten)?\b", re.I), "worker": re.compile(r"\bverwerkers?\b", re.I)}
+
+
+def test_dutch_catalog_has_no_false_friends():
+    with (i18n.LOCALE_DIR / "nl" / "LC_MESSAGES" / "vorm.po").open("rb") as fh:
+        catalog = read_po(fh, locale="nl")
+    wrong = [(msg.id, msg.string) for msg in catalog if isinstance(msg.id, str) and isinstance(msg.string, str)
+             for word, dutch in FALSE_FRIENDS.items() if word in msg.id.lower() and dutch.search(msg.string)]
+    assert wrong == []
+    assert i18n.translate("The mesh", "nl") == "Het model"
+    assert i18n.translate_in_context("button", "Upload", "nl") == "Uploaden"
+    assert i18n.translate("Skip to main content", "nl") == "Naar de hoofdinhoud"

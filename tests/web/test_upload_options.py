@@ -1,4 +1,5 @@
-"""The upload page's carve options: one image in carve mode is refused before queueing; elevation is passed on."""
+"""The upload page's options: each mode shows its own; one image in carve mode is refused before queueing;
+elevation and the print size go with the job."""
 
 from __future__ import annotations
 
@@ -44,8 +45,8 @@ def test_one_image_in_carve_mode_is_refused_before_queueing(web_db, web_session,
     model = _earlier_model(web_session, user, 1)
     at = app(login(user), params={"again": str(model.id)}).run()
     assert not at.exception and "What will be modelled" in texts(at)
-    at.selectbox(key="opt_mode").set_value("carve")
-    at.button(key="FormSubmitter:options_form-Make my 3D model").click().run()
+    at.selectbox(key="opt_mode").set_value("carve").run()
+    at.button(key="make_model").click().run()
     assert not at.exception
     assert "Carving needs at least 2 views around the object." in texts(at)
     assert len(_jobs(web_session, user)) == 1  # only the earlier one: nothing was queued
@@ -57,9 +58,44 @@ def test_carve_elevation_goes_with_the_job(web_db, web_session, login):
     user = create_random_user(web_session)
     model = _earlier_model(web_session, user, 3)
     at = app(login(user), params={"again": str(model.id)}).run()
-    at.selectbox(key="opt_mode").set_value("carve")
+    at.selectbox(key="opt_mode").set_value("carve").run()
     at.slider(key="opt_elevation").set_value(20)
-    at.button(key="FormSubmitter:options_form-Make my 3D model").click().run()
+    at.button(key="make_model").click().run()
     assert not at.exception
     queued = [j for j in _jobs(web_session, user) if j.status == JobStatus.QUEUED]
     assert len(queued) == 1 and queued[0].mode == "carve" and queued[0].options["elevation_deg"] == 20.0
+
+
+def _keys(at, kind: str) -> set[str]:  # type: ignore[no-untyped-def]
+    return {w.key for w in getattr(at, kind)}
+
+
+def test_each_mode_shows_only_its_own_options(web_db, web_session, login):
+    user = create_random_user(web_session)
+    one = _earlier_model(web_session, user, 1)
+    at = app(login(user), params={"again": str(one.id)}).run()
+    at.selectbox(key="opt_mode").set_value("auto").run()
+    assert not at.exception
+    # One image, automatic: an inflate. Neither the lithophane (relief) nor the camera height (carve).
+    assert "opt_litho" not in _keys(at, "checkbox") and "opt_elevation" not in _keys(at, "slider")
+    at.selectbox(key="opt_mode").set_value("relief").run()
+    assert "opt_litho" in _keys(at, "checkbox") and "opt_elevation" not in _keys(at, "slider")
+    at.selectbox(key="opt_mode").set_value("carve").run()
+    assert "opt_litho" not in _keys(at, "checkbox") and "opt_elevation" in _keys(at, "slider")
+    several = _earlier_model(web_session, user, 3)
+    at = app(login(user), params={"again": str(several.id)}).run()
+    at.selectbox(key="opt_mode").set_value("auto").run()
+    # Several images, automatic: a carve.
+    assert not at.exception
+    assert "opt_litho" not in _keys(at, "checkbox") and "opt_elevation" in _keys(at, "slider")
+
+
+def test_the_print_size_is_100_mm_unless_changed_and_goes_with_the_job(web_db, web_session, login):
+    user = create_random_user(web_session)
+    model = _earlier_model(web_session, user, 1)
+    at = app(login(user), params={"again": str(model.id)}).run()
+    assert at.number_input(key="opt_size").value == 100.0
+    at.button(key="make_model").click().run()
+    assert not at.exception
+    (queued,) = [j for j in _jobs(web_session, user) if j.status == JobStatus.QUEUED]
+    assert queued.options["size_mm"] == 100.0

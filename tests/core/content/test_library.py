@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from core.content import library
-from core.errors import NotFound
+from core.errors import NotFound, ValidationError
 from core.models import Model3D, utcnow
 from core.routes import ROUTES
 from core.storage import get_storage
@@ -92,11 +92,13 @@ def test_downloads_are_converted_once_and_limited_by_plan(session, monkeypatch):
     assert key.startswith(model.storage_prefix + "/exports/")
     mesh = trimesh.load(io.BytesIO(get_storage().get(key)), file_type="stl")
     assert len(mesh.faces) == 12
+    glb = library.ensure_export(session, user=free, model_id=model.id, fmt="glb")
+    assert glb.startswith(model.storage_prefix + "/exports/") and glb.endswith(".glb")
     monkeypatch.setattr(library, "_convert", lambda *a: pytest.fail("converted twice"))
     assert library.ensure_export(session, user=free, model_id=model.id, fmt="stl") == key
+    assert library.ensure_export(session, user=free, model_id=model.id, fmt="glb") == glb
     with pytest.raises(library.FormatNotInPlan, match="PLY.*premium"):
         library.ensure_export(session, user=free, model_id=model.id, fmt="ply")
-    assert library.ensure_export(session, user=free, model_id=model.id, fmt="glb") == model.glb_key
 
 
 def test_obj_download_is_a_zip(session):
@@ -117,7 +119,8 @@ def test_signed_download_url_works_and_guessed_tokens_do_not(session):
     token = url.rsplit("/files/", 1)[1]
     client = TestClient(Starlette(routes=ROUTES))
     ok = client.get(f"/files/{token}")
-    assert ok.status_code == 200 and ok.content == get_storage().get(model.glb_key)
+    assert ok.status_code == 200 and ok.content == library.export_bytes(session, user=user, model_id=model.id,
+                                                                        fmt="glb")
     assert 'filename="box.glb"' in ok.headers["content-disposition"]
     body, mac = token.split(".", 1)
     forged = body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + mac
@@ -134,3 +137,76 @@ def test_preview_and_purge_date(session):
     premium = create_random_user(session, plan="premium")
     kept = add_model(session, premium, "kept")
     assert library.purge_date(session, user=premium, model=kept) is None
+
+
+# --- the print size: slicers read millimetres ---------------------------------------------
+
+
+def _stl_extents(data: bytes) -> list[float]:
+    return [round(float(e), 3) for e in trimesh.load(io.BytesIO(data), file_type="stl").extents]
+
+
+def test_every_model_prints_at_100_mm_on_its_longest_side_by_default(session):
+    user = create_random_user(session, plan="premium")
+    # A normalised mesh as the engine makes it without a size: largest extent 1 (0.5 x 1 x 0.25).
+    model = add_model(session, user, "speck", glb=trimesh.creation.box(extents=(0.5, 1.0, 0.25)).export(
+        file_type="glb"))
+    model.extents = [0.5, 1.0, 0.25]
+    session.add(model)
+    session.commit()
+    assert model.print_size_mm == 100.0
+    assert library.print_extents(model) == pytest.approx([50.0, 100.0, 25.0])
+    assert _stl_extents(library.export_bytes(session, user=user, model_id=model.id, fmt="stl")) == [50, 100, 25]
+    three_mf = trimesh.load(io.BytesIO(library.export_bytes(session, user=user, model_id=model.id, fmt="3mf")),
+                            file_type="3mf", force="mesh")
+    assert max(three_mf.extents) == pytest.approx(100.0, rel=1e-4)
+    ply = trimesh.load(io.BytesIO(library.export_bytes(session, user=user, model_id=model.id, fmt="ply")),
+                       file_type="ply")
+    assert max(ply.extents) == pytest.approx(100.0, rel=1e-4)
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(library.export_bytes(session, user=user, model_id=model.id, fmt="obj"))) as zf:
+        obj = trimesh.load(io.BytesIO(zf.read("model.obj")), file_type="obj", force="mesh")
+    assert max(obj.extents) == pytest.approx(100.0, rel=1e-4)
+    # GLB in glTF's unit, the metre: 100 mm is 0.1, through the node's scale (vertices untouched).
+    glb = trimesh.load(io.BytesIO(library.export_bytes(session, user=user, model_id=model.id, fmt="glb")),
+                       file_type="glb", force="mesh")
+    assert sorted(round(float(e), 4) for e in glb.extents) == [0.025, 0.05, 0.1]
+
+
+def test_the_print_size_can_be_changed_and_the_downloads_follow(session):
+    user = create_random_user(session)
+    model = add_model(session, user, "mm", glb=trimesh.creation.box(extents=(40.0, 80.0, 20.0)).export(
+        file_type="glb"))  # made with a print size of 80 mm: the mesh is in mm already
+    model.extents, model.print_size_mm = [40.0, 80.0, 20.0], 80.0
+    session.add(model)
+    session.commit()
+    first = library.ensure_export(session, user=user, model_id=model.id, fmt="stl")
+    assert _stl_extents(get_storage().get(first)) == [40, 80, 20]
+    library.set_print_size(session, user_id=user.id, model_id=model.id, size_mm=150)
+    session.refresh(model)
+    assert model.print_size_mm == 150.0 and library.print_extents(model) == pytest.approx([75, 150, 37.5])
+    assert not get_storage().exists(first)  # the 80 mm file is not handed out any more
+    assert _stl_extents(library.export_bytes(session, user=user, model_id=model.id, fmt="stl")) == [75, 150, 37.5]
+    for bad in (0, -5, 2001, float("nan"), float("inf"), "100", True):
+        with pytest.raises(ValidationError, match="print size"):
+            library.set_print_size(session, user_id=user.id, model_id=model.id, size_mm=bad)  # type: ignore[arg-type]
+    other = create_random_user(session)
+    with pytest.raises(NotFound):
+        library.set_print_size(session, user_id=other.id, model_id=model.id, size_mm=50)
+
+
+@pytest.mark.parametrize("extents", [(1.0, 1.0, 1.0), (0.569, 1.0, 0.365), (100.0, 70.0, 5.0), (2.0, 0.1, 0.1)])
+def test_the_viewer_never_zooms_inside_the_model(extents):
+    import math
+
+    half = [e / 2 for e in extents]
+    corners = [[sx * half[0], sy * half[1], sz * half[2]] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]
+    polys = [{"polygon": corners[i:i + 3], "color": [1, 2, 3]} for i in range(0, 8, 2)]
+    camera = library.viewer_camera(polys, 520)
+    # deck.gl's OrbitView: the camera is ORBIT_CAMERA_DISTANCE viewport heights from the target, 2**zoom px a unit.
+    distance = library.ORBIT_CAMERA_DISTANCE * 520 / 2 ** camera.max_zoom
+    radius = math.dist([-h for h in half], half) / 2
+    assert distance >= 1.2 * radius * (1 - 1e-9)  # turned any way, no corner comes near the camera
+    assert camera.min_zoom < camera.zoom <= camera.max_zoom
+    assert camera.target == pytest.approx([0, 0, 0])

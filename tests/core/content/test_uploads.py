@@ -133,3 +133,24 @@ def test_mode_examples_are_drawn():
     for mode in ("inflate", "relief", "carve", "auto"):
         pixels = np.asarray(uploads.mode_example(mode))
         assert pixels.shape == (130, 260, 3) and pixels.std() > 10
+
+
+@pytest.mark.parametrize(("files", "name"), [
+    (["mug_view0.png", "mug_view1.png", "mug_view2.png", "mug_view3.png"], "mug"),
+    (["vaas-kant-1.jpg", "vaas-kant-2.jpg", "vaas-kant-3.jpg"], "vaas"),
+    (["teapot 01.png", "teapot 02.png"], "teapot"),
+    (["mug.png"], "mug"),
+    (["front.png", "back.png"], "front"),  # nothing shared: the first file's name
+])
+def test_a_model_of_several_views_is_named_after_what_they_share(files, name):
+    assert uploads.default_name(files) == name
+
+
+def test_a_lithophane_preview_is_one_backlit_material():
+    photo = Image.open(io.BytesIO(png(size=(200, 150)))).convert("RGBA")
+    lit = np.asarray(uploads.lithophane_preview(photo)).astype(np.float64)
+    tint = np.asarray(uploads.LITHOPHANE_TINT, np.float64)
+    share = lit / tint  # each pixel the one material's colour, dimmed by its thickness
+    assert np.abs(share - share.mean(axis=-1, keepdims=True)).max() < 0.02
+    # Thin where the picture is bright: the light background glows, the dark red object is dim.
+    assert lit[5, 5].mean() > 2 * lit[75, 100].mean()

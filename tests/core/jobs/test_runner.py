@@ -147,3 +147,20 @@ def test_cancel_while_running_discards_the_result(session: Session) -> None:
     assert reload(session, job.id).status == "cancelled"
     assert session.exec(select(sa.func.count()).select_from(Model3D)).one() == 0
     assert not list(get_storage().list(f"users/{job.user_id}/models/"))
+
+
+def test_an_automatic_job_records_the_mode_the_engine_used_and_a_print_size(session: Session) -> None:
+    job = make_job(session, disk_png(), mode="auto")
+    assert generation_jobs.process(claim(session)) == "succeeded"
+    model = session.get(Model3D, reload(session, job.id).model_id)
+    assert model is not None
+    assert model.mode == "inflate"  # not "auto": the library card says what was made
+    assert model.print_size_mm == 100.0  # no size asked for: the default, never a 1 mm speck
+    sized = make_job(session, disk_png(), mode="inflate")
+    sized.options = {**sized.options, "size_mm": 60.0}
+    session.add(sized)
+    session.commit()
+    assert generation_jobs.process(claim(session)) == "succeeded"
+    model = session.get(Model3D, reload(session, sized.id).model_id)
+    assert model is not None and model.print_size_mm == 60.0
+    assert max(model.extents) == pytest.approx(60.0, rel=1e-3)
