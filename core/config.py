@@ -127,6 +127,13 @@ class Settings(BaseSettings):
     job_transient_retry_max_seconds: float = 30.0
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
+    # Public API and webhooks
+    # Requests per minute and key, per plan; counted in the database, so the limit holds across web processes.
+    free_api_requests_per_minute: int = 60
+    premium_api_requests_per_minute: int = 600
+    # Webhook URLs may resolve to loopback, private or link-local addresses (self-hosted receivers, tests).
+    webhooks_allow_private: bool = False
+
     # Operations
     premium_price_cents: int = 0  # MRR for active subscribers without an invoice yet (0: shown as unpriced)
     metrics_token: str = ""  # bearer token for GET /metrics (Prometheus); empty: /metrics answers 404

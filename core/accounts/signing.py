@@ -31,6 +31,7 @@ CLOCK_SKEW_SECONDS = 300
 _REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
     "file": {"k": str},
     "session": {"sid": str, "uid": int},
+    "api_download": {"m": int, "u": int, "t": str},  # the API's download link: model, owner, format
 }
 _OPTIONAL: dict[str, dict[str, type | tuple[type, ...]]] = {
     "file": {"f": str},
@@ -45,6 +46,7 @@ def max_lifetime_seconds(purpose: str) -> float:
     lifetimes = {
         "session": settings.session_days * 86400,
         "file": max(settings.presign_seconds, EXPORT_VALID_DAYS * 86400),
+        "api_download": settings.presign_seconds,
     }
     return lifetimes.get(purpose, max(lifetimes.values()))
 

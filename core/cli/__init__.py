@@ -12,4 +12,5 @@ COMMAND_MODULES = (
     "core.cli.privacy",
     "core.cli.support",
     "core.cli.admin",
+    "core.cli.api",
 )
