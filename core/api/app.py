@@ -121,6 +121,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         err: VormError = api_errors.RouteNotFound()
     elif exc.status_code == 405:
         err = api_errors.MethodNotAllowed()
+        # Starlette's Allow names only the first route of the path; a path can have several (GET and DELETE).
+        from starlette.routing import Match
+
+        allowed = sorted({m for route in request.app.router.routes if route.matches(request.scope)[0] == Match.PARTIAL
+                          for m in getattr(route, "methods", None) or ()})
+        if allowed:
+            return problem(request, err, status=405, headers={"Allow": ", ".join(allowed)})
     elif exc.status_code == 413:
         err = api_errors.RequestTooLarge()
     else:
@@ -171,7 +178,7 @@ def caller(request: Request, response: Response,
 
 CallerDep = Annotated[Caller, Depends(caller)]
 JobId = Annotated[int, Path(ge=1, le=MAX_ID)]
-Cursor = Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$",
+Cursor = Annotated[str | None, Query(max_length=10, pattern=r"^[1-9][0-9]{0,9}$",
                                       description="next_cursor of the page before")]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 
@@ -265,7 +272,11 @@ def _problem_response(description: str) -> dict[str, Any]:
             "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
 
+#: One server-sent event as clients parse it: ``data`` is the job as JSON.
+SSE_EVENT = {"type": "object", "properties": {"event": {"type": "string", "enum": ["progress", "end"]},
+                                              "data": {"type": "string"}, "id": {"type": "string"}}}
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_response("The request could not be read (a malformed body)"),
     401: _problem_response("Missing, unknown or revoked API key"),
     404: _problem_response("Not found (also another user's object)"),
     422: _problem_response("The request or its options are not valid"),
@@ -392,7 +403,7 @@ def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists ever
 
     @app.get("/jobs/{job_id}/events", summary="Server-sent events with progress until the job ends",
              response_class=StreamingResponse,
-             responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+             responses={200: {"content": {"text/event-stream": {"schema": SSE_EVENT}},
                               "description": "event: progress (data: the job as JSON) until event: end"}})
     async def job_events(request: Request, job_id: JobId, who: CallerDep) -> StreamingResponse:
         from core.jobs import queue

@@ -86,7 +86,8 @@ class Account(BaseModel):
 
 
 class WebhookIn(BaseModel):
-    url: str = Field(max_length=2048, description="https:// (or http://) on a public address")
+    url: str = Field(min_length=8, max_length=2048, pattern=r"^https?://[^\s/]+",
+                     description="https:// (or http://) on a public address")
     event_types: list[EventType] = Field(min_length=1)
 
 

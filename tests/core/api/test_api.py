@@ -203,3 +203,17 @@ def test_the_openapi_document_and_the_docs_page_load_nothing_from_other_hosts(cl
         assert path in doc["paths"]
     page = client.get("/docs").text
     assert "openapi.json" in page and "http://" not in page and "https://" not in page and "//cdn" not in page
+
+
+def test_webhooks_are_registered_with_a_secret_shown_once_and_ssrf_refused(alice, bob, client):
+    for url in ("http://127.0.0.1:8080/hook", "http://169.254.169.254/latest/meta-data/"):
+        body = _is_problem(client.post("/webhooks", headers=alice.headers,
+                                       json={"url": url, "event_types": ["job.succeeded"]}), 422, "webhook_url_refused")
+        assert "public addresses" in body["detail"]
+    made = client.post("/webhooks", headers=alice.headers,
+                       json={"url": "https://93.184.215.14/hook", "event_types": ["job.succeeded", "webhook.test"]})
+    assert made.status_code == 201 and made.json()["secret"].startswith("whsec_")
+    listed = client.get("/webhooks", headers=alice.headers).json()["data"]
+    assert [w["id"] for w in listed] == [made.json()["id"]] and "secret" not in listed[0]
+    _is_problem(client.delete(f"/webhooks/{made.json()['id']}", headers=bob.headers), 404, "not_found")
+    assert client.delete(f"/webhooks/{made.json()['id']}", headers=alice.headers).status_code == 204
