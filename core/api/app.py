@@ -157,17 +157,20 @@ def requests_per_minute(plan: str) -> int:
     return int(settings.premium_api_requests_per_minute if plan == "premium" else settings.free_api_requests_per_minute)
 
 
-def _authenticate(authorization: str | None) -> tuple[Caller, ratelimit.RateState]:
+def _session() -> Iterator[Session]:
+    # One session per request, shared by the key check and the handler (FastAPI caches the dependency).
     with get_session() as session:
-        key, user = keys.authenticate(session, authorization)
-        state = ratelimit.hit(session, key_id=pk(key), limit=requests_per_minute(user.plan))
-        session.expunge(user)
-    return Caller(user=user, key_id=pk(key)), state
+        yield session
 
 
-def caller(request: Request, response: Response,
+SessionDep = Annotated[Session, Depends(_session)]
+
+
+def caller(request: Request, response: Response, session: SessionDep,
            _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
-    who, state = _authenticate(request.headers.get("authorization"))
+    key, user = keys.authenticate(session, request.headers.get("authorization"))
+    state = ratelimit.hit(session, key_id=pk(key), limit=requests_per_minute(user.plan))
+    who = Caller(user=user, key_id=pk(key))
     request.state.rate = state
     if not state.allowed:
         raise api_errors.RateLimited(limit=state.limit, retry_after=state.reset_seconds)
@@ -193,14 +196,6 @@ def _cursor(value: str | None) -> int | None:
         raise ValidationError(N_("The cursor is not valid: use next_cursor from the page before."))
     return cursor
 
-
-
-def _session() -> Iterator[Session]:
-    with get_session() as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(_session)]
 
 
 # --- views --------------------------------------------------------------------
