@@ -305,7 +305,9 @@ def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists ever
 
     # --- jobs -------------------------------------------------------------------
 
-    @app.post("/jobs", status_code=202, response_model=schemas.Job, responses=UPLOAD_RESPONSES,
+    @app.post("/jobs", status_code=202, response_model=schemas.Job,
+              responses={**UPLOAD_RESPONSES, 409: _problem_response("A request with this Idempotency-Key is still "
+                                                                    "being processed")},
               summary="Queue a generation from 1 to 64 images")
     async def create_job(
         request: Request, who: CallerDep,

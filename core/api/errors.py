@@ -87,7 +87,8 @@ def status_for(exc: VormError) -> int:
     """The HTTP status of an error: by its code first (uploads), then by its family."""
     by_code = {"upload_too_large": 413, "request_too_large": 413, "image_too_large": 413,
                "unsupported_image_type": 415,
-               "corrupt_image": 415, "method_not_allowed": 405}
+               "corrupt_image": 415, "method_not_allowed": 405,
+               "idempotency_in_progress": 409}
     if exc.code in by_code:
         return by_code[exc.code]
     for cls, status in ((AuthError, 401), (NotFound, 404), (PermissionDenied, 403), (QuotaExceeded, 429),

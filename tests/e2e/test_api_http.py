@@ -171,8 +171,9 @@ def test_idempotency_holds_across_two_web_processes(stack: Stack) -> None:
     for t in threads:
         t.join()
     made = [a for a in answers if a.status_code == 202]
-    # A retry that arrives while the first is still being stored may be told to try again (422 in progress).
-    assert made and all(a.status_code == 202 or a.json()["code"] == "idempotency_in_progress" for a in answers)
+    # A retry that arrives while the first is still being stored is told to try again (409, in progress).
+    assert made and all(a.status_code == 202 or (a.status_code == 409 and a.json()["code"] == "idempotency_in_progress")
+                        for a in answers)
     assert len({a.json()["id"] for a in made}) == 1
     again = httpx.post(f"{stack.urls[1]}/api/v1/jobs", headers=headers, files=files, data={"faces": "900"}, timeout=60)
     assert again.json()["id"] == made[0].json()["id"] and again.headers["idempotent-replayed"] == "true"

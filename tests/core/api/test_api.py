@@ -56,6 +56,9 @@ def test_unknown_paths_and_framework_validation_errors_are_problems(client, alic
     body = _is_problem(client.get("/jobs/abc", headers=alice.headers), 422, "invalid_input")
     assert body["errors"] and body["errors"][0]["loc"][-1] == "job_id"
     _is_problem(client.put("/jobs", headers=alice.headers), 405, "method_not_allowed")
+    wrong_method = client.put("/jobs/1", headers=alice.headers)
+    _is_problem(wrong_method, 405, "method_not_allowed")
+    assert wrong_method.headers["allow"] == "DELETE, GET"  # every method of the path, not only the first route's
     _is_problem(client.get("/jobs/99999999999", headers=alice.headers), 422, "invalid_input")
 
 
