@@ -26,12 +26,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_ADMIN_URL = os.environ.get("VORM_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -55,26 +53,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _pg_database() -> str:
-    import sqlalchemy as sa
-
-    name = f"vorm_bench_api_{uuid.uuid4().hex[:8]}"
-    engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-def _drop_pg(url: str) -> None:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    engine.dispose()
 
 
 def _wait_healthy(url: str, deadline_s: float = 120.0) -> None:
@@ -150,8 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", action="store_true")
     args = parser.parse_args(argv)
 
+    from benchmarks.queue import create_database, drop_database  # the throwaway PostgreSQL database (VORM_BENCH_PG)
+
     base_dir = Path(tempfile.mkdtemp(prefix="vorm-bench-api-"))
-    db_url = _pg_database() if args.postgres else f"sqlite:///{base_dir / 'vorm.db'}"
+    db_url = create_database("vorm_bench_api") if args.postgres else f"sqlite:///{base_dir / 'vorm.db'}"
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "ENVIRONMENT": "test", "DATA_DIR": str(base_dir / "data"), "DATABASE_URL": db_url,
@@ -201,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                 os.killpg(proc.pid, signal.SIGKILL)
         log.close()
         if args.postgres:
-            _drop_pg(db_url)
+            drop_database(db_url)
     return 0
 
 
