@@ -135,6 +135,13 @@ class Settings(BaseSettings):
     models_download_timeout_seconds: float = 30.0
     segmenter: str = "auto"  # auto: the best installed model; none: never; or a model's name
 
+    # Public API and webhooks
+    # Requests per minute and key, per plan; counted in the database, so the limit holds across web processes.
+    free_api_requests_per_minute: int = 60
+    premium_api_requests_per_minute: int = 600
+    # Webhook URLs may resolve to loopback, private or link-local addresses (self-hosted receivers, tests).
+    webhooks_allow_private: bool = False
+
     # Operations
     # The premium price as Vorm knows it without Stripe: the Account and upload pages show it when
     # Stripe's Price (STRIPE_PRICE_ID) cannot be read, and the MRR counts subscribers without an invoice

@@ -368,6 +368,82 @@ class AuditLog(SQLModel, table=True):
     created_at: datetime = ts(default=True, index=True)
 
 
+# --- the public API and outgoing webhooks ---------------------------------
+
+
+class ApiKey(SQLModel, table=True):
+    # A key for the public API; only its SHA-256 is stored (keys are random, so no slow hash is needed).
+    __tablename__ = "api_key"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = user_fk()
+    name: str = Field(default="", max_length=100)
+    prefix: str = Field(max_length=16)  #: the key's first characters, shown to tell keys apart
+    key_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    created_at: datetime = ts(default=True)
+    last_used_at: datetime | None = ts()
+    revoked_at: datetime | None = ts()
+
+
+class ApiRateWindow(SQLModel, table=True):
+    # Requests one key made in one fixed window: the shared counter every web process increments.
+    __tablename__ = "api_rate_window"
+    key_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    window_start: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})  #: epoch seconds
+    count: int = 0
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    # An Idempotency-Key a client sent with POST /api/v1/jobs, and the job it made.
+    __tablename__ = "idempotency_record"
+    __table_args__ = (sa.UniqueConstraint("user_id", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = user_fk()
+    key: str = Field(max_length=255)
+    request_hash: str = Field(max_length=64)
+    job_id: int | None = None
+    created_at: datetime = ts(default=True, index=True)
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    # A URL a user wants events sent to, and the secret deliveries are signed with.
+    __tablename__ = "webhook_endpoint"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = user_fk()
+    url: str = Field(max_length=2048)
+    event_types: list[str] = json_field([])
+    secret: str = Field(max_length=128)  #: whsec_...; deliveries are signed with it
+    #: The secret before the last rotation; deliveries carry both signatures until it expires.
+    previous_secret: str | None = Field(default=None, max_length=128)
+    previous_secret_expires_at: datetime | None = ts()
+    enabled: bool = True
+    disabled_reason: str | None = Field(default=None, max_length=255)
+    consecutive_failures: int = 0
+    created_at: datetime = ts(default=True)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    # One event for one endpoint: the durable outbox the worker delivers from, and the user's delivery log.
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (sa.UniqueConstraint("endpoint_id", "event_key"),
+                      sa.Index("ix_webhook_delivery_due", "status", "next_attempt_at"))
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = user_fk()
+    endpoint_id: int = Field(foreign_key="webhook_endpoint.id", ondelete="CASCADE", index=True)
+    event_type: str = Field(max_length=32)
+    #: What the event is about (job.7.succeeded): one delivery per endpoint and event, however often it is seen.
+    event_key: str = Field(max_length=128)
+    message_id: str = Field(max_length=64)  #: the webhook-id header; the same on every attempt
+    payload: dict[str, Any] = json_field({})
+    status: str = Field(default="pending", max_length=16)  # pending, delivered, failed
+    attempts: int = 0
+    next_attempt_at: datetime | None = ts()
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    response_body: str | None = Field(default=None, max_length=1024)
+    created_at: datetime = ts(default=True, index=True)
+    delivered_at: datetime | None = ts()
+
+
 # --- operations ---------------------------------------------------------
 
 

@@ -1,4 +1,5 @@
-"""HTTP routes served beside Streamlit by ``st.App`` (see app.py): health, signed files, webhooks, login cookie.
+"""HTTP routes served beside Streamlit by ``st.App`` (see app.py): health, signed files, webhooks, login cookie,
+and the public API under ``/api/v1``.
 
 Handlers are plain Starlette endpoints; they never import Streamlit.
 """
@@ -12,9 +13,10 @@ import urllib.parse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from core.accounts import web_routes
+from core.api.app import asgi as api_asgi
 from core.billing.webhooks import stripe_webhook
 from core.config import get_settings
 from core.errors import NotFound, TokenInvalid, TransientError
@@ -131,4 +133,6 @@ ROUTES = [
     Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
     *web_routes.ROUTES,
     Route("/metrics", prometheus_metrics, methods=["GET"]),
+    # The public API (core.api.app); every path below /api/v1 is FastAPI's, unknown ones answer a problem+json 404.
+    Mount("/api/v1", app=api_asgi),
 ]

@@ -35,6 +35,7 @@ CLOCK_SKEW_SECONDS = 300
 _REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
     "file": {"k": str},
     "session": {"sid": str, "uid": int},
+    "api_download": {"m": int, "u": int, "t": str},  # the API's download link: model, owner, format
 }
 _OPTIONAL: dict[str, dict[str, type | tuple[type, ...]]] = {
     "file": {"f": str},

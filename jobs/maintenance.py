@@ -64,3 +64,22 @@ def deliver_outbox() -> dict[str, Any]:
             return {"skipped": "another worker is delivering"}
         with get_session() as session:
             return dict(deliver_pending(session))
+
+
+def webhooks() -> dict[str, Any]:
+    """Announce ended jobs to webhook endpoints and deliver what is due (core.webhooks.outbox)."""
+    from core.webhooks import outbox
+
+    with get_session() as session:
+        return outbox.run_once(session)
+
+
+def api_housekeeping() -> dict[str, Any]:
+    """Drop finished rate-limit windows, old Idempotency-Keys and old webhook delivery logs."""
+    from core.api import jobs as api_jobs
+    from core.api import ratelimit
+    from core.webhooks import outbox
+
+    with get_session() as session:
+        return {"rate_windows": ratelimit.purge_old_windows(session),
+                "idempotency_keys": api_jobs.purge_old_keys(session), "deliveries": outbox.purge_old(session)}

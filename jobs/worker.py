@@ -13,7 +13,9 @@ Its jobs, each small and delegating to core:
   held; a job whose lease was lost (cancelled, taken over) is told to stop;
 - ``recover`` (every few seconds): jobs whose worker died go back to the queue;
 - ``maintenance`` (every minute): the daily and hourly slots, each run once per fleet;
-- ``tick`` (every FREQUENT_TICK_SECONDS): privacy exports and erasures, outbox delivery.
+- ``tick`` (every FREQUENT_TICK_SECONDS): privacy exports and erasures, outbox delivery;
+- ``webhooks`` (every WEBHOOK_INTERVAL_SECONDS): ended jobs become webhook deliveries, due ones are posted
+  (each delivery is claimed in the database, so any number of workers can run it side by side).
 
 Shutdown order on SIGTERM/SIGINT: stop claiming, stop the scheduler, give running
 jobs SHUTDOWN_GRACE_SECONDS to finish, release the rest back to the queue (their
@@ -53,6 +55,8 @@ RECOVERY_INTERVAL_SECONDS = 5.0  # how often expired leases are looked for (at m
 MAINTENANCE_CHECK_SECONDS = 60.0  # daily/hourly slots are checked this often, and at start
 FREQUENT_TICK_SECONDS = 10.0  # privacy exports and erasures should not wait long
 OUTBOX_INTERVAL_SECONDS = 30.0  # mail should feel prompt
+WEBHOOK_INTERVAL_SECONDS = 1.0  # a job's webhook should follow its end within a second or two
+API_HOUSEKEEPING_SECONDS = 60.0  # rate-limit windows last a minute
 SHUTDOWN_GRACE_SECONDS = 30.0  # running jobs get this long to finish after SIGTERM
 STARTUP_RETRY_MAX_SECONDS = 30.0  # waiting for the database at start backs off to this
 EXIT_WAIT_SECONDS = 5.0  # after releasing jobs, how long threads get to notice before the process exits
@@ -89,6 +93,7 @@ class Worker:
         self._idle = False  # the last claim found nothing due
         self._db_down = False
         self._last_outbox = 0.0
+        self._last_api_housekeeping = 0.0
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="slot")
         self._scheduler: Any = None
 
@@ -102,7 +107,7 @@ class Worker:
         if not self._start_up():
             return 0
         scheduler = BlockingScheduler(
-            executors={"default": APSPool(4), "beat": APSPool(1)},
+            executors={"default": APSPool(4), "beat": APSPool(1), "webhooks": APSPool(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
             timezone=UTC,
         )
@@ -116,6 +121,8 @@ class Worker:
             scheduler.add_job(self.maintenance, "interval", seconds=MAINTENANCE_CHECK_SECONDS, next_run_time=now,
                               id="maintenance")
             scheduler.add_job(self.tick, "interval", seconds=FREQUENT_TICK_SECONDS, next_run_time=now, id="tick")
+            scheduler.add_job(self.webhooks, "interval", seconds=WEBHOOK_INTERVAL_SECONDS, next_run_time=now,
+                              id="webhooks", executor="webhooks")
         self._scheduler = scheduler
         if not self.stop.is_set():
             scheduler.start()  # blocks until _shutdown_scheduler
@@ -296,6 +303,15 @@ class Worker:
                 fleet.finish_maintenance(session, run=run, result=_jsonable(result))
         except sa.exc.SQLAlchemyError:
             log.exception("Could not record the end of the %s maintenance", name)
+
+    def webhooks(self) -> None:
+        try:
+            maintenance_jobs.webhooks()
+            if time.monotonic() - self._last_api_housekeeping >= API_HOUSEKEEPING_SECONDS:
+                self._last_api_housekeeping = time.monotonic()
+                maintenance_jobs.api_housekeeping()
+        except (sa.exc.OperationalError, TransientError) as exc:
+            self._on_db_error("delivering webhooks", exc)
 
     def tick(self) -> None:
         maintenance_jobs.privacy_tick()

@@ -1,4 +1,5 @@
-"""Account: the plan and its subscription, invoices, and the account's own settings (name, email, password, language).
+"""Account: the plan and its subscription, invoices, API keys and webhooks, and the account's own settings
+(name, email, password, language).
 
 Upgrading and managing the subscription happen on Stripe's pages (Checkout and the Billing Portal):
 the button asks core for the session's URL and the browser is sent there. Stripe sends the user
@@ -24,7 +25,7 @@ from core.errors import VormError
 from core.jobs.queue import generations_used_today
 from core.models import InvoiceRecord, User
 from core.privacy import correction
-from pages import common
+from pages import account_api, common
 from pages.common import (
     N_,
     _,
@@ -162,6 +163,10 @@ with st.container(border=True, key="account_plan"):
                      hide_index=True)
     else:
         st.caption(_("No invoices yet."))
+
+# --- API keys and webhooks ---------------------------------------------------------------------------
+
+account_api.render(current)
 
 # --- the account's own settings ------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "core.cli.mail",
     "core.cli.admin",
     "core.cli.models",
+    "core.cli.api",
 )
 
 

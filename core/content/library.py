@@ -93,6 +93,16 @@ def list_models(session: Session, *, user_id: int, search: str = "", page: int =
     return ModelPage(items=list(rows), total=total, page=page, pages=pages, per_page=per_page)  # type: ignore[arg-type]
 
 
+def models_before(session: Session, *, user_id: int, before_id: int | None = None,
+                  limit: int = PAGE_SIZE) -> list[Model3D]:
+    """The user's models newest first (by id), older than ``before_id``: a cursor that stays stable while
+    models are added or deleted, for clients that page through everything (the API)."""
+    query = select(Model3D).where(Model3D.user_id == user_id)
+    if before_id is not None:
+        query = query.where(Model3D.id < before_id)  # type: ignore[operator]
+    return list(session.exec(query.order_by(Model3D.id.desc()).limit(limit)).all())  # type: ignore[union-attr]
+
+
 def count_models(session: Session, *, user_id: int) -> int:
     return int(session.exec(select(sa.func.count()).select_from(Model3D).where(Model3D.user_id == user_id)).one())
 
@@ -184,6 +194,11 @@ def delete_model(session: Session, *, user_id: int, model_id: int) -> None:
         session.add(job)
     session.delete(model)
     audit(session, "model.deleted", user_id=user_id, actor=user_actor(user_id), model_id=model_id)
+    from core.webhooks import outbox
+
+    # In the same transaction: the event goes out if and only if the model is gone.
+    outbox.emit(session, user_id=user_id, event_type="model.deleted", event_key=f"model.{model.id}.deleted",
+                data={"id": model.id, "name": model.name, "job_id": model.job_id})
     session.commit()
 
 

@@ -288,11 +288,13 @@ def get_job(session: Session, *, job_id: int, user_id: int | None) -> Generation
 
 
 def list_jobs(session: Session, *, user_id: int | None, status: str | None = None, limit: int = 50,
-              offset: int = 0) -> list[GenerationJob]:
-    """Newest first. ``user_id`` None lists everyone's (operators)."""
+              offset: int = 0, before_id: int | None = None) -> list[GenerationJob]:
+    """Newest first. ``user_id`` None lists everyone's (operators). ``before_id``: only older jobs (a cursor)."""
     query = select(GenerationJob)
     if user_id is not None:
         query = query.where(col(GenerationJob.user_id) == user_id)
+    if before_id is not None:
+        query = query.where(col(GenerationJob.id) < before_id)
     if status:
         query = query.where(col(GenerationJob.status) == status)
     query = query.order_by(col(GenerationJob.id).desc()).limit(limit).offset(offset)

@@ -174,6 +174,7 @@ def store_outputs(storage: Storage, *, job: GenerationJob, result: Any) -> Model
         preview_key = prefix + "preview.json"
         storage.put(preview_key, json.dumps(preview, separators=(",", ":")).encode(), "application/json")
     stats = dict(result.stats or {})
+    stats.setdefault("glb_bytes", len(result.glb))  # the API's size_bytes
     mesh = getattr(result, "mesh", None)
     faces = int(stats.get("faces") or (len(mesh.faces) if mesh is not None else 0))
     watertight = bool(stats.get("watertight", getattr(mesh, "is_watertight", False)))

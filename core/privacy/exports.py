@@ -122,6 +122,12 @@ def _without_operator_detail(table: str, row: dict[str, Any]) -> dict[str, Any]:
                                                    default=JobFailed)}
     elif table == "outbox" and row.get("last_error"):
         row = {**row, "last_error": "(not exported: our mail server's diagnostic message)"}
+    elif table == "api_key":
+        row = {**row, "key_hash": "(not exported: a one-way hash of the key)"}
+    elif table == "webhook_endpoint":
+        # Signing secrets are credentials: an export that leaks would let anyone forge our deliveries.
+        row = {**row, "secret": "(not exported: the signing secret)",
+               "previous_secret": "(not exported: the signing secret)" if row.get("previous_secret") else None}
     return row
 
 
@@ -162,7 +168,9 @@ included), upload, model3d, generation_job, subscription (Stripe references only
 never receive card data), invoice_record, checkout_session (payment pages we opened for
 you at Stripe), access_event (IP address and browser at login
 and upload), auth_session, one_time_token (only hashes of links), policy_acceptance,
-privacy_request, support_ticket, outbox (emails we sent you), audit_log.
+privacy_request, support_ticket, outbox (emails we sent you), audit_log, api_key (your API keys:
+name, prefix and dates; the keys themselves are never stored), idempotency_record, webhook_endpoint
+(URLs and event types; not the signing secrets) and webhook_delivery (what we sent to them).
 Times are in UTC (ISO 8601).
 {missing_en}
 NL

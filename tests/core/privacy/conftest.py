@@ -8,11 +8,13 @@ from datetime import timedelta
 from sqlmodel import Session
 
 from core.accounts import access, links, sessions
+from core.api import keys as api_keys
 from core.audit import audit
 from core.mail import enqueue_mail
 from core.models import (
     CheckoutSession,
     GenerationJob,
+    IdempotencyRecord,
     InvoiceRecord,
     Model3D,
     PrivacyRequest,
@@ -21,9 +23,11 @@ from core.models import (
     SupportTicket,
     Upload,
     User,
+    WebhookEndpoint,
     utcnow,
 )
 from core.storage import get_storage
+from core.webhooks import outbox
 from tests.utils.builders import create_random_user
 
 CLIENT = access.Client(ip="198.51.100.23", user_agent="pytest-browser/2.0")
@@ -91,6 +95,15 @@ def full_user(session: Session, *, customer: str = "cus_TEST123") -> Content:
     session.flush()
     session.add(SupportMessage(ticket_id=ticket.id, user_id=user.id, author="support", body="Try carve mode"))
     audit(session, "test.event", user_id=user.id)
+    session.commit()
+    api_keys.create_key(session, user=user, name="ci")  # api_key
+    session.add(IdempotencyRecord(user_id=user.id, key="order-1", request_hash="0" * 64))  # idempotency_record
+    endpoint = WebhookEndpoint(user_id=user.id, url="https://hooks.example.org/vorm", event_types=["job.succeeded"],
+                               secret="whsec_dGVzdHNlY3JldA==")  # webhook_endpoint
+    session.add(endpoint)
+    session.flush()
+    outbox.add_delivery(session, endpoint=endpoint, event_type="webhook.test", event_key="test.1",
+                        data={"endpoint_id": endpoint.id})  # webhook_delivery
     session.commit()
     session.refresh(user)
     session.expunge(user)  # a detached snapshot: tests read its id and email after the row is gone
