@@ -17,6 +17,12 @@ The held-out third is fixed by a rule made before any tuning: scene number i (in
 below) is held out when i % 3 == 2. Reported per split: how many automatic masks were accepted,
 the worst accepted IoU and how many accepted fall below 0.7; the box path's mean and minimum IoU,
 and its refusals.
+
+With ``--engine`` each accepted automatic mask and each box mask is also made into a model (inflate,
+50,000 faces, the engine's 512 px), and the model seen from +Z is compared with the mask it was made
+from (matched on bounding boxes, as ``benchmarks.engine_quality`` does): does the engine keep the
+silhouette people drew or photographed? Goals (issue 20): min >= 0.90, mean >= 0.96, every model
+watertight.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from PIL import Image
 RESOLUTION_PX = 512  # the engine's default processing size (the free tier's)
 BOX_SLACK = 0.04  # of each side: the object's bounds plus this, as a person draws a box
 ACCEPT_GOAL = 0.7  # every accepted automatic mask must reach this IoU (issue 20)
+SILHOUETTE_GOALS = (0.90, 0.96)  # the models' silhouette IoU from +Z: min and mean (issue 20)
+ENGINE_FACES = 50_000
 
 SILHOUETTES = ("horse", "ellipse", "figure", "bottle", "box")
 SKINS = ("chelsea", "coffee", "astronaut", "rocket", "tissue")
@@ -148,23 +156,47 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / max((a | b).sum(), 1))
 
 
-def run_scene(scene: Scene, box: bool) -> tuple[str, float, float]:
-    """``(outcome, iou, seconds)``: outcome is the mask method, or the refusal's code."""
+def run_scene(scene: Scene, box: bool, engine: bool = False) -> tuple:
+    """``(outcome, iou, seconds)``: outcome is the mask method, or the refusal's code.
+
+    With ``engine``, ``(outcome, iou, seconds, model)``: ``model`` is ``(silhouette IoU from +Z, watertight,
+    rebuilt)`` for the inflate made from this mask, or None when the mask was refused.
+    """
     from core.errors import VormError
     from core.generation.images import downscale, foreground_method, load_image
     from tests.core.generation import builders
 
-    picture = downscale(load_image(builders.png(scene.rgb)), RESOLUTION_PX)
+    data = builders.png(scene.rgb)
+    picture = downscale(load_image(data), RESOLUTION_PX)
     truth = np.asarray(Image.fromarray(scene.truth).resize(picture.size, Image.Resampling.NEAREST))
     start = time.perf_counter()
     try:
         mask, _, method = foreground_method(picture, scene.box if box else None)
     except VormError as err:
-        return err.code, 0.0, time.perf_counter() - start
-    return method, _iou(mask, truth), time.perf_counter() - start
+        return (err.code, 0.0, time.perf_counter() - start) + ((None,) if engine else ())
+    out = (method, _iou(mask, truth), time.perf_counter() - start)
+    if not engine:
+        return out
+    return out + (model_silhouette(data, mask, list(scene.box) if box else None),)
 
 
-def report(rows: list[tuple[Scene, tuple[str, float, float], tuple[str, float, float]]], label: str) -> dict:
+def model_silhouette(data: bytes, mask: np.ndarray, box: list[float] | None) -> tuple[float, bool, bool]:
+    """``(IoU, watertight, rebuilt)``: the inflate of ``data`` seen from +Z against ``mask``, the mask it was
+    made from, matched on bounding boxes (the model is normalised, so its frame is the mask's)."""
+    from core.errors import VormError
+    from core.generation import GenerationOptions, generate
+    from tests.core.generation.conftest import front_silhouette
+
+    try:
+        result = generate([data], GenerationOptions(mode="inflate", faces=ENGINE_FACES, resolution=RESOLUTION_PX,
+                                                    box=box, thumbnails=False))
+    except VormError:  # no model from a mask that was accepted: the worst outcome, counted as such
+        return 0.0, False, False
+    seen = front_silhouette(np.asarray(result.mesh.vertices), np.asarray(result.mesh.faces), mask)
+    return _iou(seen, mask), bool(result.stats["watertight"]), bool(result.stats["repaired"])
+
+
+def report(rows: list[tuple[Scene, tuple, tuple]], label: str) -> dict:
     accepted = [auto[1] for _, auto, _ in rows if auto[0] in ("grabcut", "backdrop", "learned")]
     boxed = [guided[1] for _, _, guided in rows]
     refused_box = sum(guided[0] not in ("box", "learned_box") for _, _, guided in rows)
@@ -178,6 +210,20 @@ def report(rows: list[tuple[Scene, tuple[str, float, float], tuple[str, float, f
     print(f"{label:<9} scenes {figures['scenes']:>3} | automatic accepted {figures['accepted']:>3}, worst IoU "
           f"{figures['worst_accepted_iou']}, below {ACCEPT_GOAL}: {figures['accepted_below_goal']} | box mean "
           f"{figures['box_mean_iou']} min {figures['box_min_iou']} refused {refused_box}")
+    lo, mean = SILHOUETTE_GOALS
+    for kind, pick in (("auto", lambda a, g: (a,)), ("box", lambda a, g: (g,)), ("models", lambda a, g: (a, g))):
+        models = [r[3] for _, auto, guided in rows for r in pick(auto, guided) if len(r) > 3 and r[3] is not None]
+        if not models:
+            continue
+        sils = [m[0] for m in models]
+        key = "" if kind == "models" else f"{kind}_"
+        figures |= {f"{key}models": len(models), f"{key}silhouette_min": round(min(sils), 3),
+                    f"{key}silhouette_mean": round(float(np.mean(sils)), 3),
+                    f"{key}watertight": sum(m[1] for m in models), f"{key}rebuilt": sum(m[2] for m in models)}
+        label = {"auto": "from accepted automatic masks", "box": "from box masks", "models": "all"}[kind]
+        print(f"{'':<9} models {len(models):>3} {label:<29} | silhouette IoU from +Z min {min(sils):.3f} "
+              f"(goal >= {lo}), mean {np.mean(sils):.3f} (goal >= {mean}) | watertight "
+              f"{sum(m[1] for m in models)}/{len(models)}, rebuilt by repair {sum(m[2] for m in models)}")
     return figures
 
 
@@ -186,6 +232,8 @@ def main() -> None:
     p.add_argument("--split", choices=("tuning", "held_out", "all"), default="all")
     p.add_argument("--size", default="480x360", help="scene size, WxH (default 480x360)")
     p.add_argument("--verbose", action="store_true", help="a line per scene")
+    p.add_argument("--engine", action="store_true",
+                   help="also make each accepted and box mask into a model and measure its silhouette from +Z")
     args = p.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
     start = time.perf_counter()
@@ -193,11 +241,13 @@ def main() -> None:
     for scene in scenes((width, height)):
         if args.split != "all" and scene.held_out != (args.split == "held_out"):
             continue
-        auto, guided = run_scene(scene, False), run_scene(scene, True)
+        auto, guided = run_scene(scene, False, args.engine), run_scene(scene, True, args.engine)
         rows.append((scene, auto, guided))
         if args.verbose:
+            models = "".join(f" | {label} model {r[3][0]:.3f}{'' if r[3][1] else ' NOT WATERTIGHT'}"
+                             for label, r in (("auto", auto), ("box", guided)) if len(r) > 3 and r[3] is not None)
             print(f"{'H' if scene.held_out else 'T'} {scene.name:<36} auto {auto[0]:<17} {auto[1]:.3f} {auto[2]:.2f}s"
-                  f" | box {guided[0]:<12} {guided[1]:.3f} {guided[2]:.2f}s", flush=True)
+                  f" | box {guided[0]:<12} {guided[1]:.3f} {guided[2]:.2f}s{models}", flush=True)
     for label, part in (("tuning", [r for r in rows if not r[0].held_out]),
                         ("held-out", [r for r in rows if r[0].held_out]), ("all", rows)):
         if part:

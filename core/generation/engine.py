@@ -101,7 +101,7 @@ class _Clock:
         return round(time.perf_counter() - self.start, 4)
 
 
-GRID_FINE = 320  # inflate grid nodes when thin parts need more than the face budget suggests
+GRID_FINE = 512  # inflate grid nodes when thin parts need more than the face budget suggests (whole pixels at 512 px)
 
 
 def _inflate_grid(faces: int) -> int:
@@ -143,7 +143,7 @@ class ClassicEngine:
     def _inflate(self, picture, mask, coverage, options, device, clock):
         drawn = coverage >= 0.5
         coverage, grid, thickness = _printable_silhouettes([coverage], options, _inflate_grid(options.faces),
-                                                           GRID_FINE)
+                                                           GRID_FINE, drawn_width=True)
         coverage = coverage[0]
         # Thin parts widened to the printable minimum are not what the picture shows: say how much.
         made = coverage >= 0.5
@@ -229,13 +229,17 @@ class ClassicEngine:
 
 
 def _printable_silhouettes(
-    coverages: list[np.ndarray], options: GenerationOptions, grid: int, grid_fine: int, turntable: bool = False
+    coverages: list[np.ndarray], options: GenerationOptions, grid: int, grid_fine: int, turntable: bool = False,
+    drawn_width: bool = False,
 ) -> tuple[list[np.ndarray], int, float]:
     """``(coverages, grid, thickness_px)``: silhouettes whose thin parts are thickened and pieces joined.
 
     A part must span a few grid cells to survive meshing; when the silhouettes
     have thinner parts the grid is refined (up to ``grid_fine``) towards the
     printable minimum, and what is still thinner is thickened to what the grid holds.
+    ``drawn_width`` (inflate, whose outline is what people see from the front): a thin part grows
+    to that width and no wider, about its middle line, so the silhouette keeps its drawn width
+    wherever printing allows (see :func:`repair.thicken`).
     """
     extent = 1.0
     for c in coverages:
@@ -258,12 +262,15 @@ def _printable_silhouettes(
         thin_seen = any(repair.thin_parts(c[box] >= 0.5, cells / 2.0).any()
                         for c, box in zip(coverages, boxes, strict=True))
         if thin_seen:
-            grid = max(grid, min(grid_fine, math.ceil(repair.GRID_CELLS_PER_PART * extent / max(thickness, 1e-9))))
+            # Cells small enough that a part the printable minimum wide spans enough of them: whole pixels.
+            fine = math.ceil(extent / max(1, math.floor(thickness / repair.GRID_CELLS_PER_PART)))
+            grid = max(grid, min(grid_fine, fine))
             step = math.ceil(extent / grid)
     radius = max(thickness, repair.GRID_CELLS_PER_PART * step) / 2.0
     # Nothing thin at this radius was seen above: only the pieces need joining.
     thick = thin_seen is False and radius <= cells / 2.0
-    return [repair.prepare_silhouette(c, radius, thick=thick) for c in coverages], grid, thickness
+    made = [repair.prepare_silhouette(c, radius, thick=thick, drawn_width=drawn_width) for c in coverages]
+    return made, grid, thickness
 
 
 def _sound(v: np.ndarray, f: np.ndarray, thickness: float, options: GenerationOptions, clock: _Clock):

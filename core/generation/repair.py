@@ -136,20 +136,48 @@ def thin_parts(solid: np.ndarray, radius: float) -> np.ndarray:
     return solid & ~near[inner]
 
 
-def thicken(coverage: np.ndarray, radius: float) -> np.ndarray:
+def thicken(coverage: np.ndarray, radius: float, drawn_width: bool = False) -> np.ndarray:
     """Soft coverage (0..1) whose 0.5 region is open for a disk of ``radius`` pixels.
 
     Every thin part (see :func:`thin_parts`) gets disks of that radius along it,
     with an anti-aliased edge, so lines, rims and necks end up at least
     ``2·radius`` wide; parts that are already thick enough are unchanged.
+
+    With ``drawn_width`` the disks sit on the thin part's middle line (its
+    ridge), so a line ``w`` wide becomes ``max(w, 2·radius)`` wide, centred on
+    where it was drawn, and no wider: the outline people see grows only by
+    what printing needs. Without it they sit on every thin cell (``w + 2·radius``).
     """
     solid = coverage >= 0.5
     thin = thin_parts(solid, radius)
     if not thin.any():
         return coverage
+    if drawn_width:
+        return np.maximum(coverage, _ridge_disks(solid, thin, radius).astype(coverage.dtype))
     dist = ndimage.distance_transform_edt(~thin)
     added = np.clip(radius + 0.5 - dist, 0.0, 1.0).astype(coverage.dtype)
     return np.maximum(coverage, added)
+
+
+def _ridge_disks(solid: np.ndarray, thin: np.ndarray, radius: float) -> np.ndarray:
+    """Soft coverage of disks of ``radius`` around the middle line of the ``thin`` cells.
+
+    The middle line is where the distance to the outline peaks across the part
+    (a cell at least as far in as its neighbours); where it is two cells wide
+    (an even width), the disks shrink by half a cell so the part is ``2·radius``
+    across, not one more. The part's own cells stay covered.
+    """
+    inner = ndimage.distance_transform_edt(solid)
+    ridge = thin & (inner >= ndimage.maximum_filter(np.where(solid, inner, 0.0), size=3) - 1e-9)
+    # An even width: two middle cells side by side, so ridge neighbours both along the line and across it;
+    # each reaches half a cell less.
+    across = ndimage.binary_dilation(ridge, structure=np.array([[0, 0, 0], [1, 0, 1], [0, 0, 0]], bool))
+    along = ndimage.binary_dilation(ridge, structure=np.array([[0, 1, 0], [0, 0, 0], [0, 1, 0]], bool))
+    pair = ridge & across & along
+    reach = np.where(pair, radius - 0.5, radius)
+    dist, (iy, ix) = ndimage.distance_transform_edt(~ridge, return_indices=True)
+    added = np.clip(reach[iy, ix] + 0.5 - dist, 0.0, 1.0)
+    return np.maximum(added, thin.astype(np.float64))
 
 
 def bridges(solid: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -246,18 +274,20 @@ def crop_box(coverage: np.ndarray, margin: float) -> tuple[slice, slice]:
             slice(max(cols[0] - m, 0), min(cols[-1] + m + 1, coverage.shape[1])))
 
 
-def prepare_silhouette(coverage: np.ndarray, radius: float, thick: bool = False) -> np.ndarray:
+def prepare_silhouette(coverage: np.ndarray, radius: float, thick: bool = False,
+                       drawn_width: bool = False) -> np.ndarray:
     """Thin parts thickened to ``2·radius`` pixels and all pieces joined: ready to mesh.
 
     ``thick`` says the caller already found no thin parts at this radius. Works
     on the object's bounding box only (distance transforms are the cost).
+    ``drawn_width``: thin parts grow to ``2·radius`` and no wider (see :func:`thicken`).
     """
     box = crop_box(coverage, CORNER_SLACK * radius + 1)
-    part = coverage[box] if thick else thicken(coverage[box], radius)
+    part = coverage[box] if thick else thicken(coverage[box], radius, drawn_width)
     joined = join_pieces(part, radius)
     if joined is not part:
         # A bridge may itself meet another part at a sharp, thin angle.
-        part = thicken(joined, radius)
+        part = thicken(joined, radius, drawn_width)
     if part is coverage[box]:
         return coverage
     out = coverage.copy()
