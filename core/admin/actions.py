@@ -21,6 +21,7 @@ from core.audit import audit
 from core.billing import notices
 from core.errors import NotFound, ValidationError
 from core.i18n import N_
+from core.ids import parse_id
 from core.jobs import queue
 from core.models import (
     GenerationJob,
@@ -172,8 +173,13 @@ def find_users(session: Session, *, query: str, limit: int = 20) -> list[User]:
     """Accounts whose email contains ``query`` (or with that id)."""
     query = (query or "").strip().lower()
     stmt = select(User)
-    if query.isdigit():
-        stmt = stmt.where(User.id == int(query))
+    if query.isascii() and query.isdigit():
+        number = parse_id(query)
+        if number is None:
+            return []  # an id no row can have
+        stmt = stmt.where(User.id == number)
+    elif query.isdigit():
+        return []  # other scripts' digits ("²"): neither an id nor part of an address
     elif query:
         stmt = stmt.where(col(User.email).contains(query))
     return list(session.exec(stmt.order_by(col(User.id)).limit(limit)).all())

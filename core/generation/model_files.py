@@ -129,7 +129,7 @@ def _fetch(url: str, part: Path, timeout: float) -> None:
         resumed = have and response.status == 206
         mode = "ab" if resumed else "wb"
         length = response.headers.get("Content-Length")
-        expected = int(length) if length and length.isdigit() else None
+        expected = int(length) if length and length.isascii() and length.isdigit() else None
         received = 0
         with part.open(mode) as fh:
             while True:

@@ -37,6 +37,7 @@ from sqlmodel import Session
 from core.audit import audit
 from core.billing.client import ACTIVE_STATUSES
 from core.config import get_settings
+from core.ids import parse_id
 from core.models import (
     AccessEvent,
     AuthSession,
@@ -222,7 +223,7 @@ def purge_expired(session: Session, *, now: datetime | None = None, dry_run: boo
 def _orphan_candidate(obj: StoredObject) -> tuple[str, str] | None:
     """(kind, what a row would hold) for an object under users/<id>/<kind>/, else None."""
     parts = obj.key.split("/")
-    if len(parts) < 4 or parts[0] != "users" or not parts[1].isdigit() or parts[2] not in ORPHAN_KINDS:
+    if len(parts) < 4 or parts[0] != "users" or parse_id(parts[1]) is None or parts[2] not in ORPHAN_KINDS:
         return None
     if parts[2] == "models":
         if len(parts) < 5:

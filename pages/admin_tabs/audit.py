@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.admin import auditlog
 from core.db import get_session
+from core.ids import parse_id
 from core.models import User
 from pages.common import _, fmt_date
 
@@ -24,7 +25,7 @@ def render(admin: User, period: object = None) -> None:
                             format_func=lambda a: _("all") if a == ANY else a)
     user_text = c[2].text_input(_("Concerns account (number)"), key="admin_audit_user")
     target = c[3].text_input(_("Target"), key="admin_audit_target", placeholder="model:12, user:3")
-    user_id = int(user_text) if user_text.strip().isdigit() else None
+    user_id = parse_id(user_text)
     with get_session() as session:
         rows = auditlog.search(session, actor=actor or None, action=action or None, user_id=user_id,
                                target=target or None)

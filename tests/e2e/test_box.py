@@ -56,9 +56,11 @@ def table_scene(path: Path) -> Path:
     return path
 
 
-def drag_box(page, box: tuple[float, float, float, float]) -> None:  # type: ignore[no-untyped-def]
-    """Drag a box (fractions of the picture) in the upload page's picture, as a user does with the mouse."""
-    area = page.locator("[data-testid='stPlotlyChart'] .nsewdrag").first
+def drag_box(page, box: tuple[float, float, float, float],  # type: ignore[no-untyped-def]
+             target: str = "[data-testid='stPlotlyChart'] .nsewdrag") -> None:
+    """Drag a box (fractions of ``target``: the plot area, or the picture drawn in it) in the upload
+    page's picture, as a user does with the mouse."""
+    area = page.locator(target).first
     area.wait_for()
     wait_app(page)
     bounds = area.bounding_box()

@@ -20,7 +20,7 @@ from PIL import Image
 
 from core.i18n import translate
 from tests.e2e.conftest import shot
-from tests.e2e.test_box import job_box
+from tests.e2e.test_box import drag_box, job_box
 from tests.e2e.test_dutch import english_leftovers
 from tests.e2e.test_journey import register, wait_app
 
@@ -49,18 +49,7 @@ def wide_photo(path: Path) -> tuple[Path, tuple[float, float, float, float], flo
 
 def drag_on_picture(page, box: tuple[float, float, float, float]) -> None:  # type: ignore[no-untyped-def]
     """Drag ``box`` (fractions of the photo) where the photo is drawn, as a person aims at what they see."""
-    image = page.locator("[data-testid='stPlotlyChart'] .imagelayer image").first
-    image.wait_for()
-    wait_app(page)
-    bounds = image.bounding_box()
-    assert bounds is not None
-    start = (bounds["x"] + box[0] * bounds["width"], bounds["y"] + box[1] * bounds["height"])
-    end = (bounds["x"] + box[2] * bounds["width"], bounds["y"] + box[3] * bounds["height"])
-    page.mouse.move(*start)
-    page.mouse.down()
-    page.mouse.move((start[0] + end[0]) / 2, (start[1] + end[1]) / 2, steps=5)
-    page.mouse.move(*end, steps=5)
-    page.mouse.up()
+    drag_box(page, box, target="[data-testid='stPlotlyChart'] .imagelayer image")
 
 
 @pytest.mark.parametrize("lang", ["en", "nl"])

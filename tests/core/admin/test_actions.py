@@ -155,3 +155,11 @@ def test_a_demoted_admins_open_page_cannot_act(session, admin):
     # The admin who is one still can.
     actions.set_plan(session, admin=other, user_id=user.id, plan="premium", reason="goodwill")
     assert session.get(User, user.id).plan == "premium"
+
+
+@pytest.mark.parametrize("query", ["²", "¹²³", "99999999999999999999", "٣"])
+def test_a_user_search_with_digits_no_id_can_hold_finds_nobody_instead_of_raising(session, admin, query):
+    # str.isdigit() takes other scripts' digits ("²") that int() refuses, and ids past bigint's range.
+    create_random_user(session)
+    assert actions.find_users(session, query=query) == []
+    assert [u.id for u in actions.find_users(session, query=str(admin.id))] == [admin.id]
