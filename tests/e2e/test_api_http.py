@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import _pg_available, create_pg_database, drop_pg_database, free_port
+from tests.conftest import REQUIRE_PG, _pg_available, create_pg_database, drop_pg_database, free_port
 from tests.core.api.conftest import photo
 from tests.e2e.conftest import ROOT, SCREENSHOTS, _wait_healthy
 from tests.utils.webhook_receiver import Receiver
@@ -56,6 +56,8 @@ class Stack:
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     engine = request.param
     if engine == "postgresql" and not _pg_available():
+        if REQUIRE_PG:
+            pytest.fail("PostgreSQL is required (CI) but not reachable")
         pytest.skip("PostgreSQL is not reachable")
     base = tmp_path_factory.mktemp(f"api-{engine}")
     db_url = create_pg_database("vorm_api") if engine == "postgresql" else f"sqlite:///{base / 'vorm.db'}"
@@ -150,13 +152,12 @@ def test_round_trip_key_upload_signed_webhook_and_glb_download(stack: Stack) -> 
         receiver.stop()
 
 
-def _pg_only(stack: Stack) -> None:
-    if stack.engine != "postgresql":
-        pytest.skip("across two web processes: the PostgreSQL stack")
+#: Two web processes need a shared database server: these tests take only the PostgreSQL stack.
+pg_only = pytest.mark.parametrize("stack", ["postgresql"], indirect=True)
 
 
+@pg_only
 def test_idempotency_holds_across_two_web_processes(stack: Stack) -> None:
-    _pg_only(stack)
     headers = {**stack.account(), "Idempotency-Key": f"order-{uuid.uuid4().hex}"}
     files = [("images", ("ball.png", photo(colour="blue"), "image/png"))]
     answers: list[httpx.Response] = []
@@ -183,8 +184,8 @@ def test_idempotency_holds_across_two_web_processes(stack: Stack) -> None:
     assert [j["id"] for j in listed] == [made[0].json()["id"]]
 
 
+@pg_only
 def test_the_rate_limit_holds_across_two_web_processes(stack: Stack) -> None:
-    _pg_only(stack)
     headers = stack.account(plan="free")
     if time.time() % 60 > 50:  # one fixed window for the whole test
         time.sleep(61 - time.time() % 60)
@@ -198,8 +199,8 @@ def test_the_rate_limit_holds_across_two_web_processes(stack: Stack) -> None:
     assert answers[0].headers["ratelimit"].startswith(f'"minute";r={FREE_REQUESTS_PER_MINUTE - 1};')
 
 
+@pg_only
 def test_another_users_ids_are_404_on_every_process(stack: Stack) -> None:
-    _pg_only(stack)
     alice, bob = stack.account(), stack.account()
     job = httpx.post(f"{stack.urls[0]}/api/v1/jobs", headers=bob, timeout=60,
                      files=[("images", ("ball.png", photo(colour="green"), "image/png"))]).json()
@@ -225,9 +226,8 @@ def test_unknown_api_paths_are_problems_and_streamlit_still_serves_its_pages(sta
     assert httpx.get(stack.urls[0] + "/_stcore/health").text == "ok"
 
 
+@pg_only
 def test_schemathesis_finds_no_5xx_and_every_answer_matches_the_schema(stack: Stack) -> None:
-    if stack.engine != "postgresql" and _pg_available():
-        pytest.skip("run once, on the PostgreSQL stack")
     auth = "Authorization: " + stack.account()["Authorization"]
     schemathesis = Path(sys.executable).parent / "schemathesis"
     done = subprocess.run(

@@ -472,6 +472,8 @@ def served(web_server, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unty
     from tests.conftest import _apply_env
 
     server = web_server()
+    # An earlier test (the e2e product's db_session) may have left another server's PUBLIC_URL here.
+    monkeypatch.delenv("PUBLIC_URL", raising=False)
     _apply_env(monkeypatch, DATABASE_URL=server.env["DATABASE_URL"], DATA_DIR=server.env["DATA_DIR"],
                STORAGE_DIR=server.env["STORAGE_DIR"])
     monkeypatch.delenv("SECRET_KEY", raising=False)
