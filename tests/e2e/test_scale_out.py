@@ -166,8 +166,8 @@ def scale(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> Iterato
         yield Scale(nginx, env, webs, workers, engine, routes, {plan: f.result() for plan, f in accounts.items()})
     finally:
         pool.shutdown(wait=True)
-        stop(workers, timeout=5)  # a job still running (a failed test) need not get its grace
-        stop(list(webs.values()))
+        # All at once; a job still running (a failed test) need not get its grace.
+        stop([*workers, *webs.values()], timeout=10)
         nginx.stop()
         engine.dispose()
         drop_pg_database(db_url)
