@@ -16,20 +16,17 @@ import argparse
 import contextlib
 import http.client
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_GROWTH_MB = 50.0
 CHUNK_BYTES = 64 * 1024
-STARTUP_TIMEOUT_SECONDS = 60.0
 SAMPLE_SECONDS = 0.02
 MB = 1024 * 1024
 
@@ -57,34 +54,16 @@ def web_process(data: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
            "DATABASE_URL": f"sqlite:///{data / 'vorm.db'}", "STORAGE_BACKEND": "local",
            "STORAGE_DIR": str(data / "storage"), "VORM_SECRETS_FILE": "/nonexistent/secrets.toml",
            "STRIPE_WEBHOOK_SECRET": "whsec_benchmark_0123456789abcdef", "PYTHONUNBUFFERED": "1"}
-    subprocess.run([sys.executable, "-m", "core.manage", "migrate"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
-    log = open(data / "web.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("streamlit")), "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    from tests.utils.processes import manage, start_web, stop, wait_healthy
+
+    manage(env, "migrate")
+    proc = start_web(port, env=env, log=data / "web.log")
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the web process did not start; see {data / 'web.log'}")
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.3)
+        wait_healthy(url, [proc], data)
         yield url, proc
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+        stop([proc], timeout=15)
 
 
 class PeakRss:

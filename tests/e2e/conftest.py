@@ -9,22 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import CHROMIUM, free_port
+from tests.utils.processes import manage, start_web, start_worker, stop, wait_healthy
 from tests.utils.stripe_stub import StripeStub
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-STARTUP_TIMEOUT_SECONDS = 90.0
 
 
 #: The webhook signing secret the product is configured with (tests sign events with it, as Stripe would).
@@ -50,22 +45,6 @@ class Product:
         reset_engines()
         reset_storage()
         return get_session()
-
-
-def _wait_healthy(url: str, procs: list[subprocess.Popen], logs: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        for proc in procs:
-            if proc.poll() is not None:
-                raise RuntimeError(f"a process exited at start ({proc.args}); see {logs}")
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"/healthz did not answer 200 within {STARTUP_TIMEOUT_SECONDS}s; see {logs}")
 
 
 @pytest.fixture(scope="session")
@@ -100,31 +79,14 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
     env["POLICY_DIR"] = str(base / "policies")
     logs = SCREENSHOTS.parent / "e2e-logs"
     logs.mkdir(parents=True, exist_ok=True)
-    bin_dir = Path(sys.executable).parent
-    subprocess.run([sys.executable, "-m", "core.manage", "migrate"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
-    web_log = open(logs / "web.log", "w")  # noqa: SIM115
-    worker_log = open(logs / "worker.log", "w")  # noqa: SIM115
-    web = subprocess.Popen([str(bin_dir / "streamlit"), "run", "app.py", "--server.port", str(port),
-                            "--server.address", "127.0.0.1", "--server.headless", "true",
-                            "--server.fileWatcherType", "none"],
-                           cwd=ROOT, env=env, stdout=web_log, stderr=subprocess.STDOUT, start_new_session=True)
-    worker = subprocess.Popen([sys.executable, "-m", "jobs.worker"], cwd=ROOT, env=env,
-                              stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True)
+    manage(env, "migrate")
+    web = start_web(port, env=env, log=logs / "web.log")
+    worker = start_worker(env=env, log=logs / "worker.log")
     try:
-        _wait_healthy(url, [web, worker], logs)
+        wait_healthy(url, [web, worker], logs)
         yield Product(url, env, logs, stripe)
     finally:
-        for proc in (worker, web):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in (worker, web):
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        web_log.close()
-        worker_log.close()
+        stop([worker, web])
         stripe.stop()
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -27,7 +26,17 @@ import pytest
 
 from tests.conftest import REQUIRE_PG, _pg_available, create_pg_database, drop_pg_database, free_port
 from tests.core.api.conftest import photo
-from tests.e2e.conftest import ROOT, SCREENSHOTS, _wait_healthy
+from tests.utils.processes import (
+    LOGS,
+    ROOT,
+    TEST_SETTINGS,
+    api_account,
+    manage,
+    start_web,
+    start_worker,
+    stop,
+    wait_healthy,
+)
 from tests.utils.webhook_receiver import Receiver
 
 ROUND_TRIP_SECONDS = 180.0  # the real engine on a 192 px photo takes seconds; the machine may be busy
@@ -41,15 +50,10 @@ class Stack:
     env: dict[str, str]
 
     def manage(self, *args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "core.manage", *args], cwd=ROOT, env=self.env,
-                              capture_output=True, text=True, check=True)
-        return done.stdout
+        return manage(self.env, *args)
 
     def account(self, plan: str = "premium") -> dict[str, str]:
-        email = f"api-{uuid.uuid4().hex[:8]}@example.org"
-        self.manage("create-user", "--email", email, "--password", "api-tests-pass-1", "--plan", plan)
-        key = self.manage("api-key", "create", "--email", email, "--name", "tests").strip().splitlines()[-1]
-        return {"Authorization": f"Bearer {key}"}
+        return {"Authorization": f"Bearer {api_account(self.env, plan)[1]}"}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -63,46 +67,22 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     db_url = create_pg_database("vorm_api") if engine == "postgresql" else f"sqlite:///{base / 'vorm.db'}"
     ports = [free_port() for _ in range(2 if engine == "postgresql" else 1)]
     urls = [f"http://127.0.0.1:{p}" for p in ports]
-    env = {**os.environ, "ENVIRONMENT": "test", "DATA_DIR": str(base / "data"), "DATABASE_URL": db_url,
+    env = {**os.environ, **TEST_SETTINGS, "DATA_DIR": str(base / "data"), "DATABASE_URL": db_url,
            "STORAGE_DIR": str(base / "storage"), "STORAGE_BACKEND": "local", "PUBLIC_URL": urls[0],
-           "SECRET_KEY": "api-e2e-secret-key-0123456789abcdef", "VORM_SECRETS_FILE": "/nonexistent/secrets.toml",
-           "DEVICE": "cpu", "FREE_RESOLUTION_PX": "192", "PREMIUM_RESOLUTION_PX": "192", "PYTHONUNBUFFERED": "1",
+           "SECRET_KEY": "api-e2e-secret-key-0123456789abcdef",
            "WEBHOOKS_ALLOW_PRIVATE": "1",  # the receiver is on 127.0.0.1
            "FREE_API_REQUESTS_PER_MINUTE": str(FREE_REQUESTS_PER_MINUTE), "PREMIUM_API_REQUESTS_PER_MINUTE": "100000",
            "PREMIUM_DAILY_GENERATIONS": "100000", "MAX_RUNNING_JOBS_PER_USER": "1000"}
     (base / "data").mkdir()
-    subprocess.run([sys.executable, "-m", "core.manage", "migrate"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
-    logs = SCREENSHOTS.parent / "e2e-logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    bin_dir = Path(sys.executable).parent
-    procs, files = [], []
-    for i, port in enumerate(ports):
-        log = open(logs / f"api-{engine}-web{i}.log", "w")  # noqa: SIM115
-        files.append(log)
-        procs.append(subprocess.Popen(
-            [str(bin_dir / "streamlit"), "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--server.headless", "true", "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-    log = open(logs / f"api-{engine}-worker.log", "w")  # noqa: SIM115
-    files.append(log)
-    procs.append(subprocess.Popen([sys.executable, "-m", "jobs.worker"], cwd=ROOT, env=env, stdout=log,
-                                  stderr=subprocess.STDOUT, start_new_session=True))
+    manage(env, "migrate")
+    procs = [start_web(port, env=env, log=LOGS / f"api-{engine}-web{i}.log") for i, port in enumerate(ports)]
+    procs.append(start_worker(env=env, log=LOGS / f"api-{engine}-worker.log"))
     try:
         for url in urls:
-            _wait_healthy(url, procs, logs)
+            wait_healthy(url, procs, LOGS)
         yield Stack(engine, urls, env)
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        for f in files:
-            f.close()
+        stop(procs)
         if engine == "postgresql":
             drop_pg_database(db_url)
 
