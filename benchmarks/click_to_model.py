@@ -247,10 +247,11 @@ def one(page: Any, stack: Stack, picture: Path, traffic: Bytes) -> dict[str, flo
     deadline = time.time() + TIMEOUT_S
     clicked = time.time()
     page.get_by_role("button", name="Make my 3D model").click()
-    # The result: a viewer on the page, or a link to the model page.
+    # The result: "… is ready." and a viewer on the page, or a link to the model page.
+    page.get_by_text(re.compile(r"” is ready\.")).wait_for(timeout=TIMEOUT_S * 1000)
+    noticed = time.time()
     result = page.locator(CANVAS).or_(page.get_by_role("link", name="Open the model")).first
     result.wait_for(timeout=TIMEOUT_S * 1000)
-    noticed = time.time()
     followed = False
     if not page.locator(CANVAS).count():
         page.get_by_role("link", name="Open the model").click()
@@ -266,6 +267,8 @@ def one(page: Any, stack: Stack, picture: Path, traffic: Bytes) -> dict[str, flo
         "enqueue": _epoch(job.created_at) - clicked,
         "claim_wait": _epoch(job.started_at) - _epoch(job.created_at),
         "job": _epoch(job.finished_at) - _epoch(job.started_at),
+        "job_export": float((job.stats or {}).get("seconds", {}).get("export", float("nan"))),
+        "job_engine_total": float((job.stats or {}).get("total_seconds", float("nan"))),
         "page_notices": noticed - _epoch(job.finished_at),
         "viewer": drawn - noticed,
         "followed_link": float(followed),
@@ -303,14 +306,16 @@ def viewer_payload(stack: Stack, model_id: int) -> int:
 
     try:
         viewer = importlib.import_module("core.content.viewer")
-    except ImportError:  # before the viewer module: the page built the spec from preview_polygons
+        page = importlib.import_module("pages.viewer")
+    except ImportError:  # before the viewer module: the page built the spec with pydeck
         return -1
     from core.db import get_session
     from core.models import Model3D
 
     with get_session() as session:
         model = session.get(Model3D, model_id)
-        return len(viewer.viewer_spec(model).encode())  # type: ignore[attr-defined]
+        spec, _faces = viewer.viewer_spec(model, height_px=page.VIEWER_HEIGHT_PX, background=page.BACKGROUND)
+        return len(spec.encode())
 
 
 def _load() -> str:
@@ -360,8 +365,8 @@ def main() -> None:
 
     db = "PostgreSQL" if args.postgres else "SQLite"
     print(f"\nclick to model, {args.size}² inflate, {args.repeats} runs, {db}, Chromium")  # noqa: T201
-    for key in ("click_to_model", "enqueue", "claim_wait", "job", "page_notices", "viewer", "open_to_drawn",
-                "load_to_drawn"):
+    for key in ("click_to_model", "enqueue", "claim_wait", "job", "job_engine_total", "job_export", "page_notices",
+                "viewer", "open_to_drawn", "load_to_drawn"):
         print(f"  {key:<16} {fmt(key)}")  # noqa: T201
     for key in ("click_bytes", "click_largest_frame", "open_bytes", "open_largest_frame", "load_bytes",
                 "load_largest_frame"):

@@ -303,7 +303,8 @@ def finish(
     if options.thumbnails:
         from core.generation import render
 
-        thumbs = render.thumbnails(mesh, colors, device=resolve_device(_device_name(device)))
+        thumbs = render.thumbnails(mesh, colors, device=resolve_device(_device_name(device)),
+                                   views=options.thumbnail_views)
     clock.done("export")
     faces = np.asarray(mesh.faces)
     vertices = np.asarray(mesh.vertices)

@@ -48,6 +48,9 @@ class GenerationOptions:
     min_thickness: float = 0.01  #: thinnest part, as a fraction of the largest extent; thinner is thickened
     min_thickness_mm: float = 0.8  #: thinnest part in mm at the print size (with size_mm)
     thumbnails: bool = True  #: render the PNG thumbnails (the batch CLI skips them unless asked)
+    #: which named views (render.THUMBNAIL_VIEWS) to render; None: all. The worker renders the first
+    #: at job time and the others after the job is done (core.jobs.runner).
+    thumbnail_views: list[str] | None = None
     #: inflate: a box around the object, fractions x0, y0, x1, y1 of the image; the object is segmented inside it
     box: list[float] | None = None
 
