@@ -128,6 +128,8 @@ class GenerationResult:
     glb: bytes  #: the main artefact, with texture or colours and a PBR material
     thumbnails: dict[str, bytes] = field(default_factory=dict)  #: view name -> PNG bytes
     stats: dict[str, Any] = field(default_factory=dict)  #: JSON-serialisable figures
+    #: the named views left out because ``thumbnail_views`` asked for fewer (rendered later by the caller)
+    deferred_thumbnails: list[str] = field(default_factory=list)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """``(vertices float64, faces int64)`` of the mesh, without building a trimesh for it."""

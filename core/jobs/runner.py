@@ -194,20 +194,20 @@ def store_outputs(storage: Storage, *, job: GenerationJob, result: Any) -> Model
 
 
 def add_later_views(storage: Storage, *, model: Model3D, result: Any, device: str) -> None:
-    """Render the thumbnails not made with the job and add them to the recorded model.
+    """Render the thumbnails the engine left for later (``deferred_thumbnails``) and add them to the model.
 
     Never fails the job: a model without them shows the views it has. When the model was deleted
     meanwhile, the new files are deleted too.
     """
+    views = list(getattr(result, "deferred_thumbnails", None) or [])
     mesh = getattr(result, "mesh", None)
-    if mesh is None or not (result.thumbnails or {}) or model.id is None:
-        return  # the engine made no thumbnails (or none was asked for): none later either
+    if not views or mesh is None or model.id is None:
+        return  # the engine left none for later (a plugin engine renders what it renders)
     try:
         from core.generation import render
         from core.generation.device import resolve_device
 
-        pngs = render.thumbnails(mesh, device=resolve_device(device),
-                                 views=[v for v in render.THUMBNAIL_VIEWS if v not in (result.thumbnails or {})])
+        pngs = render.thumbnails(mesh, device=resolve_device(device), views=views)
         keys = {}
         for name, png in pngs.items():
             keys[name] = f"{model.storage_prefix}thumb_{name}.png"

@@ -83,6 +83,7 @@ def test_the_cards_thumbnail_comes_with_the_job_and_the_other_views_right_after(
     # At job time the engine renders only the view the library's card shows ...
     at_job_time = generate([disk_png()], generation_jobs._engine_options(job, "cpu"))
     assert set(at_job_time.thumbnails) == set(generation_jobs.VIEWS_AT_JOB_TIME) == {"front"}
+    assert set(at_job_time.deferred_thumbnails) == set(render.THUMBNAIL_VIEWS) - {"front"}
     # ... and once the job is recorded, the model has every view, each a PNG under its own prefix.
     assert generation_jobs.process(claim(session)) == "succeeded"
     model = session.get(Model3D, reload(session, job.id).model_id, populate_existing=True)
@@ -91,6 +92,13 @@ def test_the_cards_thumbnail_comes_with_the_job_and_the_other_views_right_after(
     for key in model.thumbnail_keys.values():
         assert key.startswith(model.storage_prefix)
         assert Image.open(io.BytesIO(storage.get(key))).size == (render.THUMBNAIL_PX, render.THUMBNAIL_PX)
+
+
+def test_an_engine_that_leaves_no_views_for_later_gets_none_added(session: Session) -> None:
+    job = make_job(session, b"box", engine="fast")  # a plugin engine: it renders its front view only
+    assert generation_jobs.process(claim(session)) == "succeeded"
+    model = session.get(Model3D, reload(session, job.id).model_id, populate_existing=True)
+    assert model is not None and set(model.thumbnail_keys) == {"front"}
 
 
 def test_later_views_of_a_model_deleted_meanwhile_are_not_left_behind(session: Session) -> None:
