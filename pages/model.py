@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import pydeck as pdk
 import streamlit as st
 
 from core.content import library
 from core.db import get_session
 from core.errors import VormError
+from pages import viewer
 from pages.common import _, error_text, fmt_date, fmt_number, label, method_text, ngettext, plain, require_user
 
-VIEWER_HEIGHT_PX = 520
 AUTOMATIC_MASKS = ("learned", "backdrop", "grabcut")  # found without the person's help: a box may do better
-BACKGROUND = [246, 247, 249]
 
 user = require_user()
 model_id = st.query_params.get("id")
@@ -36,30 +34,6 @@ except VormError as exc:
     st.stop()
 
 
-@st.cache_data(show_spinner=False, max_entries=16, ttl=600)
-def _polygons(model_id: int, preview_key: str | None, user_id: int) -> list[dict[str, Any]]:
-    # Keyed by the owner too, so a cache entry can never answer another user's request.
-    with get_session() as session:
-        return library.preview_polygons(library.get_model(session, user_id=user_id, model_id=model_id))
-
-
-def _view_state(polys: list[dict[str, Any]]) -> pdk.ViewState:
-    camera = library.viewer_camera(polys, VIEWER_HEIGHT_PX)
-    return pdk.ViewState(target=camera.target, zoom=camera.zoom, rotation_orbit=-30, rotation_x=15,
-                         min_zoom=camera.min_zoom, max_zoom=camera.max_zoom)
-
-
-def viewer(polys: list[dict[str, Any]]) -> pdk.Deck:
-    """One polygon per triangle with its own colour: what renders in every browser (see DESIGN.md)."""
-    layer = pdk.Layer(
-        "SolidPolygonLayer", data=polys, id="mesh", get_polygon="polygon", get_fill_color="color",
-        _full3d=True, extruded=False, pickable=False, stroked=False,
-    )
-    view = pdk.View(type="OrbitView", controller=True, orbit_axis="Y")
-    return pdk.Deck(layers=[layer], views=[view], initial_view_state=_view_state(polys), map_provider=None,
-                    map_style=None, parameters={"clearColor": [c / 255 for c in BACKGROUND] + [1]})
-
-
 title = model.name or f"#{model.id}"
 st.title(plain(title))
 meta = f"{label('mode', model.mode)} · {fmt_date(model.created_at)}"
@@ -68,11 +42,10 @@ if left is not None:
     meta += " · " + ngettext("Kept for {n} more day (free plan)", "Kept for {n} more days (free plan)", left)
 st.caption(meta)
 
-polys = _polygons(model.id, model.preview_key, user.id)
 view_col, side = st.columns([3, 1])
 with view_col:
-    st.pydeck_chart(viewer(polys), height=VIEWER_HEIGHT_PX, key="model_viewer")
-    st.caption(_("Drag to turn the model, scroll to zoom, shift-drag to move it.") if polys
+    shown = viewer.show(model, key="model_viewer")
+    st.caption(_("Drag to turn the model, scroll to zoom, shift-drag to move it.") if shown
                else _("There is no preview of this model; the downloads are complete."))
 
 with side:

@@ -15,7 +15,7 @@ from core.content.library import DEFAULT_PRINT_SIZE_MM, PRINT_SIZE_MM
 from core.db import get_session
 from core.errors import VormError
 from core.models import JobStatus
-from pages import common
+from pages import common, viewer
 from pages.common import (
     N_,
     _,
@@ -33,7 +33,10 @@ from pages.common import (
     require_user,
 )
 
-PROGRESS_REFRESH_SECONDS = 1.5
+#: While a job is queued or running, its row is read this often (one primary-key query), so that the
+#: result shows a moment after the worker finished it, not a whole refresh interval later.
+PROGRESS_POLL_SECONDS = 0.3
+QUEUE_POSITION_SECONDS = 1.5  # the place in the queue (a count) is asked for this often
 BOX_PICKER_SIDE_PX = 640  # the picture the user drags a box on
 BOX_MODES = ("auto", "inflate")  # the modes that look for one object in one image
 BOX_MODES_MADE = ("inflate",)  # what those make of one image: the only one that needs its object found
@@ -182,14 +185,28 @@ def _stage_text(stage: str | None) -> str:
     return label("stage", stage)
 
 
-@st.fragment(run_every=PROGRESS_REFRESH_SECONDS)
+def _queue_position(job: Any) -> int:
+    """The job's place in the queue (0: next), counted at most every QUEUE_POSITION_SECONDS."""
+    import time
+
+    from core.jobs import queue
+
+    known = st.session_state.get("_queue_position")
+    if known and known[0] == job.id and time.monotonic() - known[1] < QUEUE_POSITION_SECONDS:
+        return int(known[2])
+    with get_session() as session:
+        position = queue.queue_position(session, job=job) or 0
+    st.session_state["_queue_position"] = (job.id, time.monotonic(), position)
+    return position
+
+
+@st.fragment(run_every=PROGRESS_POLL_SECONDS)
 def _progress(job_id: int) -> None:
     from core.jobs import queue
 
     try:
         with get_session() as session:
             job = queue.get_job(session, job_id=job_id, user_id=user.id)
-            position = queue.queue_position(session, job=job)
     except VormError as exc:
         st.error(error_text(exc))
         return
@@ -198,7 +215,7 @@ def _progress(job_id: int) -> None:
     with st.container(border=True, key="job_progress"):
         st.subheader(_("Making “{name}”", name=plain(job.name or f"#{job.id}")))
         if job.status == JobStatus.QUEUED:
-            st.info(_("Waiting in the queue: number {position}.", position=fmt_number((position or 0) + 1)),
+            st.info(_("Waiting in the queue: number {position}.", position=fmt_number(_queue_position(job) + 1)),
                     icon=":material/schedule:")
         st.progress(min(100, max(0, int(job.progress_pct))) / 100,
                     text=f"{_stage_text(job.progress_stage)} · {int(job.progress_pct)}%")
@@ -209,6 +226,7 @@ def _progress(job_id: int) -> None:
 
 
 def _result(job_id: int) -> None:
+    from core.content.library import get_model
     from core.jobs import queue
 
     with get_session() as session:
@@ -220,6 +238,13 @@ def _result(job_id: int) -> None:
     with st.container(border=True, key="job_result"):
         if job.status == JobStatus.SUCCEEDED and job.model_id:
             st.success(_("“{name}” is ready.", name=plain(job.name or f"#{job.id}")), icon=":material/check_circle:")
+            try:
+                with get_session() as session:
+                    model = get_model(session, user_id=user.id, model_id=job.model_id)
+            except VormError:  # deleted in another tab meanwhile
+                model = None
+            if model is not None and viewer.show(model, key=f"result_viewer_{model.id}"):
+                st.caption(_("Drag to turn the model, scroll to zoom, shift-drag to move it."))
             st.page_link("pages/model.py", label=_("Open the model"), icon=":material/view_in_ar:",
                          query_params={"id": str(job.model_id)})
         elif job.status == JobStatus.CANCELLED:

@@ -225,7 +225,9 @@ def preview_polygons(model: Model3D) -> list[dict[str, Any]]:
         data = json.loads(get_storage().get(model.preview_key))
     except (NotFound, ValueError):
         return []
-    return data if isinstance(data, list) else list(data.get("faces", []))
+    if isinstance(data, dict):
+        data = data.get("faces", [])
+    return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
 
 
 #: deck.gl's OrbitView (the viewer) puts its camera this many viewport heights from the target
@@ -245,18 +247,22 @@ class ViewerCamera:
 
 
 def viewer_camera(polygons: list[dict[str, Any]], height_px: int) -> ViewerCamera:
-    """Where the viewer looks from, and how far the wheel may zoom, from the model's own size.
+    """Where the viewer looks from, and how far the wheel may zoom, from the model's own size."""
+    points = [p for poly in polygons for p in poly.get("polygon", [])]
+    if not points:
+        return camera_for_bounds([-0.5, -0.5, -0.5], [0.5, 0.5, 0.5], height_px)
+    return camera_for_bounds([min(p[i] for p in points) for i in range(3)],
+                             [max(p[i] for p in points) for i in range(3)], height_px)
+
+
+def camera_for_bounds(lo: list[float], hi: list[float], height_px: int) -> ViewerCamera:
+    """The viewer's camera for a model whose bounding box runs from ``lo`` to ``hi``.
 
     The camera sits ORBIT_CAMERA_DISTANCE·height_px/2**zoom model units from the target; it is
     kept CAMERA_CLEARANCE times the bounding sphere's radius away, so that however the model is
     turned, no part of it comes closer than a fifth of that radius.
     """
-    points = [p for poly in polygons for p in poly.get("polygon", [])]
-    if points:
-        lo = [min(p[i] for p in points) for i in range(3)]
-        hi = [max(p[i] for p in points) for i in range(3)]
-    else:
-        lo, hi = [-0.5, -0.5, -0.5], [0.5, 0.5, 0.5]
+    lo, hi = [float(v) for v in lo], [float(v) for v in hi]
     target = [(a + b) / 2 for a, b in zip(lo, hi, strict=True)]
     extent = max(max(b - a for a, b in zip(lo, hi, strict=True)), 1e-6)
     radius = max(math.dist(lo, hi) / 2, 1e-6)

@@ -300,10 +300,13 @@ def finish(
     unit = "mm" if options.size_mm is not None else None
     glb = to_glb(mesh, unit=unit)
     thumbs = {}
+    deferred: list[str] = []
     if options.thumbnails:
         from core.generation import render
 
-        thumbs = render.thumbnails(mesh, colors, device=resolve_device(_device_name(device)))
+        thumbs = render.thumbnails(mesh, colors, device=resolve_device(_device_name(device)),
+                                   views=options.thumbnail_views)
+        deferred = [view for view in render.THUMBNAIL_VIEWS if view not in thumbs]
     clock.done("export")
     faces = np.asarray(mesh.faces)
     vertices = np.asarray(mesh.vertices)
@@ -333,7 +336,8 @@ def finish(
 
             stats["segmenter"] = active_name()
     # A trimesh.Trimesh when result.mesh is first read (trimesh is not imported before).
-    return GenerationResult(mesh=mesh, glb=glb, thumbnails=thumbs, stats=stats)  # type: ignore[arg-type]
+    return GenerationResult(mesh=mesh, glb=glb, thumbnails=thumbs, stats=stats,  # type: ignore[arg-type]
+                            deferred_thumbnails=deferred)
 
 
 def _mask_method(methods: list[str]) -> str:

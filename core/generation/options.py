@@ -48,6 +48,9 @@ class GenerationOptions:
     min_thickness: float = 0.01  #: thinnest part, as a fraction of the largest extent; thinner is thickened
     min_thickness_mm: float = 0.8  #: thinnest part in mm at the print size (with size_mm)
     thumbnails: bool = True  #: render the PNG thumbnails (the batch CLI skips them unless asked)
+    #: which named views (render.THUMBNAIL_VIEWS) to render; None: all. The worker renders the first
+    #: at job time and the others after the job is done (core.jobs.runner).
+    thumbnail_views: list[str] | None = None
     #: inflate: a box around the object, fractions x0, y0, x1, y1 of the image; the object is segmented inside it
     box: list[float] | None = None
 
@@ -125,6 +128,8 @@ class GenerationResult:
     glb: bytes  #: the main artefact, with texture or colours and a PBR material
     thumbnails: dict[str, bytes] = field(default_factory=dict)  #: view name -> PNG bytes
     stats: dict[str, Any] = field(default_factory=dict)  #: JSON-serialisable figures
+    #: the named views left out because ``thumbnail_views`` asked for fewer (rendered later by the caller)
+    deferred_thumbnails: list[str] = field(default_factory=list)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """``(vertices float64, faces int64)`` of the mesh, without building a trimesh for it."""

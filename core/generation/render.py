@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import fast_simplification
@@ -194,8 +195,9 @@ def thumbnails(
     colors: np.ndarray | None = None,
     size: int = THUMBNAIL_PX,
     device: torch.device | None = None,
+    views: Sequence[str] | None = None,
 ) -> dict[str, bytes]:
-    """PNG renders of the named views (front, three-quarter, side)."""
+    """PNG renders of the named views (``views`` of THUMBNAIL_VIEWS, in its order; None: all of them)."""
     vertices = np.asarray(mesh.vertices, np.float64)
     faces = np.asarray(mesh.faces, np.int64)
     if colors is None:
@@ -203,6 +205,8 @@ def thumbnails(
     normals = _vertex_normals(vertices, faces)
     out = {}
     for name, (az, el) in THUMBNAIL_VIEWS.items():
+        if views is not None and name not in views:
+            continue
         image = render(vertices, faces, colors, az, el, size, device, normals)
         buf = io.BytesIO()
         image.save(buf, format="PNG", compress_level=1)

@@ -49,6 +49,9 @@ ENGINE_PLUGINS_ENV = "VORM_ENGINE_PLUGINS"  # comma-separated modules that regis
 
 ProgressFn = Callable[[str, float], None]
 ENGINE_MODES = ("inflate", "relief", "carve")  # what an engine reports having made
+#: The thumbnail the library's card shows is rendered with the job; the model page's other views
+#: (core.generation.render.THUMBNAIL_VIEWS) once the job is recorded, so the user sees the model sooner.
+VIEWS_AT_JOB_TIME = ("front",)
 
 
 class JobLost(Exception):
@@ -154,8 +157,9 @@ def _engine_options(job: GenerationJob, device: str) -> Any:
     from core.generation import GenerationOptions  # type: ignore[attr-defined]
 
     known = {f.name for f in dataclasses.fields(GenerationOptions)}
-    values = {k: v for k, v in (job.options or {}).items() if k in known and k not in ("mode", "device")}
-    return GenerationOptions(mode=job.mode, device=device, **values)
+    values = {k: v for k, v in (job.options or {}).items()
+              if k in known and k not in ("mode", "device", "thumbnail_views")}
+    return GenerationOptions(mode=job.mode, device=device, thumbnail_views=list(VIEWS_AT_JOB_TIME), **values)
 
 
 def store_outputs(storage: Storage, *, job: GenerationJob, result: Any) -> Model3D:
@@ -187,6 +191,39 @@ def store_outputs(storage: Storage, *, job: GenerationJob, result: Any) -> Model
                    storage_prefix=prefix, glb_key=glb_key, preview_key=preview_key, thumbnail_keys=thumbs,
                    faces=faces, watertight=watertight, extents=list(extents or []), stats=_jsonable(stats),
                    print_size_mm=_print_size(job))
+
+
+def add_later_views(storage: Storage, *, model: Model3D, result: Any, device: str) -> None:
+    """Render the thumbnails the engine left for later (``deferred_thumbnails``) and add them to the model.
+
+    Never fails the job: a model without them shows the views it has. When the model was deleted
+    meanwhile, the new files are deleted too.
+    """
+    views = list(getattr(result, "deferred_thumbnails", None) or [])
+    mesh = getattr(result, "mesh", None)
+    if not views or mesh is None or model.id is None:
+        return  # the engine left none for later (a plugin engine renders what it renders)
+    try:
+        from core.generation import render
+        from core.generation.device import resolve_device
+
+        pngs = render.thumbnails(mesh, device=resolve_device(device), views=views)
+        keys = {}
+        for name, png in pngs.items():
+            keys[name] = f"{model.storage_prefix}thumb_{name}.png"
+            storage.put(keys[name], png, "image/png")
+        if not keys:
+            return
+        with get_session() as session:
+            row = session.get(Model3D, model.id, with_for_update=True)
+            if row is not None:
+                row.thumbnail_keys = {**(row.thumbnail_keys or {}), **keys}
+                session.add(row)
+                session.commit()
+                return
+        storage.delete_many(list(keys.values()))  # the model was deleted while they were drawn
+    except Exception:
+        log.warning("Model %s: could not add the later thumbnails", model.id, exc_info=True)
 
 
 def _print_size(job: GenerationJob) -> float:
@@ -251,6 +288,7 @@ def process(job: GenerationJob, *, lost: threading.Event | None = None, storage:
             if claims.complete_job(session, job=job, stats=stats, model=model):
                 log.info("Job %s succeeded in %.1f s on %s (%s faces)", job.id, stats["seconds_total"], device,
                          model.faces)
+                add_later_views(storage, model=model, result=result, device=device)
                 return "succeeded"
         raise JobLost()
     except JobLost:

@@ -99,3 +99,31 @@ def test_the_print_size_is_100_mm_unless_changed_and_goes_with_the_job(web_db, w
     assert not at.exception
     (queued,) = [j for j in _jobs(web_session, user) if j.status == JobStatus.QUEUED]
     assert queued.options["size_mm"] == 100.0
+
+
+def test_the_result_shows_the_model_in_a_viewer_and_a_queued_job_its_place(web_db, web_session, login):
+    import json
+
+    from tests.web.test_model_page import _model
+
+    owner = create_random_user(web_session)
+    model = _model(web_session, owner, name="mug")
+    waiting = GenerationJob(user_id=owner.id, status=JobStatus.QUEUED, mode="inflate", upload_ids=[], name="cup")
+    done = GenerationJob(user_id=owner.id, status=JobStatus.SUCCEEDED, mode="inflate", upload_ids=[], name="mug",
+                         model_id=model.id)
+    web_session.add_all([waiting, done])
+    web_session.commit()
+    at = app(login(owner)).run()
+    at.session_state["upload_job_id"] = waiting.id
+    at.switch_page("pages/upload.py").run()
+    assert not at.exception
+    assert "Making “cup”" in texts(at) and "Waiting in the queue: number 1." in texts(at)
+    assert not at.get("deck_gl_json_chart")
+
+    at.session_state["upload_job_id"] = done.id
+    at.run()
+    assert not at.exception
+    assert "“mug” is ready." in texts(at)
+    (chart,) = at.get("deck_gl_json_chart")
+    assert len(json.loads(chart.proto.json)["layers"][0]["data"]) == 2  # the stored preview's two triangles
+    assert "Open the model" in [link.proto.label for link in at.get("page_link")]

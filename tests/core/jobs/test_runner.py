@@ -76,6 +76,49 @@ def test_real_engine_stores_outputs_and_the_model_row(session: Session) -> None:
         assert stats["seconds_total"] > 0 and stats["attempt"] == 1
 
 
+def test_the_cards_thumbnail_comes_with_the_job_and_the_other_views_right_after(session: Session) -> None:
+    from core.generation import generate, render
+
+    job = make_job(session, disk_png())
+    # At job time the engine renders only the view the library's card shows ...
+    at_job_time = generate([disk_png()], generation_jobs._engine_options(job, "cpu"))
+    assert set(at_job_time.thumbnails) == set(generation_jobs.VIEWS_AT_JOB_TIME) == {"front"}
+    assert set(at_job_time.deferred_thumbnails) == set(render.THUMBNAIL_VIEWS) - {"front"}
+    # ... and once the job is recorded, the model has every view, each a PNG under its own prefix.
+    assert generation_jobs.process(claim(session)) == "succeeded"
+    model = session.get(Model3D, reload(session, job.id).model_id, populate_existing=True)
+    assert model is not None and set(model.thumbnail_keys) == set(render.THUMBNAIL_VIEWS)
+    storage = get_storage()
+    for key in model.thumbnail_keys.values():
+        assert key.startswith(model.storage_prefix)
+        assert Image.open(io.BytesIO(storage.get(key))).size == (render.THUMBNAIL_PX, render.THUMBNAIL_PX)
+
+
+def test_an_engine_that_leaves_no_views_for_later_gets_none_added(session: Session) -> None:
+    job = make_job(session, b"box", engine="fast")  # a plugin engine: it renders its front view only
+    assert generation_jobs.process(claim(session)) == "succeeded"
+    model = session.get(Model3D, reload(session, job.id).model_id, populate_existing=True)
+    assert model is not None and set(model.thumbnail_keys) == {"front"}
+
+
+def test_later_views_of_a_model_deleted_meanwhile_are_not_left_behind(session: Session) -> None:
+    from core.generation import generate
+
+    job = make_job(session, disk_png())
+    result = generate([disk_png()], generation_jobs._engine_options(job, "cpu"))
+    storage = get_storage()
+    model = generation_jobs.store_outputs(storage, job=job, result=result)
+    session.add(model)
+    session.commit()
+    model_id = model.id
+    session.delete(model)
+    session.commit()
+    model.id = model_id  # what the runner still holds after recording it
+    generation_jobs.add_later_views(storage, model=model, result=result, device="cpu")
+    assert sorted(storage.list(model.storage_prefix)) == sorted(
+        [model.glb_key, model.preview_key, model.thumbnail_keys["front"]])
+
+
 def test_bad_input_fails_at_once_with_the_engines_message(session: Session) -> None:
     job = make_job(session, disk_png(background="red"))  # a plain image: no object in it
     assert generation_jobs.process(claim(session)) == "failed"
