@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core.config import get_settings
+from core.jobs import kinds as job_kinds
 from core.jobs.errors import WorkerLost
 from core.jobs.queue import _fenced_update, _later, _now, _short, _single_statement
 from core.models import (
@@ -32,9 +33,10 @@ JOBS: sa.Table = GenerationJob.__table__  # type: ignore[attr-defined]
 
 
 @functools.cache
-def _claim_statement(dialect: str, limit: int) -> Any:
-    # Built once per dialect and batch size: the claim is the hot path, and building and
-    # cache-keying a statement costs more CPU than PostgreSQL spends running it.
+def _claim_statement(dialect: str, limit: int, kinds: frozenset[str] | None = None,
+                     large_pixels: float = 0.0) -> Any:
+    # Built once per dialect, batch size and the kinds a worker takes: the claim is the hot path, and
+    # building and cache-keying a statement costs more CPU than PostgreSQL spends running it.
     if dialect == "postgresql":
         now: Any = sa.func.now()
         until: Any = now + sa.func.make_interval(0, 0, 0, 0, 0, 0, sa.bindparam("b_lease", type_=sa.Float))
@@ -44,6 +46,9 @@ def _claim_statement(dialect: str, limit: int) -> Any:
     due = sa.or_(JOBS.c.run_after.is_(None), JOBS.c.run_after <= now)
     pick = (sa.select(JOBS.c.id).where(JOBS.c.status == JobStatus.QUEUED, due)
             .order_by(JOBS.c.priority.desc(), JOBS.c.id).limit(limit))
+    if kinds is not None:
+        # Jobs of other kinds are passed over, never claimed: they wait for a worker that takes them.
+        pick = pick.where(job_kinds.kind_expression(large_pixels).in_(sorted(kinds)))
     if dialect == "postgresql":
         # SKIP LOCKED: concurrent claimers pass over rows another transaction is taking.
         pick = pick.with_for_update(skip_locked=True)
@@ -57,11 +62,17 @@ def _claim_statement(dialect: str, limit: int) -> Any:
             .returning(*JOBS.c))
 
 
-def claim_jobs(session: Session, *, worker_id: str, limit: int = 1,
-               lease_seconds: float | None = None) -> list[GenerationJob]:
-    """Take up to ``limit`` due jobs, highest priority then oldest first, under a lease; commits."""
-    lease = float(lease_seconds if lease_seconds is not None else get_settings().job_lease_seconds)
+def claim_jobs(session: Session, *, worker_id: str, limit: int = 1, lease_seconds: float | None = None,
+               kinds: frozenset[str] | None = None) -> list[GenerationJob]:
+    """Take up to ``limit`` due jobs, highest priority then oldest first, under a lease; commits.
+
+    ``kinds`` (core.jobs.kinds): only jobs of these kinds; None or every kind: any job.
+    """
+    settings = get_settings()
+    lease = float(lease_seconds if lease_seconds is not None else settings.job_lease_seconds)
     dialect = session.get_bind().dialect.name
+    only = None if kinds is None or set(job_kinds.KINDS) <= set(kinds) else frozenset(kinds)
+    large_pixels = job_kinds.large_pixels() if only is not None else 0.0
     params: dict[str, Any] = {"b_worker_id": worker_id}
     if dialect == "postgresql":
         params["b_lease"] = lease
@@ -70,7 +81,7 @@ def claim_jobs(session: Session, *, worker_id: str, limit: int = 1,
         params["b_until"] = params["b_now"] + timedelta(seconds=lease)
     _single_statement(session)
     try:
-        rows = session.connection().execute(_claim_statement(dialect, int(limit)), params).all()
+        rows = session.connection().execute(_claim_statement(dialect, int(limit), only, large_pixels), params).all()
         session.commit()
     except BaseException:
         session.rollback()
