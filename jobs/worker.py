@@ -386,18 +386,33 @@ def drain(worker_id: str, runner: Runner, *, stop: threading.Event, lease_second
     done = 0
     # One connection for the slot's claims: a checkout per claim would cost a ping and a reset each.
     # If the database goes away, the claim raises, the slot ends and the next one connects afresh.
-    with get_engine().connect() as conn:
+    # On PostgreSQL, finishing a job claims the next in the same statement (claims.claim_next_on_finish):
+    # the separate claim below only runs for the slot's first job, and after a finish that found none.
+    with get_engine().connect() as conn, claims.claim_next_on_finish(
+            worker_id=worker_id, kinds=kinds, lease_seconds=lease_seconds, stop=stop) as following:
         autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
-        while not stop.is_set():
-            with Session(bind=autocommit, expire_on_commit=False) as session:
-                jobs = claims.claim_jobs(session, worker_id=worker_id, limit=1, lease_seconds=lease_seconds,
-                                         kinds=kinds)
-            if not jobs:
-                if on_idle:
-                    on_idle()
-                break
-            _run_claimed(jobs[0], runner, on_claim, on_done)
-            done += 1
+        try:
+            while not stop.is_set():
+                job, following.job = following.job, None
+                if job is None:
+                    with Session(bind=autocommit, expire_on_commit=False) as session:
+                        jobs = claims.claim_jobs(session, worker_id=worker_id, limit=1, lease_seconds=lease_seconds,
+                                                 kinds=kinds)
+                    if not jobs:
+                        if on_idle:
+                            on_idle()
+                        break
+                    job = jobs[0]
+                _run_claimed(job, runner, on_claim, on_done)
+                done += 1
+        finally:
+            if following.job is not None:  # claimed as the worker was told to stop: back to the queue
+                try:
+                    with Session(bind=autocommit, expire_on_commit=False) as session:
+                        claims.release_job(session, job=following.job)
+                except sa.exc.SQLAlchemyError as exc:
+                    log.warning("Could not release job %s (%s); its lease will expire and recovery will requeue "
+                                "it", following.job.id, _first_line(exc))
     return done
 
 
