@@ -5,8 +5,10 @@
 Vorm's side uses the queue functions the worker uses: ``queue.insert_job`` (one
 transaction per job; ``enqueue_generation`` adds the per-user limit checks on top) and
 each process runs ``jobs.worker.drain``, the worker's slot loop, with an empty runner that
-only calls ``claims.complete_job`` (on a connection it keeps). Procrastinate 3 runs the same workload on the same
-server: ``defer_async`` one job at a time, then processes each running
+only calls ``claims.complete_job`` (on a connection it keeps); as in the worker, completing a job claims
+the slot's next one in the same statement (``claims.claim_next_on_finish``), so each job costs one round
+trip after the first. Procrastinate 3 runs the same workload on the same server:
+``defer_async`` one job at a time, then processes each running
 ``app.run_worker_async(wait=False, concurrency=1)``, which exits when the queue is empty.
 Each side has its own fresh database. Timings start once every process has imported and
 connected (a barrier) and stop when the last process has exited. Rounds alternate between

@@ -118,6 +118,17 @@ class Settings(BaseSettings):
 
     # Worker
     worker_concurrency: int = 1
+    # The kinds of job this worker takes (core.jobs.kinds), comma-separated: inflate, relief, carve, large.
+    # Empty: all. A GPU machine might take "carve,large" and CPU machines "inflate,relief".
+    worker_modes: str = ""
+    # A job is "large" when its resolution squared times its images exceeds this many megapixels
+    # (2: a premium carve of two views or more at 1024 px). Every process must share it.
+    large_job_megapixels: float = Field(default=2.0, gt=0)
+    # Idle workers look for due jobs this often; on PostgreSQL a NOTIFY wakes them at once too.
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    # PostgreSQL: each worker LISTENs for queued jobs, so a job starts within milliseconds instead of
+    # at the next poll. Off: polling only (SQLite always polls).
+    worker_listen: bool = True
     job_lease_seconds: int = 60
     job_max_attempts: int = 3
     # A transient failure (storage or database unreachable) is not the job's fault: it backs off

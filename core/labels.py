@@ -15,6 +15,8 @@ LABELS: dict[str, dict[str, str]] = {
     "language": {"en": N_("English"), "nl": N_("Dutch")},
     "mode": {"auto": N_("Automatic"), "inflate": N_("Inflate (one photo)"), "relief": N_("Relief plate"),
              "carve": N_("Carve (several views)")},
+    # The kinds of job a worker takes (core.jobs.kinds.KINDS).
+    "job_kind": {"inflate": N_("inflate"), "relief": N_("relief"), "carve": N_("carve"), "large": N_("large jobs")},
     "job_status": {"queued": N_("waiting"), "running": N_("in progress"), "succeeded": N_("ready"),
                    "failed": N_("failed"), "cancelled": N_("cancelled")},
     # The engine's progress stages (core.generation.engine.STAGES) and the runner's own.

@@ -456,6 +456,9 @@ class WorkerHeartbeat(SQLModel, table=True):
     device: str = Field(default="cpu", max_length=64)
     # The learned background remover this worker runs (a model's name), or "grabcut" without one.
     segmenter: str = Field(default="grabcut", max_length=64, sa_column_kwargs={"server_default": "grabcut"})
+    #: The kinds of job it takes (core.jobs.kinds, comma-separated); empty: all.
+    modes: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    concurrency: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     started_at: datetime = ts(default=True)
     last_seen_at: datetime = ts(default=True)
 

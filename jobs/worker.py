@@ -1,4 +1,4 @@
-"""The worker process: ``python -m jobs.worker [--concurrency N] [--once]``.
+"""The worker process: ``python -m jobs.worker [--concurrency N] [--modes KINDS] [--device DEVICE] [--once]``.
 
 Must be importable without Streamlit, and without torch: the engine loads once,
 when the process starts (``core.jobs.runner.warm_up``), not at import.
@@ -7,8 +7,9 @@ One APScheduler ``BlockingScheduler`` per process, with its default in-memory jo
 store: the schedule is never shared, so any number of workers can run side by side.
 Its jobs, each small and delegating to core:
 
-- ``dispatch`` (every POLL_INTERVAL_SECONDS): fills free slots; a slot claims a job,
-  runs it, and claims the next until none is due;
+- ``dispatch`` (every ``worker_poll_seconds``, and at once when PostgreSQL NOTIFYs a queued job,
+  core.jobs.wakeup): fills free slots; a slot claims a job of a kind this worker takes
+  (``--modes``, core.jobs.kinds), runs it, and claims the next until none is due;
 - ``beat`` (a third of the lease): the heartbeat row and lease renewal for the jobs
   held; a job whose lease was lost (cancelled, taken over) is told to stop;
 - ``recover`` (every few seconds): jobs whose worker died go back to the queue;
@@ -45,12 +46,13 @@ from core.config import get_settings
 from core.db import get_engine, get_session, migrate
 from core.errors import TransientError
 from core.jobs import claims, fleet
+from core.jobs import kinds as job_kinds
+from core.jobs.wakeup import Listener
 from core.models import GenerationJob
 from jobs import maintenance as maintenance_jobs
 
 log = logging.getLogger("jobs.worker")
 
-POLL_INTERVAL_SECONDS = 1.0  # how often idle slots look for new jobs
 RECOVERY_INTERVAL_SECONDS = 5.0  # how often expired leases are looked for (at most half the lease)
 MAINTENANCE_CHECK_SECONDS = 60.0  # daily/hourly slots are checked this often, and at start
 FREQUENT_TICK_SECONDS = 10.0  # privacy exports and erasures should not wait long
@@ -74,9 +76,15 @@ class Worker:
     """One worker process's state: its slots, the jobs it holds, and the scheduler's job functions."""
 
     def __init__(self, *, concurrency: int = 1, once: bool = False, grace_seconds: float = SHUTDOWN_GRACE_SECONDS,
-                 runner: Runner | None = None, maintenance: bool = True, warm: bool = True) -> None:
+                 runner: Runner | None = None, maintenance: bool = True, warm: bool = True,
+                 modes: frozenset[str] | None = None, device: str | None = None,
+                 poll_seconds: float | None = None, listen: bool | None = None) -> None:
         settings = get_settings()
         self.concurrency = max(1, int(concurrency))
+        #: The kinds of job this worker takes (core.jobs.kinds); all by default.
+        self.modes = frozenset(modes) if modes else frozenset(job_kinds.KINDS)
+        self.poll_seconds = float(poll_seconds if poll_seconds is not None else settings.worker_poll_seconds)
+        self.listen = settings.worker_listen if listen is None else listen
         self.once = once
         self.grace_seconds = grace_seconds
         self.runner: Runner = runner or _default_runner
@@ -85,12 +93,15 @@ class Worker:
         self.lease_seconds = float(settings.job_lease_seconds)
         self.hostname = socket.gethostname()
         self.worker_id = f"{self.hostname}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.device = "cpu"
+        self.wanted_device = device or settings.device
+        self.device = "cpu" if self.wanted_device == "auto" else self.wanted_device  # until warm_up decides
         self.stop = threading.Event()
         self._lock = threading.Lock()
         self._held: dict[int, tuple[GenerationJob, threading.Event]] = {}
         self._active_slots = 0
         self._idle = False  # the last claim found nothing due
+        self._wakes = 0  # notifications heard; a slot that saw one arrive while it drained claims once more
+        self._listener: Listener | None = None
         self._db_down = False
         self._last_outbox = 0.0
         self._last_api_housekeeping = 0.0
@@ -112,7 +123,7 @@ class Worker:
             timezone=UTC,
         )
         now = datetime.now(UTC)
-        scheduler.add_job(self.dispatch, "interval", seconds=POLL_INTERVAL_SECONDS, next_run_time=now, id="dispatch")
+        scheduler.add_job(self.dispatch, "interval", seconds=self.poll_seconds, next_run_time=now, id="dispatch")
         scheduler.add_job(self.beat, "interval", seconds=max(0.5, self.lease_seconds / 3), next_run_time=now,
                           id="beat", executor="beat")
         scheduler.add_job(self.recover, "interval", seconds=min(RECOVERY_INTERVAL_SECONDS, self.lease_seconds / 2),
@@ -124,6 +135,7 @@ class Worker:
             scheduler.add_job(self.webhooks, "interval", seconds=WEBHOOK_INTERVAL_SECONDS, next_run_time=now,
                               id="webhooks", executor="webhooks")
         self._scheduler = scheduler
+        self._start_listener()
         if not self.stop.is_set():
             scheduler.start()  # blocks until _shutdown_scheduler
         self._finish()
@@ -144,11 +156,25 @@ class Worker:
         if self.warm:
             from core.jobs.runner import warm_up
 
-            self.device = warm_up()
-        log.info("Worker %s started: device %s%s, concurrency %d, lease %.0f s", self.worker_id, self.device,
-                 _device_detail(self.device), self.concurrency, self.lease_seconds)
+            self.device = warm_up(self.wanted_device)
+        log.info("Worker %s started: device %s%s, takes %s, concurrency %d, lease %.0f s", self.worker_id,
+                 self.device, _device_detail(self.device), job_kinds.format_kinds(self.modes), self.concurrency,
+                 self.lease_seconds)
         self.beat()
         return True
+
+    def _start_listener(self) -> None:
+        engine = get_engine()
+        if self.once or not self.listen or engine.dialect.name != "postgresql":
+            return
+        self._listener = Listener(engine.url, self.wake, name=f"vorm-worker {self.worker_id}").start()
+        log.info("Listening for queued jobs (polling every %.1f s as well)", self.poll_seconds)
+
+    def wake(self) -> None:
+        """A job was queued (a NOTIFY): fill free slots now."""
+        with self._lock:
+            self._wakes += 1
+        self.dispatch()
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -173,6 +199,8 @@ class Worker:
             scheduler.shutdown(wait=False)
 
     def _finish(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
         deadline = time.monotonic() + self.grace_seconds
         while time.monotonic() < deadline and self._busy():
             time.sleep(0.1)
@@ -223,21 +251,33 @@ class Worker:
             log.info("No job is due; exiting (--once)")
             self.request_stop()
             return
-        for _ in range(max(0, free)):
-            self._pool.submit(self._slot)
+        for n in range(max(0, free)):
+            try:
+                self._pool.submit(self._slot)
+            except RuntimeError:  # the pool shut down under a late wake-up
+                with self._lock:
+                    self._active_slots -= free - n
+                return
 
     def _slot(self) -> None:
-        try:
-            drain(self.worker_id, self.runner, stop=self.stop, lease_seconds=self.lease_seconds,
-                  on_claim=self._hold, on_done=self._release, on_idle=self._on_idle)
-            self._db_up()
-        except sa.exc.OperationalError as exc:
-            self._on_db_error("claiming jobs", exc)
-        except Exception:
-            log.exception("Slot failed")
-        finally:
+        while True:
             with self._lock:
+                wakes = self._wakes
+            try:
+                drain(self.worker_id, self.runner, stop=self.stop, lease_seconds=self.lease_seconds,
+                      kinds=self.modes, on_claim=self._hold, on_done=self._release, on_idle=self._on_idle)
+                self._db_up()
+            except sa.exc.OperationalError as exc:
+                self._on_db_error("claiming jobs", exc)
+            except Exception:
+                log.exception("Slot failed")
+            with self._lock:
+                # A NOTIFY heard after this drain's last claim began found this slot still counted as busy,
+                # so its dispatch started nothing: claim once more rather than leave that job to the poll.
+                if self._wakes != wakes and not self.stop.is_set() and not self._db_down:
+                    continue
                 self._active_slots -= 1
+                return
 
     def _hold(self, job: GenerationJob, lost: threading.Event) -> None:
         with self._lock:
@@ -258,7 +298,8 @@ class Worker:
         try:
             with get_session() as session:
                 fleet.heartbeat(session, worker_id=self.worker_id, hostname=self.hostname, pid=os.getpid(),
-                                device=self.device, segmenter=_segmenter())
+                                device=self.device, segmenter=_segmenter(), concurrency=self.concurrency,
+                                modes=job_kinds.format_kinds(self.modes))
                 still = claims.renew_leases(session, worker_id=self.worker_id, job_ids=list(held),
                                            lease_seconds=self.lease_seconds)
         except sa.exc.OperationalError as exc:
@@ -333,27 +374,45 @@ class Worker:
 
 
 def drain(worker_id: str, runner: Runner, *, stop: threading.Event, lease_seconds: float | None = None,
+          kinds: frozenset[str] | None = None,
           on_claim: Callable[[GenerationJob, threading.Event], None] | None = None,
           on_done: Callable[[GenerationJob], None] | None = None,
           on_idle: Callable[[], None] | None = None) -> int:
-    """Claim and run jobs one at a time until none is due or ``stop`` is set; returns how many ran.
+    """Claim and run jobs (of ``kinds``; None: any) one at a time until none is due or ``stop`` is set.
 
+    Returns how many ran.
     This is one slot of the worker; the benchmark runs it with an empty runner.
     """
     done = 0
     # One connection for the slot's claims: a checkout per claim would cost a ping and a reset each.
     # If the database goes away, the claim raises, the slot ends and the next one connects afresh.
-    with get_engine().connect() as conn:
+    # On PostgreSQL, finishing a job claims the next in the same statement (claims.claim_next_on_finish):
+    # the separate claim below only runs for the slot's first job, and after a finish that found none.
+    with get_engine().connect() as conn, claims.claim_next_on_finish(
+            worker_id=worker_id, kinds=kinds, lease_seconds=lease_seconds, stop=stop) as following:
         autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
-        while not stop.is_set():
-            with Session(bind=autocommit, expire_on_commit=False) as session:
-                jobs = claims.claim_jobs(session, worker_id=worker_id, limit=1, lease_seconds=lease_seconds)
-            if not jobs:
-                if on_idle:
-                    on_idle()
-                break
-            _run_claimed(jobs[0], runner, on_claim, on_done)
-            done += 1
+        try:
+            while not stop.is_set():
+                job, following.job = following.job, None
+                if job is None:
+                    with Session(bind=autocommit, expire_on_commit=False) as session:
+                        jobs = claims.claim_jobs(session, worker_id=worker_id, limit=1, lease_seconds=lease_seconds,
+                                                 kinds=kinds)
+                    if not jobs:
+                        if on_idle:
+                            on_idle()
+                        break
+                    job = jobs[0]
+                _run_claimed(job, runner, on_claim, on_done)
+                done += 1
+        finally:
+            if following.job is not None:  # claimed as the worker was told to stop: back to the queue
+                try:
+                    with Session(bind=autocommit, expire_on_commit=False) as session:
+                        claims.release_job(session, job=following.job)
+                except sa.exc.SQLAlchemyError as exc:
+                    log.warning("Could not release job %s (%s); its lease will expire and recovery will requeue "
+                                "it", following.job.id, _first_line(exc))
     return done
 
 
@@ -411,18 +470,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--grace-seconds", type=float, default=SHUTDOWN_GRACE_SECONDS,
                         help="on SIGTERM, how long running jobs may take before they are released")
     parser.add_argument("--no-maintenance", action="store_true", help="run generation jobs only")
+    parser.add_argument("--modes", default=None, metavar="KINDS",
+                        help="the kinds of job this worker takes, comma-separated: " + ", ".join(job_kinds.KINDS)
+                             + " (large: any mode above LARGE_JOB_MEGAPIXELS); default: WORKER_MODES, else all")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
+                        help="where the engine runs (default: DEVICE, auto)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     settings = get_settings()
+    try:
+        modes = job_kinds.parse_kinds(args.modes if args.modes is not None else settings.worker_modes)
+    except job_kinds.UnknownKind as exc:
+        parser.error(str(exc))
     logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s [%(process)d]: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     worker = Worker(concurrency=args.concurrency or settings.worker_concurrency, once=args.once,
-                    grace_seconds=args.grace_seconds, maintenance=not args.no_maintenance)
+                    grace_seconds=args.grace_seconds, maintenance=not args.no_maintenance, modes=modes,
+                    device=args.device)
     return worker.run()
 
 

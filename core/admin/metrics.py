@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from core.config import get_settings
+from core.jobs import kinds as job_kinds
 from core.models import (
     AccessEvent,
     AuditLog,
@@ -220,19 +221,39 @@ def job_cube(session: Session, period: Period, *, faces_step: int = 5000) -> lis
 
 
 def workers(session: Session, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Each worker with what it takes (``modes``: kinds of job, core.jobs.kinds), its beat and its load."""
     now = now or utcnow()
     beats = WorkerHeartbeat.__table__  # type: ignore[attr-defined]
     window = now - timedelta(minutes=WORKER_RATE_MINUTES)
     done = dict(_rows(session, sa.select(JOBS.c.worker_id, sa.func.count()).where(JOBS.c.finished_at >= window)
                       .group_by(JOBS.c.worker_id)))
+    running = dict(_rows(session, sa.select(JOBS.c.worker_id, sa.func.count())
+                         .where(JOBS.c.status == JobStatus.RUNNING).group_by(JOBS.c.worker_id)))
     out = []
     for w in _rows(session, sa.select(beats).order_by(beats.c.last_seen_at.desc())):
         age = (now - w.last_seen_at).total_seconds()
         out.append({"worker_id": w.worker_id, "hostname": w.hostname, "pid": w.pid, "device": w.device,
                     "segmenter": w.segmenter, "last_seen_at": w.last_seen_at, "age_seconds": age,
-                    "alive": age < WORKER_STALE_SECONDS,
+                    "alive": age < WORKER_STALE_SECONDS, "modes": sorted(job_kinds.parse_kinds(w.modes),
+                                                                         key=job_kinds.KINDS.index),
+                    "concurrency": int(w.concurrency), "running": int(running.get(w.worker_id, 0)),
                     "jobs_per_minute": int(done.get(w.worker_id, 0)) / WORKER_RATE_MINUTES})
     return out
+
+
+def untaken_jobs(session: Session, now: datetime | None = None) -> dict[str, int]:
+    """Queued jobs per kind that no live worker takes (they wait until one that does starts)."""
+    taken: set[str] = set()
+    for w in workers(session, now):
+        if w["alive"]:
+            taken.update(w["modes"])
+    missing = [k for k in job_kinds.KINDS if k not in taken]
+    if not missing:
+        return {}
+    kind = job_kinds.kind_expression().label("kind")
+    rows = _rows(session, sa.select(kind, sa.func.count()).where(JOBS.c.status == JobStatus.QUEUED)
+                 .group_by(kind))
+    return {str(k): int(n) for k, n in rows if k in missing}
 
 
 # --- storage, retention, support ---------------------------------------------------------------

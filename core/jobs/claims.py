@@ -1,11 +1,21 @@
 """Claiming and finishing jobs (the worker side of the queue): claims under a lease, renewals,
-fenced completion, failure, retry with backoff, release at shutdown, recovery of stalled jobs."""
+fenced completion, failure, retry with backoff, release at shutdown, recovery of stalled jobs.
+
+A worker's slot runs inside ``claim_next_on_finish``: on PostgreSQL, completing or failing its job
+then claims the slot's next job in the same statement (data-modifying CTEs), so a job costs the
+queue one round trip instead of two. The claimed job waits in the slot's ``NextClaim`` for ``drain``.
+"""
 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -13,8 +23,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core.config import get_settings
+from core.jobs import kinds as job_kinds
 from core.jobs.errors import WorkerLost
-from core.jobs.queue import _fenced_update, _later, _now, _short, _single_statement
+from core.jobs.queue import _fence, _fenced_update, _later, _now, _short, _single_statement
 from core.models import (
     GenerationJob,
     JobStatus,
@@ -32,9 +43,10 @@ JOBS: sa.Table = GenerationJob.__table__  # type: ignore[attr-defined]
 
 
 @functools.cache
-def _claim_statement(dialect: str, limit: int) -> Any:
-    # Built once per dialect and batch size: the claim is the hot path, and building and
-    # cache-keying a statement costs more CPU than PostgreSQL spends running it.
+def _claim_statement(dialect: str, limit: int, kinds: frozenset[str] | None = None,
+                     large_pixels: float = 0.0) -> Any:
+    # Built once per dialect, batch size and the kinds a worker takes: the claim is the hot path, and
+    # building and cache-keying a statement costs more CPU than PostgreSQL spends running it.
     if dialect == "postgresql":
         now: Any = sa.func.now()
         until: Any = now + sa.func.make_interval(0, 0, 0, 0, 0, 0, sa.bindparam("b_lease", type_=sa.Float))
@@ -44,12 +56,23 @@ def _claim_statement(dialect: str, limit: int) -> Any:
     due = sa.or_(JOBS.c.run_after.is_(None), JOBS.c.run_after <= now)
     pick = (sa.select(JOBS.c.id).where(JOBS.c.status == JobStatus.QUEUED, due)
             .order_by(JOBS.c.priority.desc(), JOBS.c.id).limit(limit))
+    if kinds is not None:
+        # Jobs of other kinds are passed over, never claimed: they wait for a worker that takes them.
+        pick = pick.where(job_kinds.kind_expression(large_pixels).in_(sorted(kinds)))
     if dialect == "postgresql":
         # SKIP LOCKED: concurrent claimers pass over rows another transaction is taking.
         pick = pick.with_for_update(skip_locked=True)
-    picked = pick.cte("picked")
+    if dialect == "postgresql":
+        # id = ANY(ARRAY(pick)): an InitPlan that runs the pick once, then updates by primary key. A join
+        # with a CTE scanned every queued row for each claim (EXPLAIN, 1,000 queued), and IN (pick) may
+        # be planned as a semi-join that runs the locking LIMIT in a way that claims nothing.
+        # The rows are locked by then, so the status needs no second look (which would steer the planner
+        # to the partial index of queued jobs instead of the primary key).
+        chosen: Any = JOBS.c.id == sa.any_(sa.func.array(pick.scalar_subquery()))
+    else:
+        chosen = sa.and_(JOBS.c.id.in_(pick), JOBS.c.status == JobStatus.QUEUED)
     return (sa.update(JOBS)
-            .where(JOBS.c.id == picked.c.id, JOBS.c.status == JobStatus.QUEUED)
+            .where(chosen)
             .values(status=JobStatus.RUNNING, attempts=JOBS.c.attempts + 1, worker_id=sa.bindparam("b_worker_id"),
                     lease_expires_at=until, progress_stage="claimed",
                     started_at=sa.func.coalesce(JOBS.c.started_at, now), error_code=None, error_message=None,
@@ -57,20 +80,32 @@ def _claim_statement(dialect: str, limit: int) -> Any:
             .returning(*JOBS.c))
 
 
-def claim_jobs(session: Session, *, worker_id: str, limit: int = 1,
-               lease_seconds: float | None = None) -> list[GenerationJob]:
-    """Take up to ``limit`` due jobs, highest priority then oldest first, under a lease; commits."""
+def _claim_args(dialect: str, worker_id: str, lease_seconds: float | None,
+                kinds: frozenset[str] | None) -> tuple[dict[str, Any], frozenset[str] | None, float]:
+    """The claim's bind parameters, and the kinds filter with the large size (None, 0: any job)."""
     lease = float(lease_seconds if lease_seconds is not None else get_settings().job_lease_seconds)
-    dialect = session.get_bind().dialect.name
+    only = None if kinds is None or set(job_kinds.KINDS) <= set(kinds) else frozenset(kinds)
+    large_pixels = job_kinds.large_pixels() if only is not None else 0.0
     params: dict[str, Any] = {"b_worker_id": worker_id}
     if dialect == "postgresql":
         params["b_lease"] = lease
     else:
         params["b_now"] = utcnow()
         params["b_until"] = params["b_now"] + timedelta(seconds=lease)
+    return params, only, large_pixels
+
+
+def claim_jobs(session: Session, *, worker_id: str, limit: int = 1, lease_seconds: float | None = None,
+               kinds: frozenset[str] | None = None) -> list[GenerationJob]:
+    """Take up to ``limit`` due jobs, highest priority then oldest first, under a lease; commits.
+
+    ``kinds`` (core.jobs.kinds): only jobs of these kinds; None or every kind: any job.
+    """
+    dialect = session.get_bind().dialect.name
+    params, only, large_pixels = _claim_args(dialect, worker_id, lease_seconds, kinds)
     _single_statement(session)
     try:
-        rows = session.connection().execute(_claim_statement(dialect, int(limit)), params).all()
+        rows = session.connection().execute(_claim_statement(dialect, int(limit), only, large_pixels), params).all()
         session.commit()
     except BaseException:
         session.rollback()
@@ -78,6 +113,73 @@ def claim_jobs(session: Session, *, worker_id: str, limit: int = 1,
     # Detached snapshots of the claims: the worker passes them back to fence its updates.
     jobs = [GenerationJob(**row._mapping) for row in rows]
     return sorted(jobs, key=lambda j: (-j.priority, j.id or 0))
+
+
+@dataclass
+class NextClaim:
+    """A slot's standing request: finishing its job also claims its next one (see the module docstring)."""
+
+    worker_id: str
+    kinds: frozenset[str] | None
+    lease_seconds: float | None
+    stop: threading.Event
+    #: The job claimed along with the last finish; ``drain`` takes it from here and runs it.
+    job: GenerationJob | None = None
+
+
+_NEXT_CLAIM: contextvars.ContextVar[NextClaim | None] = contextvars.ContextVar("vorm_next_claim", default=None)
+
+
+@contextlib.contextmanager
+def claim_next_on_finish(*, worker_id: str, kinds: frozenset[str] | None, lease_seconds: float | None,
+                         stop: threading.Event) -> Iterator[NextClaim]:
+    """While the block runs (in this thread), finishing a job of this worker also claims the next one."""
+    request = NextClaim(worker_id, kinds, lease_seconds, stop)
+    token = _NEXT_CLAIM.set(request)
+    try:
+        yield request
+    finally:
+        _NEXT_CLAIM.reset(token)
+
+
+def _wants_next(session: Session, job: GenerationJob) -> NextClaim | None:
+    request = _NEXT_CLAIM.get()
+    if (request is None or request.job is not None or request.stop.is_set() or job.worker_id != request.worker_id
+            or session.get_bind().dialect.name != "postgresql"):
+        return None
+    return request
+
+
+def _finish_and_claim_statement(finish: Any, kinds: frozenset[str] | None, large_pixels: float) -> Any:
+    # WITH finished AS (UPDATE the job ... RETURNING id), picked AS (...), claimed AS (UPDATE next ... RETURNING *)
+    # SELECT (SELECT count(*) FROM finished), claimed.* FROM (SELECT 1) LEFT JOIN claimed: always one row.
+    # The two UPDATEs never touch the same row: one is running, the other queued.
+    finished = finish.returning(JOBS.c.id).cte("finished")
+    claimed = _claim_statement("postgresql", 1, kinds, large_pixels).cte("claimed")
+    one = sa.select(sa.literal(1).label("one")).subquery("one")
+    done = sa.select(sa.func.count()).select_from(finished).scalar_subquery().label("b_finished")
+    return sa.select(done, *claimed.c).select_from(one.outerjoin(claimed, sa.true()))
+
+
+@functools.cache
+def _complete_and_claim_statement(kinds: frozenset[str] | None, large_pixels: float) -> Any:
+    return _finish_and_claim_statement(_complete_statement("postgresql"), kinds, large_pixels)
+
+
+def _finish_and_claim(session: Session, request: NextClaim, finish: Any | None,
+                      params: dict[str, Any]) -> tuple[bool, GenerationJob | None]:
+    """Run ``finish`` (a fenced UPDATE; None: completion's) and claim the slot's next job in one statement.
+
+    Returns whether the job was finished (its fence held), and the job claimed, if any was due.
+    """
+    claim_params, only, large_pixels = _claim_args("postgresql", request.worker_id, request.lease_seconds,
+                                                   request.kinds)
+    stmt = (_complete_and_claim_statement(only, large_pixels) if finish is None
+            else _finish_and_claim_statement(finish, only, large_pixels))
+    row = session.connection().execute(stmt, {**params, **claim_params}).one()
+    values = dict(row._mapping)
+    finished = int(values.pop("b_finished")) == 1
+    return finished, (GenerationJob(**values) if values["id"] is not None else None)
 
 
 def renew_leases(session: Session, *, worker_id: str, job_ids: list[int],
@@ -124,12 +226,22 @@ def complete_job(session: Session, *, job: GenerationJob, stats: dict[str, Any],
     """
     if model is None:
         _single_statement(session)
+    request = _wants_next(session, job)
+    claimed: GenerationJob | None = None
     try:
         dialect = session.get_bind().dialect.name
         params = {"b_job_id": job.id, "b_worker_id": job.worker_id, "b_attempts": job.attempts, "b_stats": stats,
                   "b_now": utcnow()}
-        if session.connection().execute(_complete_statement(dialect), params).rowcount != 1:
-            session.rollback()
+        if request is not None:
+            finished, claimed = _finish_and_claim(session, request, None, params)
+        else:
+            finished = session.connection().execute(_complete_statement(dialect), params).rowcount == 1
+        if not finished:
+            if request is not None and claimed is not None:
+                session.commit()  # nothing of this job was written; the next job's claim must stand
+                request.job = claimed
+            else:
+                session.rollback()
             return False
         if model is not None:
             session.add(model)
@@ -140,6 +252,8 @@ def complete_job(session: Session, *, job: GenerationJob, stats: dict[str, Any],
     except BaseException:
         session.rollback()
         raise
+    if request is not None:
+        request.job = claimed  # committed: it is the slot's now
     return True
 
 
@@ -155,7 +269,11 @@ def fail_job(session: Session, *, job: GenerationJob, code: str, message: str,
     if stats is not None:
         values["stats"] = stats
     _single_statement(session)
-    ok = _fenced_update(session, job, **values)
+    request = _wants_next(session, job)
+    if request is None:
+        ok = _fenced_update(session, job, **values)
+    else:
+        ok, request.job = _finish_and_claim(session, request, sa.update(JOBS).where(_fence(job)).values(**values), {})
     session.commit()
     return ok
 

@@ -34,12 +34,15 @@ JOBS: sa.Table = GenerationJob.__table__  # type: ignore[attr-defined]
 
 
 def heartbeat(session: Session, *, worker_id: str, hostname: str = "", pid: int = 0, device: str = "cpu",
-              segmenter: str = "grabcut") -> None:
-    """Record that this worker is alive, and the segmenter it has now; commits."""
+              segmenter: str = "grabcut", modes: str = "", concurrency: int = 1) -> None:
+    """Record that this worker is alive, what it takes (kinds of job, device, concurrency) and its segmenter; commits.
+
+    ``modes``: the kinds it takes, comma-separated (core.jobs.kinds.format_kinds); empty: all.
+    """
     row = session.get(WorkerHeartbeat, worker_id)
     if row is None:
         session.add(WorkerHeartbeat(worker_id=worker_id, hostname=hostname[:255], pid=pid, device=device[:64],
-                                    segmenter=segmenter[:64]))
+                                    segmenter=segmenter[:64], modes=modes[:64], concurrency=concurrency))
     else:
         row.last_seen_at = utcnow()
         row.segmenter = segmenter[:64]  # a model pulled or removed while the worker runs

@@ -78,12 +78,15 @@ def load_plugins() -> list[str]:
     return names
 
 
-def warm_up() -> str:
-    """Load the engine and choose the device once per process; returns the device name ("cuda" or "cpu")."""
+def warm_up(wanted: str | None = None) -> str:
+    """Load the engine and choose the device once per process; returns the device name ("cuda" or "cpu").
+
+    ``wanted``: "auto", "cpu" or "cuda" (the worker's ``--device``); default: the DEVICE setting.
+    """
     global _device
     with _warm_lock:
         if _device is None:
-            wanted = get_settings().device
+            wanted = wanted or get_settings().device
             try:
                 from core.generation.device import resolve_device
             except ModuleNotFoundError:  # an engine without the device helper, or none yet

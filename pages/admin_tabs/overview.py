@@ -11,7 +11,7 @@ from core.db import get_session
 from core.models import User
 from core.support import requests
 from pages.admin_tabs import charts
-from pages.common import N_, _, fmt_date, fmt_money, fmt_number, fmt_percent, fmt_size, label
+from pages.common import N_, _, fmt_date, fmt_money, fmt_number, fmt_percent, fmt_size, label, ngettext
 
 AGE_LABELS = (N_("under 1 day"), N_("1–3 days"), N_("3–7 days"), N_("over 7 days"))
 
@@ -34,6 +34,7 @@ def render(admin: User, period: metrics.Period) -> None:
         ages = metrics.tickets_by_age(session, period.now)
         waiting = requests.list_requests(session, include_resolved=False, now=period.now)
         workers = metrics.workers(session, period.now)
+        untaken = metrics.untaken_jobs(session, period.now)
     st.subheader(_("Users"))
     c = st.columns(5)
     c[0].metric(_("Accounts"), fmt_number(users["total"]))
@@ -98,9 +99,17 @@ def render(admin: User, period: metrics.Period) -> None:
     st.subheader(_("Workers"))
     if workers:
         st.dataframe([{_("Worker"): w["worker_id"], _("Host"): w["hostname"], _("Device"): w["device"],
+                       _("Takes"): ", ".join(label("job_kind", k) for k in w["modes"]),
+                       _("Concurrency"): fmt_number(w["concurrency"]), _("Running"): fmt_number(w["running"]),
                        _("Background removal"): w["segmenter"], _("Last heartbeat"): fmt_date(w["last_seen_at"]),
                        _("Alive"): label("yes_no", "yes" if w["alive"] else "no"),
                        _("Jobs per minute"): fmt_number(w["jobs_per_minute"], digits=1)} for w in workers],
                      hide_index=True, width="stretch", key="admin_workers")
     else:
         st.warning(_("No worker has reported in. Start one with `python -m jobs.worker`, or jobs will wait forever."))
+    if workers and untaken:
+        st.warning(ngettext("{n} queued job is of a kind no live worker takes ({kinds}); it waits until a worker "
+                            "started with `--modes {codes}` takes it.",
+                            "{n} queued jobs are of a kind no live worker takes ({kinds}); they wait until a worker "
+                            "started with `--modes {codes}` takes them.", sum(untaken.values()),
+                            kinds=", ".join(label("job_kind", k) for k in untaken), codes=",".join(untaken)))

@@ -209,3 +209,23 @@ def test_admin_overview_on_a_fresh_install_says_there_is_nothing_instead_of_empt
         shown = texts(at)
         for message in ("Nothing is stored yet: no uploads and no models.", "No open tickets."):
             assert translate(message, lang) in shown
+
+
+def test_admin_overview_shows_what_each_worker_takes_and_the_jobs_no_live_worker_takes(web_db, web_session, login):
+    from core.jobs import fleet, queue
+
+    admin = create_random_user(web_session, role=Role.ADMIN)
+    fleet.heartbeat(web_session, worker_id="gpu-1:10:aaaaaa", hostname="gpu-1", device="cuda", modes="carve,large",
+                    concurrency=2)
+    fleet.heartbeat(web_session, worker_id="cpu-1:11:bbbbbb", hostname="cpu-1", device="cpu", modes="inflate")
+    user = create_random_user(web_session)
+    for mode in ("relief", "relief", "inflate"):
+        queue.insert_job(web_session, user_id=int(user.id or 0), upload_ids=[1], mode=mode)
+    web_session.commit()
+    at = _admin_tab(login(admin), "Overview", lang="en")
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "Takes" in d.value.columns)
+    rows = {r["Host"]: (r["Takes"], r["Device"], r["Concurrency"], r["Running"]) for r in table.to_dict("records")}
+    assert rows == {"gpu-1": ("carve, large jobs", "cuda", "2", "0"), "cpu-1": ("inflate", "cpu", "1", "0")}
+    assert ("2 queued jobs are of a kind no live worker takes (relief); they wait until a worker started with "
+            "`--modes relief` takes them.") in texts(at)

@@ -305,3 +305,45 @@ def test_singleton_lock_admits_one_holder(pg_db: str) -> None:
         assert first and not second
     with fleet.singleton("outbox") as again:
         assert again
+
+
+def test_a_slot_finishing_its_job_claims_the_next_in_the_same_statement(session: Session, db: str) -> None:
+    user = create_random_user(session)
+    first, second, third, fourth = (queue.insert_job(session, user_id=int(user.id or 0), upload_ids=[1])
+                                    for _ in range(4))
+    session.commit()
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    engine = session.get_bind()
+    sa.event.listen(engine, "before_cursor_execute", record)
+    stop = threading.Event()
+    try:
+        with claims.claim_next_on_finish(worker_id="w", kinds=None, lease_seconds=None, stop=stop) as following:
+            (job,) = claims.claim_jobs(session, worker_id="w")
+            assert job.id == first.id
+            statements.clear()
+            assert claims.complete_job(session, job=job, stats={})
+            if db == "sqlite":  # no data-modifying CTEs: the slot claims on its own
+                assert following.job is None and len(statements) == 1
+                return
+            assert len(statements) == 1 and following.job is not None and following.job.id == second.id
+            job, following.job = following.job, None
+            assert queue.get_job(session, job_id=int(job.id or 0), user_id=None).status == JobStatus.RUNNING
+            # Its fence no longer holds (cancelled), yet the claim of the next job stands: nothing is lost.
+            queue.cancel_job(session, job_id=int(job.id or 0), user_id=None)
+            statements.clear()
+            assert not claims.complete_job(session, job=job, stats={})
+            assert len(statements) == 1 and following.job is not None and following.job.id == third.id
+            job, following.job = following.job, None
+            assert claims.fail_job(session, job=job, code="x", message="bad input")
+            assert following.job is not None and following.job.id == fourth.id
+            job, following.job = following.job, None
+            stop.set()  # a slot told to stop claims nothing more
+            assert claims.complete_job(session, job=job, stats={}) and following.job is None
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    states = {j.id: j.status for j in queue.list_jobs(session, user_id=None)}
+    assert states == {first.id: "succeeded", second.id: "cancelled", third.id: "failed", fourth.id: "succeeded"}
