@@ -142,8 +142,15 @@ def _seed_one(n: int, plan: str, preview: bytes) -> SeededUser:
 
 def seed_users(count: int, *, premium_every: int = 0) -> list[SeededUser]:
     """``count`` users, each logged in (a session token) and owning one model with a viewer preview.
-    Every ``premium_every``-th is premium (0: none; 1: all). bcrypt dominates: two threads."""
+    Every ``premium_every``-th is premium (0: none; 1: all). They log in by session token, never by
+    password: all share one bcrypt hash, made once (a hash each took a minute for a hundred users)."""
+    from unittest import mock
+
+    from core.accounts import auth
+
     preview = _preview_json()
+    password_hash = auth.hash_password(PASSWORD)
     plans = ["premium" if premium_every and n % premium_every == 0 else "free" for n in range(count)]
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with mock.patch.object(auth, "hash_password", lambda _password: password_hash), \
+            ThreadPoolExecutor(max_workers=2) as pool:
         return list(pool.map(lambda a: _seed_one(a[0], a[1], preview), enumerate(plans)))
