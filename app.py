@@ -54,6 +54,12 @@ async def lifespan(_app: Any) -> AsyncIterator[None]:
 if __name__ != "__main__":
     from streamlit.runtime.pages_manager import PagesManager
 
+    from core.memory import tune_allocator
+
+    # Large buffers (an upload's bytes, its decoded pixels) go back to the system when freed, instead
+    # of staying in malloc's heaps for good (core/memory.py).
+    tune_allocator()
+
     # A pages/ folder next to the script makes Streamlit start every process in its legacy
     # multipage mode until some run calls st.navigation: the first visitor of /admin would
     # then run pages/admin.py bare, without this frame. Navigation here is always explicit.

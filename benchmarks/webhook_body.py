@@ -24,19 +24,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from benchmarks.web_sessions import rss_bytes
+
 ROOT = Path(__file__).resolve().parent.parent
 MAX_GROWTH_MB = 50.0
 CHUNK_BYTES = 64 * 1024
 SAMPLE_SECONDS = 0.02
 MB = 1024 * 1024
-
-
-def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
 
 
 def free_port() -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -70,13 +71,22 @@ def _catalog(lang: str, _stamp: tuple[int, int]) -> NullTranslations:
     return NullTranslations()
 
 
+CATALOG_CHECK_SECONDS = 2.0  # how often a running process looks whether a language's catalog files changed
+_stamps: dict[str, tuple[float, tuple[int, ...]]] = {}  # language -> (checked at, monotonic; file stamps)
+
+
 def translations(lang: str | None) -> NullTranslations:
-    """The catalog of a language; re-read when its files change."""
+    """The catalog of a language; re-read when its files change (looked at every CATALOG_CHECK_SECONDS:
+    a page run translates some fifty texts, and four file stats each cost more than the lookup)."""
     lang = normalise_lang(lang)
-    base = LOCALE_DIR / lang / "LC_MESSAGES" / DOMAIN
-    files = (base.with_suffix(".mo"), base.with_suffix(".po"))
-    stamp = tuple(p.stat().st_mtime_ns if p.is_file() else 0 for p in files)
-    return _catalog(lang, stamp)  # type: ignore[arg-type]
+    now = time.monotonic()
+    checked = _stamps.get(lang)
+    if checked is None or now - checked[0] > CATALOG_CHECK_SECONDS:
+        base = LOCALE_DIR / lang / "LC_MESSAGES" / DOMAIN
+        files = (base.with_suffix(".mo"), base.with_suffix(".po"))
+        checked = (now, tuple(p.stat().st_mtime_ns if p.is_file() else 0 for p in files))
+        _stamps[lang] = checked
+    return _catalog(lang, checked[1])  # type: ignore[arg-type]
 
 
 def fill(text: str, fields: dict[str, Any]) -> str:

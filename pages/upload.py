@@ -62,15 +62,17 @@ def _example(mode: str) -> Any:
     return uploads.mode_example(mode)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _check(data: bytes, filename: str, plan: str) -> dict[str, Any]:
-    """Validate and preview one file; cached by content so widget changes do not redo it.
+_CHECKED = "_upload_checked"  # session state: file key -> what _check found
+_SPOOLED = "_upload_spooled"  # session state: file key -> its bytes on disk, waiting for _check
 
-    ``error``: the file cannot be used; ``mask_error``: it is a good image, but the object was not
-    found in it automatically (a box drawn around it may still find it).
+
+def _check(source: Any, filename: str, plan: str) -> dict[str, Any]:
+    """Validate and preview one file (its bytes, or a file holding them). ``validated``: a ParkedImage
+    (what will be stored waits on disk); ``error``: the file cannot be used; ``mask_error``: it is a good
+    image, but the object was not found in it automatically (a box drawn around it may still find it).
     """
     try:
-        v = uploads.validate_upload(data, filename=filename, plan=plan)
+        v = uploads.park_upload(source, filename=filename, plan=plan)
     except VormError as exc:
         return {"error": exc}
     try:
@@ -81,38 +83,107 @@ def _check(data: bytes, filename: str, plan: str) -> dict[str, Any]:
             "segmenter": found.segmenter}
 
 
+def _checked(files: list[tuple[str, str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """Each file checked once per session, by its key (see ``files``), so widget changes do not redo it.
+
+    Kept in this session's state, not in a cache every session shares: what waits for the generation
+    is this user's, and it goes with the session (a file taken out of the uploader goes at once).
+    ``files``: (key, name, source), the source being the bytes or the uploader's file.
+    """
+    memo: dict[str, dict[str, Any]] = st.session_state.setdefault(_CHECKED, {})
+    spooled: dict[str, Any] = st.session_state.setdefault(_SPOOLED, {})
+    keys = {f[0] for f in files}
+    for key in [k for k in memo if k not in keys]:
+        del memo[key]
+    for key, name, source in files:
+        if key not in memo:
+            raw = spooled.pop(key, None) or (source if isinstance(source, bytes) else source.getvalue())
+            memo[key] = _check(raw, name, user.plan)
+    spooled.clear()
+    return [(name, memo[key]) for key, name, _source in files]
+
+
+def _take_new_files(uploader_key: str) -> None:
+    """Before the uploader is drawn: each newly uploaded file's bytes go to disk (``_checked`` reads them
+    back when the file's turn to be decoded comes), and Streamlit keeps only the file's name (``_release``).
+    Drawing the widget hands this run a deep copy of its value, every file's bytes copied once more: from
+    this point that copy is of nothing."""
+    spooled: dict[str, Any] = st.session_state.setdefault(_SPOOLED, {})
+    checked = st.session_state.get(_CHECKED, {})
+    current = list(st.session_state.get(uploader_key) or [])  # the widget's state as the browser sent it
+    for f in current:
+        key = "file:" + f.file_id
+        if f.size and not f.closed and key not in checked and key not in spooled:
+            spooled[key] = uploads.spool_upload(f.getvalue())
+    _release(current, keep_open=True)  # the widget deep-copies these objects: emptied, not closed
+
+
+def _release(picked: list[Any], *, keep_open: bool = False) -> None:
+    """Streamlit keeps every uploaded file's bytes in memory for the session's life (and two minutes
+    after, for a reconnect), and the file objects of a run share them; once ours are on disk, drop both,
+    leaving Streamlit the name only, so the uploader still lists the file and this session finds its
+    check by the file's id."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    from streamlit.runtime.uploaded_file_manager import UploadedFileRec
+
+    ctx = get_script_run_ctx()
+    for f in picked:
+        if ctx is not None and f.size and not f.closed:
+            ctx.uploaded_file_mgr.add_file(ctx.session_id, UploadedFileRec(file_id=f.file_id, name=f.name,
+                                                                           type=f.type, data=b""))
+        # Its buffer is freed; the widget's value keeps the name and id it needs.
+        if keep_open:
+            f.truncate(0)
+        else:
+            f.close()
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
-def _boxed(data: bytes, filename: str, plan: str, box: tuple[float, ...]) -> dict[str, Any]:
-    """The preview with the user's box: the object is looked for inside it."""
-    v = _check(data, filename, plan)["validated"]
+def _boxed(key: str, box: tuple[float, ...], _image: Any) -> dict[str, Any]:
+    """The preview with the user's box: the object is looked for inside it. ``key`` names the image."""
     try:
-        found = uploads.mask_preview_found(v.image, box=box)
+        found = uploads.mask_preview_found(_image, box=box)
     except VormError as exc:
         return {"mask_error": exc}
     return {"preview": found.picture, "share": found.share, "method": found.method, "segmenter": found.segmenter}
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _lithophane(data: bytes, filename: str, plan: str) -> Any:
+def _lithophane(key: str, _image: Any) -> Any:
     """The picture as the printed lithophane shows it against a lamp."""
-    return uploads.lithophane_preview(_check(data, filename, plan)["validated"].image)
+    return uploads.lithophane_preview(_image)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _picture(data: bytes, filename: str, plan: str) -> Any:
+def _picture(key: str, _image: Any) -> Any:
     """The image as the box picker shows it: RGB, at most BOX_PICKER_SIDE_PX on its longest side."""
     from core.generation.images import preview_rgba
 
-    v = _check(data, filename, plan)["validated"]
-    return np.asarray(preview_rgba(v.image, BOX_PICKER_SIDE_PX).convert("RGB"))
+    return np.asarray(preview_rgba(_image, BOX_PICKER_SIDE_PX).convert("RGB"))
 
 
-def _box_picker(picture: Any, box: list[float] | None, chart_key: str) -> list[float] | None:
-    """The image as a chart where the user drags a box; returns the new box (fractions) or None."""
+@st.cache_data(show_spinner=False, max_entries=16)
+def _picture_png(key: str, _image: Any) -> tuple[str, int, int]:
+    """``_picture`` as a PNG data URI, with its width and height, for the box picker. Given the pixels
+    (``z``), Plotly writes every value as a JSON number: about 45 MB of Python objects and a second of
+    a core for each run of the page, five uploads at once ~230 MB; a PNG is a few hundred KB."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    picture = _picture(key, _image)
+    buf = io.BytesIO()
+    Image.fromarray(picture).save(buf, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(), picture.shape[1], picture.shape[0]
+
+
+def _box_picker(picture: tuple[str, int, int], box: list[float] | None, chart_key: str) -> list[float] | None:
+    """The image (``_picture_png``) as a chart where the user drags a box; returns the new box (fractions) or None."""
     import plotly.graph_objects as go
 
-    height, width = picture.shape[:2]
-    fig = go.Figure(go.Image(z=picture, hoverinfo="skip"))
+    source, width, height = picture
+    fig = go.Figure(go.Image(source=source, hoverinfo="skip"))
     # Box selection needs a trace that can be selected: four invisible points in the corners.
     fig.add_trace(go.Scatter(x=[0, width, 0, width], y=[0, 0, height, height], mode="markers",
                              marker={"opacity": 0}, hoverinfo="skip", showlegend=False))
@@ -307,25 +378,35 @@ again_files, again_options = _again_sources()
 if again_files:
     st.info(_("Generating “{name}” again from the same images. Change the options below.",
               name=plain(again_options.get("name", ""))), icon=":material/replay:")
-    files: list[tuple[str, bytes]] = again_files
+    # Keyed by content: the same images, the same check.
+    files: list[tuple[str, str, Any]] = [("sha256:" + hashlib.sha256(data).hexdigest(), name, data)
+                                         for name, data in again_files]
 else:
     limit_mb = fmt_number(tier["max_upload_bytes"] / 1024 / 1024, digits=0)
     _uploader_instructions(_("Up to {mb} MB per file · PNG, JPEG or WebP", mb=limit_mb))
+    uploader_key = f"uploader_{st.session_state.get('uploader_nonce', 0)}"
+    _take_new_files(uploader_key)
     picked = st.file_uploader(
-        _("Your image, or several views of one object"), accept_multiple_files=True,
-        key=f"uploader_{st.session_state.get('uploader_nonce', 0)}",
+        _("Your image, or several views of one object"), accept_multiple_files=True, key=uploader_key,
         help=_("PNG, JPEG or WebP, up to {mb} MB each; at most {max_views} views on your plan.", mb=limit_mb,
                max_views=tier["max_views"]),
     )
-    files = [(f.name, f.getvalue()) for f in (picked or [])]
+    # Keyed by the uploader's file id: after the first check Streamlit's copy of the bytes is gone (_release).
+    files = [("file:" + f.file_id, f.name, f) for f in (picked or [])]
     st.caption(ngettext("At most {n} view on your plan.", "At most {n} views on your plan.", tier["max_views"])
                + " " + _("Tip: one object, a plain background, and some space around it. Camera details and GPS "
                    "position are removed before your image is stored."))
 
+checked = _checked(files)  # also forgets the files no longer here
+again = bool(again_files)
+if not again:
+    _release(picked or [])  # a file _take_new_files could not take: checked from memory, now released
+# No bytes stay in this page's variables: they can outlive the run (until the garbage collector comes).
+files = [(key, name, None) for key, name, _source in files]
+del again_files
 if not files:
     st.stop()
 
-checked = [(name, _check(data, name, user.plan)) for name, data in files]
 problems = [(name, c["error"]) for name, c in checked if "error" in c]
 good = [(name, c) for name, c in checked if "error" not in c]
 single = len(files) == 1 and len(good) == 1
@@ -356,25 +437,25 @@ if good and single and made_mode == "relief":
     # A relief is the whole picture as a plate: no object to find, no box.
     st.subheader(_("What will be modelled"))
     name, c = good[0]
-    data = files[0][1]
+    file_key, image = files[0][0], c["validated"].image
     _left, middle, _right = st.columns([1, 2, 1])
     with middle:
         if chosen_lithophane:
-            st.image(_lithophane(data, name, user.plan), width="stretch",
+            st.image(_lithophane(file_key, image), width="stretch",
                      caption=_("{name} · the lithophane lit from behind: one pale material, thin where the "
                                "picture is bright", name=plain(name)))
         else:
-            st.image(_picture(data, name, user.plan), width="stretch",
+            st.image(_picture(file_key, image), width="stretch",
                      caption=_("{name} · the whole picture becomes a plate: the brighter, the higher",
                                name=plain(name)))
 elif good and single:
     st.subheader(_("What will be modelled"))
     name, c = good[0]
-    data = files[0][1]
-    digest = hashlib.sha256(data).hexdigest()[:16]
+    file_key, image = files[0][0], c["validated"].image
+    digest = hashlib.sha256(file_key.encode()).hexdigest()[:16]
     state = st.session_state.get("upload_box") or {}
     if state.get("digest") != digest:  # another image: its own box, or the earlier model's on "generate again"
-        again_box = again_options.get("box") if again_files else None
+        again_box = again_options.get("box") if again else None
         state = {"digest": digest, "box": list(again_box) if again_box else None, "nonce": 0}
         st.session_state["upload_box"] = state
     if st.query_params.get("box") and not state["box"]:  # from the model page's "Not right? Draw a box"
@@ -385,11 +466,11 @@ elif good and single:
                      "object inside the box only."))
     left_col, right_col = st.columns(2)
     with left_col:
-        drawn = _box_picker(_picture(data, name, user.plan), state["box"], f"box_{digest}_{state['nonce']}")
+        drawn = _box_picker(_picture_png(file_key, image), state["box"], f"box_{digest}_{state['nonce']}")
     if drawn and drawn != state["box"]:
         state["box"] = drawn
     box = state["box"]
-    shown_preview = _boxed(data, name, user.plan, tuple(box)) if box else c
+    shown_preview = _boxed(file_key, tuple(box), image) if box else c
     with right_col:
         if "mask_error" in shown_preview:
             needs_box = shown_preview["mask_error"]
@@ -423,7 +504,7 @@ c1, c2 = st.columns(2)
 mode = c1.selectbox(_("Mode"), MODES, index=MODES.index(chosen_mode), format_func=lambda m: label("mode", m),
                     key="opt_mode")
 name = c2.text_input(_("Name of the model"), value=again_options.get("name")
-                     or uploads.default_name([f for f, _d in files]), key="opt_name")
+                     or uploads.default_name([f for _k, f, _d in files]), key="opt_name")
 faces_default = int(again_options.get("faces", 20_000))
 faces = c1.select_slider(_("Detail (triangles)"), options=FACE_STEPS, format_func=fmt_number,
                          value=faces_default if faces_default in FACE_STEPS else 20_000,
@@ -462,8 +543,9 @@ if submitted and not blocked:
     try:
         with get_session() as session:
             # Limits first, then storage, then rows and job in one transaction: a refusal stores nothing.
-            job = uploads.submit_generation(session, user=user, images=[c["validated"] for _n, c in good],
-                                            mode=mode, options=options, name=name.strip()[:255], client=client())
+            images = [c["validated"].validated() for _n, c in good]  # read back from disk
+            job = uploads.submit_generation(session, user=user, images=images, mode=mode, options=options,
+                                            name=name.strip()[:255], client=client())
     except VormError as exc:
         st.error(error_text(exc), icon=":material/error:")
     else:

@@ -17,10 +17,12 @@ import hashlib
 import io
 import logging
 import os
+import tempfile
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -29,6 +31,7 @@ from core.accounts.access import NO_CLIENT, Client, record_access
 from core.config import get_settings
 from core.errors import ValidationError, VormError
 from core.i18n import N_
+from core.memory import release_freed_memory
 from core.models import GenerationJob, Upload, User, pk
 from core.storage import get_storage, user_prefix
 
@@ -46,6 +49,13 @@ JPEG_QUALITY = 95  # re-encoding a photo; high enough that the model's texture d
 PNG_COMPRESS_LEVEL = 3  # zlib level of re-encoded PNGs: 2.5x faster than the default 6 for ~10% more bytes
 MASK_PREVIEW_SIDE_PX = 384  # the upload page's foreground preview
 DISPLAY_SIDE_PX = 1024  # the upload page shows the accepted image at most this large
+#: Full-size decodes at once in this process, whoever asks (the upload page, the API). A premium image
+#: decodes to up to 36 MP × 4 bytes and its encoding is written while the pixels are held, so each
+#: decode in flight costs up to ~150 MB; the others wait their turn (five maximum-size uploads at once
+#: may add at most 300 MB to the web process, issue 19). On two cores one decode already keeps a core busy.
+MAX_CONCURRENT_DECODES = 1
+TRIM_AFTER_PIXELS = 4_000_000  # after decoding an image this large, freed memory goes back to the system
+_decoding = threading.BoundedSemaphore(MAX_CONCURRENT_DECODES)
 
 
 MEGABYTE = 1024 * 1024  # the MB of the plans' upload limits
@@ -100,6 +110,33 @@ class ValidatedImage:
     filename: str
 
 
+@dataclass(frozen=True)
+class ParkedImage:
+    """An accepted upload waiting for its owner to start the generation (the upload page).
+
+    What will be stored waits in an unnamed temporary file, which the system deletes when this object
+    is dropped (or the process ends); only the picture for showing stays in memory. So a 40 MB upload
+    costs the web process a few MB while its session lasts, not 40 (or, decoded, 150).
+    """
+
+    image: Image.Image  #: as ValidatedImage.image
+    file: IO[bytes]  #: the stored encoding, ``size_bytes`` long
+    size_bytes: int
+    ext: str
+    content_type: str
+    width: int
+    height: int
+    filename: str
+
+    def validated(self) -> ValidatedImage:
+        """The image with its encoding in memory, to store it (``submit_generation``)."""
+        data = os.pread(self.file.fileno(), self.size_bytes, 0)
+        if len(data) != self.size_bytes:
+            raise OSError(f"read {len(data)} of {self.size_bytes} parked bytes")
+        return ValidatedImage(image=self.image, data=data, ext=self.ext, content_type=self.content_type,
+                              width=self.width, height=self.height, filename=self.filename)
+
+
 def max_pixels(plan: str) -> int:
     return int(MAX_MEGAPIXELS.get(plan, MAX_MEGAPIXELS["free"]) * 1_000_000)
 
@@ -117,37 +154,66 @@ def _has_alpha(image: Image.Image) -> bool:
     return image.mode == "P" and "transparency" in image.info
 
 
-def _reencode(image: Image.Image, *, lossless: bool) -> tuple[bytes, str, str]:
-    """Pixels only, in the decoded image's own mode (no full-size RGBA copy): PNG stays PNG (its
-    alpha may be the mask); opaque photos become JPEG."""
-    buf = io.BytesIO()
+def _reencode(image: Image.Image, *, lossless: bool, out: IO[bytes]) -> tuple[str, str]:
+    """Pixels only, in the decoded image's own mode (no full-size RGBA copy), written to ``out``: PNG
+    stays PNG (its alpha may be the mask); opaque photos become JPEG. Returns extension and type."""
     if lossless or _has_alpha(image):
-        image.save(buf, format="PNG", optimize=False, compress_level=PNG_COMPRESS_LEVEL)
-        return buf.getvalue(), "png", "image/png"
+        image.save(out, format="PNG", optimize=False, compress_level=PNG_COMPRESS_LEVEL)
+        return "png", "image/png"
     rgb = image if image.mode in ("L", "RGB") else image.convert("RGB")
-    rgb.save(buf, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
-    return buf.getvalue(), "jpg", "image/jpeg"
+    rgb.save(out, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
+    return "jpg", "image/jpeg"
 
 
-def validate_upload(data: bytes, *, filename: str, plan: str) -> ValidatedImage:
-    """Accept an image or raise a ValidationError that says why and what to do."""
+def _temporary_file() -> IO[bytes]:
+    """An unnamed file in ``DATA_DIR`` (the system's temporary folder without one): deleted by the
+    system when it is closed, garbage-collected or the process ends."""
+    folder = get_settings().data_dir
+    return tempfile.TemporaryFile(prefix="vorm-upload-", dir=folder if folder.is_dir() else None)
+
+
+def spool_upload(data: bytes) -> IO[bytes]:
+    """A file's bytes moved to a temporary file, for :func:`park_upload`: an upload that waits for its
+    turn to be decoded then waits on disk, not in the web process's memory."""
+    out = _temporary_file()
+    out.write(data)
+    out.flush()
+    return out
+
+
+def _accept(source: bytes | IO[bytes], *, plan: str, out: IO[bytes]) -> tuple[Image.Image, str, str, int, int]:
+    """Check, decode (one image at a time in this process) and re-encode into ``out``; returns the
+    picture for showing, the extension, the content type, the width and the height. ``source``: the
+    file's bytes, or a file holding them (``spool_upload``), read only once it is this one's turn."""
     from core.generation.errors import EmptyFile
 
-    if not data:
+    size = len(source) if isinstance(source, bytes) else os.fstat(source.fileno()).st_size
+    if not size:
         raise EmptyFile(N_("The file is empty (0 bytes). Choose the image file again; it may not have saved "
                            "completely."))
     limit = get_settings().tier(plan)["max_upload_bytes"]
-    if len(data) > limit:
-        raise UploadTooLarge(size=len(data), limit=limit)
+    if size > limit:
+        raise UploadTooLarge(size=size, limit=limit)
     # Imported here: core.generation pulls in torch, which the web process loads only when needed.
     from core.generation.errors import ImageTooLarge
     from core.generation.images import decode_upright, open_image, preview_rgba
 
     try:
-        # The header's size is checked before any pixel is decoded, and the pixels are kept in their
-        # own mode: a 23-megapixel 1-bit PNG of 8 KB costs 23 MB here, not the 600 MB of RGBA and
-        # float copies it cost before.
-        image = decode_upright(open_image(data, max_pixels(plan)))
+        with _decoding:
+            data = source if isinstance(source, bytes) else os.pread(source.fileno(), size, 0)
+            # The header's size is checked before any pixel is decoded, and the pixels are kept in their
+            # own mode: a 23-megapixel 1-bit PNG of 8 KB costs 23 MB here, not the 600 MB of RGBA and
+            # float copies it cost before.
+            opened = open_image(data, max_pixels(plan))
+            image = decode_upright(opened)
+            try:
+                ext, content_type = _reencode(image, lossless=data.startswith(b"\x89PNG"), out=out)
+                return preview_rgba(image, DISPLAY_SIDE_PX), ext, content_type, image.width, image.height
+            finally:
+                pixels = image.width * image.height
+                del image, opened, data
+                if pixels >= TRIM_AFTER_PIXELS:
+                    release_freed_memory()
     except ImageTooLarge as exc:
         template = (N_("The image is {width}×{height} pixels; the limit is {megapixels} megapixels. Shrink it "
                        "(for example to 4000 × 3000 pixels) and try again; details beyond the plan's resolution "
@@ -155,10 +221,29 @@ def validate_upload(data: bytes, *, filename: str, plan: str) -> ValidatedImage:
                     N_("The image has too many pixels to process. Shrink it (for example to 4000 × 3000 pixels) "
                        "and try again; details beyond the plan's resolution are not used anyway."))
         raise ImageTooLarge(template, **exc.context) from exc
-    encoded, ext, content_type = _reencode(image, lossless=data.startswith(b"\x89PNG"))
-    return ValidatedImage(image=preview_rgba(image, DISPLAY_SIDE_PX), data=encoded, ext=ext,
-                          content_type=content_type, width=image.width, height=image.height,
-                          filename=clean_filename(filename))
+
+
+def validate_upload(data: bytes, *, filename: str, plan: str) -> ValidatedImage:
+    """Accept an image or raise a ValidationError that says why and what to do."""
+    buf = io.BytesIO()
+    picture, ext, content_type, width, height = _accept(data, plan=plan, out=buf)
+    return ValidatedImage(image=picture, data=buf.getvalue(), ext=ext, content_type=content_type, width=width,
+                          height=height, filename=clean_filename(filename))
+
+
+def park_upload(source: bytes | IO[bytes], *, filename: str, plan: str) -> ParkedImage:
+    """:func:`validate_upload`, with the encoding to store written straight to a temporary file
+    (in ``DATA_DIR``) instead of memory: for an upload that waits while its owner picks options.
+    ``source``: the file's bytes, or a file holding them (``spool_upload``)."""
+    out = _temporary_file()
+    try:
+        picture, ext, content_type, width, height = _accept(source, plan=plan, out=out)
+        out.flush()
+        return ParkedImage(image=picture, file=out, size_bytes=out.tell(), ext=ext, content_type=content_type,
+                           width=width, height=height, filename=clean_filename(filename))
+    except BaseException:
+        out.close()
+        raise
 
 
 def check_views(count: int, *, plan: str) -> None:

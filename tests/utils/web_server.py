@@ -52,11 +52,11 @@ def _without_vorm_settings(environ: os._Environ[str] | dict[str, str]) -> dict[s
     return {k: v for k, v in environ.items() if k.upper() not in names}
 
 
-def start_web_server(root: Path, **overrides: str) -> WebServer:
+def start_web_server(root: Path, *, launcher: list[str] | None = None, **overrides: str) -> WebServer:
     """Start ``streamlit run app.py --server.headless true --server.port N`` with its data under ``root``.
 
     No ``--server.address`` and, unless the caller passes one, no ``PUBLIC_URL``. The caller stops
-    it (``stop_web_server``).
+    it (``stop_web_server``). ``launcher`` replaces the ``streamlit`` command (benchmarks/profiled_web.py).
     """
     port = free_port()
     data = root / f"web-{port}"
@@ -77,8 +77,8 @@ def start_web_server(root: Path, **overrides: str) -> WebServer:
                    capture_output=True)
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("streamlit")), "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.fileWatcherType", "none"],
+            [*(launcher or [str(Path(sys.executable).with_name("streamlit"))]), "run", "app.py",
+             "--server.headless", "true", "--server.port", str(port), "--server.fileWatcherType", "none"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     server = WebServer(f"http://127.0.0.1:{port}", env, proc, log)
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
