@@ -21,6 +21,7 @@ import pytest
 
 from tests.conftest import CHROMIUM, free_port
 from tests.utils.stripe_stub import StripeStub
+from tests.utils.web_server import migrated_database
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -101,8 +102,7 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
     logs = SCREENSHOTS.parent / "e2e-logs"
     logs.mkdir(parents=True, exist_ok=True)
     bin_dir = Path(sys.executable).parent
-    subprocess.run([sys.executable, "-m", "core.manage", "migrate"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    migrated_database(env["DATABASE_URL"])  # what ``python -m core.manage migrate`` does, without its start-up
     web_log = open(logs / "web.log", "w")  # noqa: SIM115
     worker_log = open(logs / "worker.log", "w")  # noqa: SIM115
     web = subprocess.Popen([str(bin_dir / "streamlit"), "run", "app.py", "--server.port", str(port),
