@@ -28,6 +28,7 @@ import pytest
 from tests.conftest import REQUIRE_PG, _pg_available, create_pg_database, drop_pg_database, free_port
 from tests.core.api.conftest import photo
 from tests.e2e.conftest import ROOT, SCREENSHOTS, _wait_healthy
+from tests.utils.web_server import migrated_database
 from tests.utils.webhook_receiver import Receiver
 
 ROUND_TRIP_SECONDS = 180.0  # the real engine on a 192 px photo takes seconds; the machine may be busy
@@ -71,8 +72,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
            "FREE_API_REQUESTS_PER_MINUTE": str(FREE_REQUESTS_PER_MINUTE), "PREMIUM_API_REQUESTS_PER_MINUTE": "100000",
            "PREMIUM_DAILY_GENERATIONS": "100000", "MAX_RUNNING_JOBS_PER_USER": "1000"}
     (base / "data").mkdir()
-    subprocess.run([sys.executable, "-m", "core.manage", "migrate"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    migrated_database(db_url)  # what ``python -m core.manage migrate`` does, without its start-up
     logs = SCREENSHOTS.parent / "e2e-logs"
     logs.mkdir(parents=True, exist_ok=True)
     bin_dir = Path(sys.executable).parent
