@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CHROMIUM, free_port
-from tests.utils.processes import manage, start_web, start_worker, stop, wait_healthy
+from tests.utils.processes import start_web, start_worker, stop, wait_healthy
 from tests.utils.stripe_stub import StripeStub
+from tests.utils.web_server import migrated_database
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -79,7 +80,7 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
     env["POLICY_DIR"] = str(base / "policies")
     logs = SCREENSHOTS.parent / "e2e-logs"
     logs.mkdir(parents=True, exist_ok=True)
-    manage(env, "migrate")
+    migrated_database(env["DATABASE_URL"])  # what ``python -m core.manage migrate`` does, without its start-up
     web = start_web(port, env=env, log=logs / "web.log")
     worker = start_worker(env=env, log=logs / "worker.log")
     try:

@@ -37,6 +37,7 @@ from tests.utils.processes import (
     stop,
     wait_healthy,
 )
+from tests.utils.web_server import migrated_database
 from tests.utils.webhook_receiver import Receiver
 
 ROUND_TRIP_SECONDS = 180.0  # the real engine on a 192 px photo takes seconds; the machine may be busy
@@ -74,7 +75,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
            "FREE_API_REQUESTS_PER_MINUTE": str(FREE_REQUESTS_PER_MINUTE), "PREMIUM_API_REQUESTS_PER_MINUTE": "100000",
            "PREMIUM_DAILY_GENERATIONS": "100000", "MAX_RUNNING_JOBS_PER_USER": "1000"}
     (base / "data").mkdir()
-    manage(env, "migrate")
+    migrated_database(db_url)  # what ``python -m core.manage migrate`` does, without its start-up
     procs = [start_web(port, env=env, log=LOGS / f"api-{engine}-web{i}.log") for i, port in enumerate(ports)]
     procs.append(start_worker(env=env, log=LOGS / f"api-{engine}-worker.log"))
     try:

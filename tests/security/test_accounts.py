@@ -19,6 +19,7 @@ from core.db import get_session
 from core.errors import AuthError, WrongCredentials
 from core.models import AccessEvent, User, utcnow
 from tests.utils.builders import PASSWORD, create_random_user
+from tests.utils.web_server import WebServer, start_web_server, stop_web_server
 
 
 def _all_at_once(count: int, work: Callable[[int], Any]) -> list[Any]:
@@ -466,12 +467,23 @@ def test_a_page_loads_in_the_browser_with_non_ascii_cookies(web_server, browser)
 # --- 6. the login cookie is HttpOnly, set and cleared by the server ------------------------------
 
 
-@pytest.fixture
-def served(web_server, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """A running web server (no SECRET_KEY: it made its own), and this process on its database and key."""
-    from tests.conftest import _apply_env
+@pytest.fixture(scope="module")
+def _served_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+    """The ``web_server`` fixture's process (no SECRET_KEY: it makes its own), started once for the tests
+    below: they talk to it through routes and the database only, which ``served`` empties before each."""
+    server = start_web_server(tmp_path_factory.mktemp("served"))
+    yield server
+    stop_web_server(server)
 
-    server = web_server()
+
+@pytest.fixture
+def served(_served_process: WebServer, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A running web server (no SECRET_KEY: it made its own) on an empty database, and this process on its
+    database and key."""
+    from tests.conftest import _apply_env, _truncate
+
+    server = _served_process
+    _truncate(server.env["DATABASE_URL"])
     # An earlier test (the e2e product's db_session) may have left another server's PUBLIC_URL here.
     monkeypatch.delenv("PUBLIC_URL", raising=False)
     _apply_env(monkeypatch, DATABASE_URL=server.env["DATABASE_URL"], DATA_DIR=server.env["DATA_DIR"],
