@@ -73,9 +73,18 @@ def _decimals(extent: float) -> int:
     return int(min(8, max(0, -math.floor(math.log10(max(extent, 1e-9) / COORD_STEPS)))))
 
 
+def empty_spec(*, height_px: int, background: list[int]) -> str:
+    """The deck.gl JSON of an empty viewer: what the upload page shows while the model is being made."""
+    return _spec(np.zeros((0, 3, 3)), np.zeros((0, 3)), height_px=height_px, background=background)[0]
+
+
 def viewer_spec(model: Model3D, *, height_px: int, background: list[int]) -> tuple[str, int]:
     """The deck.gl JSON for ``st.pydeck_chart`` and the number of triangles it shows (0: no preview)."""
     tri, rgb = thin(*preview_arrays(model))
+    return _spec(tri, rgb, height_px=height_px, background=background)
+
+
+def _spec(tri: np.ndarray, rgb: np.ndarray, *, height_px: int, background: list[int]) -> tuple[str, int]:
     if len(tri):
         points = tri.reshape(-1, 3)
         lo, hi = points.min(axis=0).tolist(), points.max(axis=0).tolist()

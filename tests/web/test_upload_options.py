@@ -118,7 +118,9 @@ def test_the_result_shows_the_model_in_a_viewer_and_a_queued_job_its_place(web_d
     at.switch_page("pages/upload.py").run()
     assert not at.exception
     assert "Making “cup”" in texts(at) and "Waiting in the queue: number 1." in texts(at)
-    assert not at.get("deck_gl_json_chart")
+    # While it waits, an empty viewer (deck.gl loads meanwhile, so the model draws at once when ready).
+    (pending,) = at.get("deck_gl_json_chart")
+    assert json.loads(pending.proto.json)["layers"][0]["data"] == []
 
     at.session_state["upload_job_id"] = done.id
     at.run()
