@@ -54,6 +54,8 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from tests.e2e.test_journey import object_png  # noqa: E402
+
 ROOT = _HERE.parent
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "click-to-model-2026"
@@ -66,17 +68,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _picture(path: Path, size: int) -> Path:
-    """An orange rounded object with a darker band on a plain light background (what newcomers upload)."""
-    y, x = np.mgrid[0:size, 0:size]
-    img = np.full((size, size, 3), (235, 238, 242), np.uint8)
-    inside = ((x - size / 2) / (size * 0.3)) ** 2 + ((y - size / 2) / (size * 0.38)) ** 2 < 1
-    img[inside] = (230, 110, 40)
-    img[inside & (np.abs(y - size / 2) < size * 0.05)] = (120, 50, 20)
-    Image.fromarray(img).save(path)
-    return path
 
 
 class Stack:
@@ -333,7 +324,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     base = Path(tempfile.mkdtemp(prefix="vorm-click-"))
-    picture = _picture(base / "vase.png", args.size)
+    picture = object_png(base / "vase.png", size=(args.size, args.size))  # the e2e tests' vase
     print(f"load average before start: {_load()}  ({os.cpu_count()} CPUs)")  # noqa: T201
     stack = Stack(base, args.postgres)
     rows: list[dict[str, float]] = []
