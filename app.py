@@ -328,8 +328,8 @@ def _sidebar(user: Any) -> None:
             common.flash("success", msgid=N_("You are logged out."))
             st.rerun()
         st.divider()
-        st.caption(":material/cookie: " + _("We use only strictly necessary cookies: one to keep you logged in and "
-                                            "Streamlit's own connection cookie. No tracking or advertising cookies."))
+        st.caption(":material/cookie: " + _("We use only strictly necessary cookies: to keep you logged in and your "
+                                            "tab connected. No tracking or advertising cookies."))
 
 
 def _pages(user: Any) -> tuple[dict[str, list[Any]], Any]:

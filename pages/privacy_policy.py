@@ -42,7 +42,9 @@ st.subheader(_("Cookies"), anchor="cookies")
 st.markdown(_("We use only strictly necessary cookies, so we do not ask for consent:\n\n- **Login cookie**: keeps "
               "you logged in. It holds only a signed reference to your session on our server, which ends when you "
               "log out or delete your account.\n- **Streamlit connection**: the app framework keeps your browser tab "
-              "connected to the server.\n\nNo analytics, tracking or advertising cookies, and no third-party cookies."))
+              "connected to the server.\n- **Server choice** (only where Vorm runs on several servers): a random "
+              "code that keeps your tab on one server. It holds nothing about you and ends when you close the "
+              "browser.\n\nNo analytics, tracking or advertising cookies, and no third-party cookies."))
 
 st.subheader(_("Who processes your data on this installation"), anchor="processors")
 for p in configured_processors():

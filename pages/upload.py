@@ -290,11 +290,12 @@ def _progress(job_id: int) -> None:
                     icon=":material/schedule:")
         st.progress(min(100, max(0, int(job.progress_pct))) / 100,
                     text=f"{_stage_text(job.progress_stage)} · {int(job.progress_pct)}%")
-        viewer.placeholder(key="pending_viewer")
         if st.button(_("Cancel"), key="cancel_job"):
             with get_session() as session:
                 queue.cancel_job(session, job_id=job.id, user_id=user.id)
             st.rerun()
+        st.caption(_("Your model appears here when it is ready."))
+        viewer.placeholder(key="pending_viewer")
 
 
 def _result(job_id: int) -> None:
