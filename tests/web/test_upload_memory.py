@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
@@ -83,7 +84,9 @@ def test_an_accepted_upload_leaves_no_bytes_in_streamlit_and_is_stored_whole(ser
     with get_session() as session:
         user = create_random_user(session)
         token = sessions.create_session(session, user=user)
-    first, again, stores, made = asyncio.run(_journey(served.url, token, data))
+    # In a thread of its own: Playwright's sync API (the e2e tests' browser) may hold a running loop here.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first, again, stores, made = pool.submit(asyncio.run, _journey(served.url, token, data)).result()
 
     for run in (first, again):  # the box picker and the preview, the second time from what waits on disk
         captions = [image.caption for images in run.of("imgs") for image in images.imgs]
