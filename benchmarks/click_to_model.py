@@ -54,11 +54,10 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from tests.e2e.test_journey import object_png  # noqa: E402
+from tests.e2e.test_journey import object_png, register, wait_app  # noqa: E402
 
 ROOT = _HERE.parent
 CHROMIUM = "/usr/bin/chromium"
-PASSWORD = "click-to-model-2026"
 CANVAS = "[data-testid='stDeckGlJsonChart'] canvas"
 DRAWN_SHARE = 0.02  # of the canvas's pixels away from its background: the model is there
 TIMEOUT_S = 120.0
@@ -160,11 +159,6 @@ class Stack:
             admin.dispose()
 
 
-def _wait_app(page: Any) -> None:
-    page.wait_for_selector("[data-testid='stApp']")
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
-
-
 def _drawn(page: Any, deadline: float) -> float:
     """The time (time.time) the viewer's canvas first showed the model."""
     canvas = page.locator(CANVAS).last
@@ -208,31 +202,18 @@ class Bytes:
 
 
 def _register(page: Any, url: str) -> None:
-    page.goto(url + "/register")
-    page.get_by_label("Email address").fill(f"click-{uuid.uuid4().hex[:8]}@example.org")
-    page.get_by_label("Name").fill("Ada")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_text(re.compile(r"^I accept the privacy policy")).first.click()
-    page.get_by_role("button", name="Create account").click()
-    page.get_by_role("heading", name="New model").wait_for()
-    for _ in range(40):
-        if any(c["name"] == "vorm_session" for c in page.context.cookies()):
-            break
-        page.wait_for_timeout(250)
-    for _ in range(2):
-        page.wait_for_timeout(700)
-        _wait_app(page)
+    register(page, url, f"click-{uuid.uuid4().hex[:8]}@example.org")  # the e2e tests' registration
 
 
 def one(page: Any, stack: Stack, picture: Path, traffic: Bytes) -> dict[str, float]:
     page.goto(stack.url + "/")
     page.get_by_role("heading", name="New model").wait_for()
-    _wait_app(page)
+    wait_app(page)
     page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(picture))
     page.get_by_text(re.compile(r"Detected object \(\d+% of the image\)")).wait_for(timeout=60_000)
-    _wait_app(page)
+    wait_app(page)
     page.wait_for_timeout(500)
-    _wait_app(page)
+    wait_app(page)
     previous = stack.last_job_id()
     traffic.take()
     deadline = time.time() + TIMEOUT_S
@@ -280,15 +261,15 @@ def one(page: Any, stack: Stack, picture: Path, traffic: Bytes) -> dict[str, flo
         out["open_to_drawn"] = drawn - noticed
         out["open_bytes"], out["open_largest_frame"] = click_bytes[0], click_bytes[1]
     model_url = page.url if "/model?id=" in page.url else f"{stack.url}/model?id={job.model_id}"
-    _wait_app(page)
+    wait_app(page)
     page.goto(stack.url + "/library")
-    _wait_app(page)
+    wait_app(page)
     traffic.take()
     loaded = time.time()
     page.goto(model_url)
     out["load_to_drawn"] = _drawn(page, time.time() + TIMEOUT_S) - loaded
     out["load_bytes"], out["load_largest_frame"] = map(float, traffic.take())
-    _wait_app(page)
+    wait_app(page)
     return out
 
 
